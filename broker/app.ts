@@ -1,0 +1,67 @@
+import express, { Express, RequestHandler } from 'express';
+import type { Logger } from '../shared/logger';
+import { bind } from './handlers/bind';
+import { getCatalog } from './handlers/catalog';
+import { deprovision } from './handlers/deprovision';
+import { getBinding } from './handlers/get-binding';
+import { getInstance } from './handlers/get-instance';
+import { healthz } from './handlers/health';
+import { provision } from './handlers/provision';
+import { unbind } from './handlers/unbind';
+import { update } from './handlers/update';
+import { apiVersion } from './middleware/api-version';
+import { basicAuth } from './middleware/basic-auth';
+import { errorHandler, notFoundRoute } from './middleware/errors';
+import { validateIdParam } from './middleware/ids';
+import { requestIdentity } from './middleware/request-identity';
+import type { BrokerService } from './service';
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface BrokerAppOptions {
+  service: BrokerService;
+  username: string;
+  password: string;
+  logger: Logger;
+  /** Extra authenticated routes mounted beside /v2 (later: /update-targets, /metrics). */
+  extraRoutes?: (router: express.Router) => void;
+}
+
+/** Assembles the transport: middlewares, one handler per endpoint, one error mapper. */
+export function createBrokerApp(opts: BrokerAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/healthz', healthz);
+
+  const osb = express.Router();
+  osb.use(requestIdentity(opts.logger));
+  osb.use(basicAuth(opts.username, opts.password));
+  osb.use(apiVersion());
+  osb.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true }) as RequestHandler);
+  osb.param('instance_id', validateIdParam('service instance id'));
+  osb.param('binding_id', validateIdParam('binding id'));
+
+  const s = opts.service;
+  osb.get('/v2/catalog', getCatalog(s));
+  osb.put('/v2/service_instances/:instance_id', provision(s));
+  osb.patch('/v2/service_instances/:instance_id', update(s));
+  osb.delete('/v2/service_instances/:instance_id', deprovision(s));
+  osb.get('/v2/service_instances/:instance_id', getInstance(s));
+  osb.put('/v2/service_instances/:instance_id/service_bindings/:binding_id', bind(s));
+  osb.delete('/v2/service_instances/:instance_id/service_bindings/:binding_id', unbind(s));
+  osb.get('/v2/service_instances/:instance_id/service_bindings/:binding_id', getBinding(s));
+  app.use(osb);
+
+  if (opts.extraRoutes) {
+    const extra = express.Router();
+    extra.use(requestIdentity(opts.logger));
+    extra.use(basicAuth(opts.username, opts.password));
+    opts.extraRoutes(extra);
+    app.use(extra);
+  }
+
+  app.use(notFoundRoute());
+  app.use(errorHandler(opts.logger));
+  return app;
+}

@@ -1,0 +1,44 @@
+import type { Config } from '../shared/config/load';
+import { BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA } from './parameters';
+
+export type CatalogSettings = Config['catalog'];
+
+/** The one service offering and plan this broker offers (GET /v2/catalog). */
+export function buildCatalog(c: CatalogSettings) {
+  return {
+    services: [
+      {
+        id: c.serviceId,
+        name: c.serviceName,
+        description: 'Prometheus monitoring of your app: every bound app instance is scraped with job, org, space and instance labels',
+        bindable: true,
+        instances_retrievable: true,
+        bindings_retrievable: true,
+        plan_updateable: false,
+        allow_context_updates: false,
+        tags: ['prometheus', 'monitoring', 'metrics'],
+        metadata: {
+          displayName: 'Prometheus monitoring',
+          longDescription: 'Bind an app to have Prometheus scrape /metrics on every instance. Optional bind parameters: path, scheme, labels.',
+          providerDisplayName: 'cf-app-discovery',
+        },
+        plans: [
+          {
+            id: c.planId,
+            name: c.planName,
+            description: 'Scrape every instance of each bound app',
+            free: true,
+            bindable: true,
+            schemas: {
+              service_instance: {
+                create: { parameters: INSTANCE_PARAMETERS_SCHEMA },
+                update: { parameters: INSTANCE_PARAMETERS_SCHEMA },
+              },
+              service_binding: { create: { parameters: BINDING_PARAMETERS_SCHEMA } },
+            },
+          },
+        ],
+      },
+    ],
+  };
+}

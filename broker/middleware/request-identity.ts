@@ -1,0 +1,39 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from '../../shared/logger';
+import type { RequestContext } from '../service';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    brokerContext?: RequestContext;
+  }
+}
+
+/** `cloudfoundry <base64 of {"user_id": "..."}>` (OSB originating identity, CF profile). */
+export function originatingUserId(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^(\S+)\s+([A-Za-z0-9+/=]+)$/.exec(header.trim());
+  if (!match) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(match[2], 'base64').toString('utf8')) as { user_id?: unknown };
+    return typeof value.user_id === 'string' ? value.user_id.slice(0, 128) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Echoes the request identity and gives handlers a logger that carries it. */
+export function requestIdentity(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const raw = req.get('x-broker-api-request-identity');
+    const requestIdentity = raw && /^[A-Za-z0-9._:-]{1,128}$/.test(raw) ? raw : undefined;
+    if (requestIdentity) res.set('X-Broker-API-Request-Identity', requestIdentity);
+    const userId = originatingUserId(req.get('x-broker-api-originating-identity'));
+    const vcapRequestId = req.get('x-vcap-request-id')?.slice(0, 128);
+    req.brokerContext = {
+      log: logger.child({ requestIdentity, vcapRequestId, userId }),
+      requestIdentity,
+      userId,
+    };
+    next();
+  };
+}

@@ -1,0 +1,212 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { CfCredentials } from '../shared/config/load';
+import { KeyedMutex } from '../shared/keyed-mutex';
+import type { BindingRecord, InstanceRecord } from '../shared/records/records';
+import type { RecordRepository } from '../shared/records/repository';
+import { targetOptions } from '../shared/targets/options';
+import { renderTargets } from '../shared/targets/render';
+import type { TargetStatus } from '../shared/targets/types';
+import { AppDirectory, AppLookupUnavailableError, AppNotVisibleError } from './app-lookup';
+import { buildCatalog, CatalogSettings } from './catalog';
+import { badRequest, BrokerFailure, conflict, gone, notFound, unavailable } from './errors';
+import { parseBindingParameters, parseInstanceParameters } from './parameters';
+import type {
+  BindDetails, BindingCredentials, BindingView, BindResult, BrokerService, DeleteDetails, InstanceView,
+  ProvisionDetails, ProvisionResult, RequestContext, UpdateDetails,
+} from './service';
+import { withStoreFailures } from './store-failures';
+
+export interface MonitoringBrokerDeps {
+  catalog: CatalogSettings;
+  records: RecordRepository;
+  /** Undefined when no Cloud Controller is configured: binds then fail with a clear 503. */
+  apps?: AppDirectory;
+  /** Whose role an app team must grant so the broker can see their app. */
+  cfPrincipal?: Pick<CfCredentials, 'kind' | 'principal'>;
+  now?: () => Date;
+}
+
+function credentialsOf(status: TargetStatus): BindingCredentials {
+  if (status.state === 'active') {
+    return { status: 'active', targets: status.targets, detail: `scraping ${status.targets} instance(s) at ${status.route} on ${status.metricsPath}` };
+  }
+  return { status: 'inactive', targets: 0, detail: status.detail };
+}
+
+/** The broker's domain: OSB operations over the store, with the CC consulted only on bind. */
+export class MonitoringBroker implements BrokerService {
+  private readonly locks = new KeyedMutex();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: MonitoringBrokerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  catalog() {
+    return buildCatalog(this.deps.catalog);
+  }
+
+  private checkOffering(serviceId: string, planId: string | undefined): void {
+    const c = this.deps.catalog;
+    if (serviceId !== c.serviceId) {
+      throw badRequest(`Unknown service_id "${serviceId}": this broker offers only service "${c.serviceName}" (id ${c.serviceId}).`);
+    }
+    if (planId !== undefined && planId !== c.planId) {
+      throw badRequest(`Unknown plan_id "${planId}": service "${c.serviceName}" has only plan "${c.planName}" (id ${c.planId}).`);
+    }
+  }
+
+  async provision(instanceId: string, d: ProvisionDetails, ctx: RequestContext): Promise<ProvisionResult> {
+    this.checkOffering(d.serviceId, d.planId);
+    const parameters = parseInstanceParameters(d.parameters);
+    return this.locks.run(`instance:${instanceId}`, () => withStoreFailures(async () => {
+      const existing = await this.deps.records.getInstance(instanceId);
+      if (existing) {
+        const same = existing.service_id === d.serviceId && existing.plan_id === d.planId
+          && existing.organization_guid === d.organizationGuid && existing.space_guid === d.spaceGuid
+          && isDeepStrictEqual(existing.parameters, parameters);
+        if (!same) throw conflict(`Service instance ${instanceId} already exists with different attributes (plan, space or parameters); choose another instance id or update it with cf update-service.`);
+        return { created: false };
+      }
+      const at = this.now().toISOString();
+      await this.deps.records.putInstance({
+        instance_id: instanceId, service_id: d.serviceId, plan_id: d.planId,
+        organization_guid: d.organizationGuid, space_guid: d.spaceGuid,
+        parameters, context: d.context, created_at: at, updated_at: at,
+      });
+      ctx.log.info({ instanceId, userId: ctx.userId }, 'service instance provisioned');
+      return { created: true };
+    }));
+  }
+
+  async update(instanceId: string, d: UpdateDetails, ctx: RequestContext): Promise<void> {
+    this.checkOffering(d.serviceId, d.planId);
+    const parameters = d.parameters === undefined ? undefined : parseInstanceParameters(d.parameters);
+    await this.locks.run(`instance:${instanceId}`, () => withStoreFailures(async () => {
+      const existing = await this.deps.records.getInstance(instanceId);
+      if (!existing) throw notFound(`Service instance ${instanceId} does not exist.`);
+      if (parameters === undefined || isDeepStrictEqual(existing.parameters, parameters)) return;
+      const updated: InstanceRecord = { ...existing, parameters, updated_at: this.now().toISOString() };
+      if (d.context) updated.context = d.context;
+      await this.deps.records.putInstance(updated);
+      ctx.log.info({ instanceId, userId: ctx.userId }, 'service instance parameters updated');
+    }));
+  }
+
+  async deprovision(instanceId: string, d: DeleteDetails, ctx: RequestContext): Promise<void> {
+    this.checkOffering(d.serviceId, d.planId);
+    await this.locks.run(`instance:${instanceId}`, () => withStoreFailures(async () => {
+      const existing = await this.deps.records.getInstance(instanceId);
+      if (!existing) throw gone();
+      await this.deps.records.deleteInstance(instanceId);
+      ctx.log.info({ instanceId, userId: ctx.userId }, 'service instance deprovisioned');
+    }));
+  }
+
+  async getInstance(instanceId: string): Promise<InstanceView> {
+    return withStoreFailures(async () => {
+      const existing = await this.deps.records.getInstance(instanceId);
+      if (!existing) throw notFound(`Service instance ${instanceId} does not exist.`);
+      return { service_id: existing.service_id, plan_id: existing.plan_id, parameters: { ...existing.parameters } };
+    });
+  }
+
+  async bind(instanceId: string, bindingId: string, d: BindDetails, ctx: RequestContext): Promise<BindResult> {
+    this.checkOffering(d.serviceId, d.planId);
+    if (!d.appGuid) {
+      throw new BrokerFailure('RequiresApp', 'This service monitors apps: bind it to an app with cf bind-service APP SERVICE_INSTANCE. Service keys are not supported.', 'RequiresApp');
+    }
+    const appGuid = d.appGuid;
+    const parameters = parseBindingParameters(d.parameters);
+    return this.locks.run(`binding:${bindingId}`, () => withStoreFailures(async () => {
+      const instance = await this.deps.records.getInstance(instanceId);
+      if (!instance) throw notFound(`Service instance ${instanceId} does not exist; create it with cf create-service before binding.`);
+      const existing = await this.deps.records.getBinding(bindingId);
+      if (existing) {
+        const same = existing.instance_id === instanceId && existing.app_guid === appGuid
+          && existing.service_id === d.serviceId && existing.plan_id === d.planId
+          && isDeepStrictEqual(existing.parameters, parameters);
+        if (!same) throw conflict(`Binding ${bindingId} already exists with a different app, instance or parameters; unbind it first.`);
+        return { created: false, credentials: await this.liveCredentials(existing) };
+      }
+      const app = await this.lookupApp(appGuid, d.context);
+      const rendered = renderTargets(app, targetOptions(instance.parameters, parameters));
+      const record: BindingRecord = {
+        binding_id: bindingId, instance_id: instanceId, service_id: d.serviceId, plan_id: d.planId,
+        app_guid: appGuid, parameters, context: d.context, created_at: this.now().toISOString(),
+        status_at_bind: rendered.status,
+      };
+      // Target file first: if the record write then fails we remove it again, so a failed
+      // bind leaves nothing behind (and a later leftover sweep would remove it anyway).
+      if (rendered.groups.length > 0) await this.deps.records.putTargets(bindingId, rendered.groups);
+      try {
+        await this.deps.records.putBinding(record);
+      } catch (err) {
+        await this.deps.records.deleteTargets(bindingId).catch(() => undefined);
+        throw err;
+      }
+      const log = { bindingId, instanceId, appGuid, app: app.name, userId: ctx.userId, status: rendered.status };
+      if (rendered.status.state === 'active') ctx.log.info(log, 'app bound; targets written');
+      else ctx.log.warn(log, `app bound without targets: ${rendered.status.detail}`);
+      return { created: true, credentials: credentialsOf(rendered.status) };
+    }));
+  }
+
+  private async lookupApp(appGuid: string, context: Record<string, unknown> | undefined) {
+    if (!this.deps.apps) {
+      throw unavailable('The broker has no Cloud Controller configured (CF_API_URL), so it cannot read the app; the platform operator must set CF_API_URL and CF credentials.');
+    }
+    try {
+      return await this.deps.apps.lookup(appGuid);
+    } catch (err) {
+      if (err instanceof AppNotVisibleError) throw badRequest(this.notVisibleDescription(appGuid, context), 'AppNotVisible');
+      if (err instanceof AppLookupUnavailableError) {
+        throw unavailable(err.authProblem
+          ? 'The broker could not log in to the Cloud Controller; the platform operator must check its CF credentials. Nothing was bound; try again later.'
+          : `The Cloud Controller did not answer the broker (${err.message}). Nothing was bound; try again in a minute.`);
+      }
+      throw err;
+    }
+  }
+
+  private notVisibleDescription(appGuid: string, context: Record<string, unknown> | undefined): string {
+    const who = this.deps.cfPrincipal;
+    const org = typeof context?.organization_name === 'string' ? context.organization_name : 'ORG';
+    const space = typeof context?.space_name === 'string' ? context.space_name : 'SPACE';
+    if (!who) return `The monitoring broker cannot see app ${appGuid}. Ask the platform operator to give the broker's Cloud Foundry user the SpaceAuditor role in space ${space} of org ${org}, then bind again.`;
+    const flag = who.kind === 'client' ? ' --client' : '';
+    return `The monitoring broker's Cloud Foundry ${who.kind === 'client' ? 'client' : 'user'} "${who.principal}" cannot see app ${appGuid}. A space manager can grant it read access with: cf set-space-role ${who.principal} ${org} ${space} SpaceAuditor${flag} ; then run cf bind-service again.`;
+  }
+
+  async unbind(instanceId: string, bindingId: string, d: DeleteDetails, ctx: RequestContext): Promise<void> {
+    this.checkOffering(d.serviceId, d.planId);
+    await this.locks.run(`binding:${bindingId}`, () => withStoreFailures(async () => {
+      const existing = await this.deps.records.getBinding(bindingId);
+      if (!existing || existing.instance_id !== instanceId) throw gone();
+      // Targets first: if the record delete fails, CF still has the binding and retries,
+      // and the record lets the updater put the targets back meanwhile.
+      await this.deps.records.deleteTargets(bindingId);
+      await this.deps.records.deleteBinding(bindingId);
+      ctx.log.info({ bindingId, instanceId, appGuid: existing.app_guid, userId: ctx.userId }, 'app unbound; targets removed');
+    }));
+  }
+
+  async getBinding(instanceId: string, bindingId: string): Promise<BindingView> {
+    return withStoreFailures(async () => {
+      const existing = await this.deps.records.getBinding(bindingId);
+      if (!existing || existing.instance_id !== instanceId) throw notFound(`Binding ${bindingId} of service instance ${instanceId} does not exist.`);
+      return { credentials: await this.liveCredentials(existing), parameters: { ...existing.parameters } };
+    });
+  }
+
+  /** Status as it is now: the target file if there is one, else why the bind wrote none. */
+  private async liveCredentials(record: BindingRecord): Promise<BindingCredentials> {
+    const groups = await this.deps.records.getTargets(record.binding_id);
+    if (groups && groups.length > 0) {
+      const first = groups[0];
+      return { status: 'active', targets: groups.length, detail: `scraping ${groups.length} instance(s) at ${first.targets[0]} on ${first.labels.__metrics_path__ ?? '/metrics'}` };
+    }
+    if (record.status_at_bind?.state === 'inactive') return credentialsOf(record.status_at_bind);
+    return { status: 'inactive', targets: 0, detail: 'no targets at the moment; the app is stopped, scaled to zero or has no public route' };
+  }
+}

@@ -1,0 +1,55 @@
+import type { Server } from 'node:http';
+import { CloudControllerClient } from '../shared/cc';
+import type { Config } from '../shared/config/load';
+import type { Logger } from '../shared/logger';
+import { RecordRepository } from '../shared/records/repository';
+import { createStore } from '../shared/store';
+import { CcAppDirectory } from './app-lookup';
+import { createBrokerApp } from './app';
+import { MonitoringBroker } from './monitoring-broker';
+
+/** CF gives a bind 60 s; CC lookups must end well before, retries included. */
+const CC_TIMEOUT_MS = 10_000;
+
+export function buildBroker(config: Config, logger: Logger) {
+  const store = createStore(config.store);
+  const cc = config.cf
+    ? new CloudControllerClient({
+        apiUrl: config.cf.apiUrl,
+        uaaUrl: config.cf.uaaUrl,
+        auth: config.cf.credentials.kind === 'password'
+          ? { kind: 'password', username: config.cf.credentials.username!, password: config.cf.credentials.password! }
+          : { kind: 'client', clientId: config.cf.credentials.clientId!, clientSecret: config.cf.credentials.clientSecret! },
+        timeoutMs: CC_TIMEOUT_MS,
+        retries: 1,
+        maxRetryAfterMs: 10_000,
+        logger,
+      })
+    : undefined;
+  const service = new MonitoringBroker({
+    catalog: config.catalog,
+    records: new RecordRepository(store),
+    apps: cc ? new CcAppDirectory(cc) : undefined,
+    cfPrincipal: config.cf?.credentials,
+  });
+  const app = createBrokerApp({ service, username: config.brokerUsername!, password: config.brokerPassword!, logger });
+  return { app, store, cc, service };
+}
+
+/** Starts listening; resolves with the server once the port is bound. */
+export async function startBroker(config: Config, logger: Logger): Promise<Server> {
+  const { app, store } = buildBroker(config, logger);
+  if (!config.cf) logger.warn('CF_API_URL is not set: the broker serves the catalog, provision and unbind, but every bind will fail until it is configured');
+  return new Promise((resolve, reject) => {
+    const server = app.listen(config.port, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      logger.info({ port, store: store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
+      resolve(server);
+    });
+    server.on('error', reject);
+    // Keep-alive longer than the CF router's idle timeout, so it never sends on a closing socket.
+    server.keepAliveTimeout = 95_000;
+    server.headersTimeout = 96_000;
+  });
+}

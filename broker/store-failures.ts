@@ -1,0 +1,21 @@
+import { CorruptRecordError } from '../shared/records/records';
+import { StoreError } from '../shared/store/store';
+import { BrokerFailure } from './errors';
+
+/**
+ * A store that is down answers 503 with a description people can act on; the platform
+ * retries or orphan-mitigates. A corrupt record is an operator problem: 500, named key.
+ */
+export async function withStoreFailures<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof StoreError) {
+      throw new BrokerFailure('Unavailable', `The broker's store is not reachable (${err.message}). Nothing was changed; try again in a minute.`, 'ServiceUnavailable');
+    }
+    if (err instanceof CorruptRecordError) {
+      throw new BrokerFailure('Internal', `The broker's store holds a damaged record (${err.message}); the platform operator must repair or remove it.`, 'InternalError');
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,160 @@
+import Ajv from 'ajv';
+import { SETTINGS, SettingName, SettingSpec } from './settings';
+
+export interface CfCredentials {
+  kind: 'password' | 'client';
+  /** The user name or client id: safe to show in messages that tell people what to grant. */
+  principal: string;
+  username?: string;
+  password?: string;
+  clientId?: string;
+  clientSecret?: string;
+}
+
+export interface Config {
+  port: number;
+  logLevel: string;
+  brokerUsername?: string;
+  brokerPassword?: string;
+  cf?: { apiUrl: string; uaaUrl?: string; credentials: CfCredentials };
+  store: {
+    store: 'fs' | 's3';
+    storeDir: string;
+    s3Bucket?: string;
+    s3Prefix?: string;
+    awsRegion?: string;
+    s3Endpoint?: string;
+    s3ForcePathStyle: boolean;
+  };
+  catalog: { serviceId: string; serviceName: string; planId: string; planName: string };
+}
+
+/** What a command needs; the loader refuses to start without it. */
+export interface Requirements {
+  brokerCredentials?: boolean;
+  cloudController?: boolean;
+}
+
+/** A single, printable line naming the variable and what is wrong with it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validators = new Map<SettingName, ReturnType<typeof ajv.compile>>();
+for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
+  validators.set(name, ajv.compile(spec.schema));
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Credentials of user-provided services in VCAP_SERVICES: the way Cloud Foundry hands
+ * secrets to an app without putting them in the manifest. Keys use the same names as the
+ * environment variables. Variables set directly in the environment win.
+ */
+export function credentialsFromVcapServices(raw: string | undefined): Env {
+  if (!raw || raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('VCAP_SERVICES: is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw new ConfigError('VCAP_SERVICES: must be a JSON object');
+  const provided = (parsed as Record<string, unknown>)['user-provided'];
+  if (provided === undefined) return {};
+  if (!Array.isArray(provided)) throw new ConfigError('VCAP_SERVICES: "user-provided" must be an array');
+  const known = new Set(Object.values(SETTINGS).map((s) => s.env));
+  const out: Env = {};
+  for (const service of provided) {
+    const credentials = (service as { credentials?: unknown })?.credentials;
+    if (typeof credentials !== 'object' || credentials === null) continue;
+    for (const [key, value] of Object.entries(credentials)) {
+      if (!known.has(key)) continue;
+      if (typeof value === 'string') out[key] = value;
+      else if (typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
+    }
+  }
+  return out;
+}
+
+function readRaw(env: Env): Partial<Record<SettingName, string>> {
+  const fromVcap = credentialsFromVcapServices(env.VCAP_SERVICES);
+  const raw: Partial<Record<SettingName, string>> = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
+    const direct = env[spec.env];
+    const value = direct !== undefined && direct !== '' ? direct : fromVcap[spec.env];
+    const chosen = value !== undefined && value !== '' ? value : spec.default;
+    if (chosen === undefined) continue;
+    const validate = validators.get(name)!;
+    if (!validate(chosen)) {
+      const shown = spec.secret ? '' : ` (got ${JSON.stringify(chosen.length > 60 ? chosen.slice(0, 60) + '…' : chosen)})`;
+      const want = (spec.schema as { description?: string }).description ?? 'a valid value';
+      throw new ConfigError(`${spec.env}: must be ${want}${shown}`);
+    }
+    raw[name] = chosen;
+  }
+  return raw;
+}
+
+const truthy = (v: string | undefined) => v === 'true' || v === '1' || v === 'yes';
+
+function cloudController(raw: Partial<Record<SettingName, string>>, required: boolean): Config['cf'] {
+  const apiUrl = raw.cfApiUrl;
+  const anyCredential = raw.cfUsername ?? raw.cfPassword ?? raw.cfClientId ?? raw.cfClientSecret;
+  if (!apiUrl) {
+    if (required) throw new ConfigError('CF_API_URL: is required (the Cloud Controller URL, e.g. https://api.sys.example.com)');
+    if (anyCredential) throw new ConfigError('CF_API_URL: is required when CF credentials are set');
+    return undefined;
+  }
+  if (raw.cfUsername && !raw.cfPassword) throw new ConfigError('CF_PASSWORD: is required when CF_USERNAME is set');
+  if (raw.cfPassword && !raw.cfUsername) throw new ConfigError('CF_USERNAME: is required when CF_PASSWORD is set');
+  if (raw.cfClientId && !raw.cfClientSecret) throw new ConfigError('CF_CLIENT_SECRET: is required when CF_CLIENT_ID is set');
+  if (raw.cfClientSecret && !raw.cfClientId) throw new ConfigError('CF_CLIENT_ID: is required when CF_CLIENT_SECRET is set');
+  if (raw.cfUsername && raw.cfClientId) {
+    throw new ConfigError('CF_USERNAME: set either CF_USERNAME/CF_PASSWORD or CF_CLIENT_ID/CF_CLIENT_SECRET, not both');
+  }
+  let credentials: CfCredentials;
+  if (raw.cfUsername) {
+    credentials = { kind: 'password', principal: raw.cfUsername, username: raw.cfUsername, password: raw.cfPassword };
+  } else if (raw.cfClientId) {
+    credentials = { kind: 'client', principal: raw.cfClientId, clientId: raw.cfClientId, clientSecret: raw.cfClientSecret };
+  } else {
+    throw new ConfigError('CF_USERNAME: set CF_USERNAME and CF_PASSWORD (or CF_CLIENT_ID and CF_CLIENT_SECRET) to read apps from CF_API_URL');
+  }
+  return { apiUrl: apiUrl.replace(/\/+$/, ''), uaaUrl: raw.uaaUrl?.replace(/\/+$/, ''), credentials };
+}
+
+/** Reads, validates and types the configuration; throws ConfigError with one line on the first problem. */
+export function loadConfig(env: Env = process.env, needs: Requirements = {}): Config {
+  const raw = readRaw(env);
+  if (needs.brokerCredentials) {
+    if (!raw.brokerUsername) throw new ConfigError('BROKER_USERNAME: is required; Cloud Foundry authenticates to the broker with it');
+    if (!raw.brokerPassword) throw new ConfigError('BROKER_PASSWORD: is required; Cloud Foundry authenticates to the broker with it');
+  }
+  const port = Number(raw.port);
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`PORT: must be a port number 0-65535 (got "${raw.port}")`);
+  if (raw.store === 's3' && !raw.s3Bucket) throw new ConfigError('S3_BUCKET: is required when STORE=s3');
+  if (raw.serviceId === raw.planId) throw new ConfigError('PLAN_ID: must differ from SERVICE_ID');
+  return {
+    port,
+    logLevel: raw.logLevel!,
+    brokerUsername: raw.brokerUsername,
+    brokerPassword: raw.brokerPassword,
+    cf: cloudController(raw, needs.cloudController ?? false),
+    store: {
+      store: raw.store as 'fs' | 's3',
+      storeDir: raw.storeDir!,
+      s3Bucket: raw.s3Bucket,
+      s3Prefix: raw.s3Prefix,
+      awsRegion: raw.awsRegion,
+      s3Endpoint: raw.s3Endpoint,
+      s3ForcePathStyle: truthy(raw.s3ForcePathStyle),
+    },
+    catalog: { serviceId: raw.serviceId!, serviceName: raw.serviceName!, planId: raw.planId!, planName: raw.planName! },
+  };
+}

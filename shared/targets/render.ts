@@ -1,0 +1,73 @@
+import type { AppRoute, AppSnapshot, RenderedTargets, TargetGroup, TargetOptions } from './types';
+
+/** Blue-green deploys rename the old app `<name>-venerable`; keeping the job keeps its series. */
+export function jobName(appName: string): string {
+  return appName.replace(/-venerable$/, '');
+}
+
+function isPublicHttp(route: AppRoute): boolean {
+  return route.protocol === 'http' && !route.internal;
+}
+
+/** A route whose path ends in `metrics` is meant for scraping; otherwise the first public route. */
+export function chooseRoute(routes: AppRoute[]): AppRoute | undefined {
+  const candidates = routes.filter(isPublicHttp);
+  return candidates.find((r) => /metrics$/.test(r.path)) ?? candidates[0];
+}
+
+export function routeHost(route: AppRoute): string {
+  return route.host ? `${route.host}.${route.domain}` : route.domain;
+}
+
+/**
+ * `__metrics_path__`: the route's own path when it already ends in `metrics`; otherwise the
+ * requested path (relative to the route) or `/metrics`, under the route's path.
+ */
+export function metricsPath(route: AppRoute, requested?: string): string {
+  if (requested) return `${route.path}${requested}`;
+  if (/metrics$/.test(route.path)) return route.path;
+  return `${route.path}/metrics`;
+}
+
+function describeRoutes(routes: AppRoute[]): string {
+  if (routes.length === 0) return 'the app has no routes; map a public route (cf map-route) to have it scraped';
+  const kinds = routes.map((r) => (r.internal ? `${routeHost(r)} (internal domain)` : `${routeHost(r)} (${r.protocol} route)`));
+  return `the app has no public http route, only ${kinds.join(', ')}; map a public route (cf map-route) to have it scraped`;
+}
+
+/** The target groups for one binding of one app: one group per instance, or none and why. */
+export function renderTargets(app: AppSnapshot, options: TargetOptions = {}): RenderedTargets {
+  if (app.state !== 'STARTED') {
+    return { groups: [], status: { state: 'inactive', reason: 'app-stopped', detail: `app ${app.name} is stopped; targets appear when it is started` } };
+  }
+  if (app.instances < 1) {
+    return { groups: [], status: { state: 'inactive', reason: 'no-instances', detail: `app ${app.name} is scaled to 0 instances` } };
+  }
+  const route = chooseRoute(app.routes);
+  if (!route) {
+    return { groups: [], status: { state: 'inactive', reason: 'no-public-route', detail: describeRoutes(app.routes) } };
+  }
+  const host = routeHost(route);
+  const path = metricsPath(route, options.path);
+  const extra = Object.entries(options.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const groups: TargetGroup[] = [];
+  for (let index = 0; index < app.instances; index++) {
+    const instance = `${app.guid}:${index}`;
+    const labels: Record<string, string> = {
+      job: jobName(app.name),
+      org: app.orgName,
+      space: app.spaceName,
+      instance,
+      __param_cf_app_guid: app.guid,
+      __param_cf_app_instance_index: String(index),
+      __param_cf_app_instance: instance,
+      __metrics_path__: path,
+    };
+    // The forward proxy always talks https to the app unless told otherwise through this
+    // parameter; `__scheme__` would make Prometheus send CONNECT to the proxy instead.
+    if (options.scheme) labels.__param_cf_app_scheme = options.scheme;
+    for (const [name, value] of extra) labels[name] = value;
+    groups.push({ targets: [host], labels });
+  }
+  return { groups, status: { state: 'active', targets: groups.length, route: `${host}${route.path}`, metricsPath: path } };
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../shared/config/load';
+
+const BROKER = { BROKER_USERNAME: 'broker', BROKER_PASSWORD: 's3cret-pass' };
+
+function problem(env: Record<string, string>, needs = { brokerCredentials: true }): string {
+  try {
+    loadConfig(env, needs);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.ok(!err.message.includes('\n'), 'one line');
+    return err.message;
+  }
+  assert.fail('expected a configuration error');
+}
+
+describe('configuration', () => {
+  it('has working defaults: fs store in ./data on port 8080, stable catalog ids', () => {
+    const c = loadConfig(BROKER, { brokerCredentials: true });
+    assert.equal(c.port, 8080);
+    assert.equal(c.store.store, 'fs');
+    assert.equal(c.store.storeDir, './data');
+    assert.equal(c.catalog.serviceName, 'prometheus');
+    assert.equal(c.catalog.planName, 'default');
+    assert.equal(c.catalog.serviceId, loadConfig(BROKER).catalog.serviceId);
+    assert.equal(c.cf, undefined);
+  });
+
+  it('refuses to run the broker without broker credentials, naming the variable', () => {
+    assert.match(problem({}), /^BROKER_USERNAME: is required/);
+    assert.match(problem({ BROKER_USERNAME: 'x' }), /^BROKER_PASSWORD: is required/);
+  });
+
+  it('names the variable and the rule for an invalid value, without echoing secrets', () => {
+    assert.match(problem({ ...BROKER, PORT: 'eighty' }), /^PORT: must be a port number/);
+    assert.match(problem({ ...BROKER, STORE: 'gcs' }), /^STORE: must be fs or s3 \(got "gcs"\)/);
+    assert.match(problem({ ...BROKER, CF_API_URL: 'api.example.com' }), /^CF_API_URL: must be an http\(s\) URL/);
+    assert.match(problem({ ...BROKER, STORE: 's3' }), /^S3_BUCKET: is required when STORE=s3/);
+    assert.match(problem({ ...BROKER, LOG_LEVEL: 'loud' }), /^LOG_LEVEL:/);
+  });
+
+  it('requires a complete pair of CF credentials', () => {
+    const api = { ...BROKER, CF_API_URL: 'https://api.example.com' };
+    assert.match(problem({ ...api, CF_USERNAME: 'u' }), /^CF_PASSWORD: is required when CF_USERNAME is set/);
+    assert.match(problem({ ...api, CF_CLIENT_ID: 'c' }), /^CF_CLIENT_SECRET: is required/);
+    assert.match(problem({ ...api }), /^CF_USERNAME: set CF_USERNAME and CF_PASSWORD/);
+    assert.match(problem({ ...BROKER, CF_USERNAME: 'u', CF_PASSWORD: 'p' }), /^CF_API_URL: is required when CF credentials are set/);
+    const c = loadConfig({ ...api, CF_CLIENT_ID: 'prom', CF_CLIENT_SECRET: 'x' }, {});
+    assert.deepEqual({ kind: c.cf?.credentials.kind, principal: c.cf?.credentials.principal }, { kind: 'client', principal: 'prom' });
+  });
+
+  it('reads the same keys from a user-provided service in VCAP_SERVICES; the environment wins', () => {
+    const vcap = JSON.stringify({ 'user-provided': [{ name: 'discovery-secrets', credentials: { BROKER_USERNAME: 'from-vcap', BROKER_PASSWORD: 'pw', CF_API_URL: 'https://api.sys.example.com', CF_USERNAME: 'prom', CF_PASSWORD: 'pw2', PORT: 9000 } }] });
+    const c = loadConfig({ VCAP_SERVICES: vcap, PORT: '8081' }, { brokerCredentials: true, cloudController: true });
+    assert.equal(c.brokerUsername, 'from-vcap');
+    assert.equal(c.cf?.apiUrl, 'https://api.sys.example.com');
+    assert.equal(c.port, 8081);
+    assert.match(problem({ VCAP_SERVICES: '{not json' }), /^VCAP_SERVICES: is not valid JSON/);
+  });
+
+  it('never prints a secret value in an error', () => {
+    const msg = problem({ BROKER_USERNAME: 'b', BROKER_PASSWORD: 'pw', CF_API_URL: 'https://x.example.com', CF_USERNAME: 'u', CF_PASSWORD: 'hunter2', CF_CLIENT_ID: 'c', CF_CLIENT_SECRET: 'topsecret' });
+    assert.ok(!msg.includes('hunter2') && !msg.includes('topsecret'));
+  });
+});
