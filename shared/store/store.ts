@@ -4,6 +4,8 @@
  * spec/store/contract.ts runs the same tests against both.
  */
 
+import { createHash } from 'crypto';
+
 export interface StoredObject {
   key: string;
   body: string;
@@ -38,4 +40,73 @@ export class StoreError extends Error {
     super(message, options);
     this.name = 'StoreError';
   }
+}
+
+/*
+ * Helpers shared by both backends, so that "which keys exist" and "in what order" mean the
+ * same thing whichever backend runs. Added after the interface; nothing above depends on them.
+ */
+
+/** S3's own limit on a key; the fs backend applies it too so both accept the same keys. */
+export const MAX_KEY_BYTES = 1024;
+
+// Control characters (NUL included) never belong in a key: they break file names and logs.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Why a key is refused, or undefined when it is safe for both backends. */
+export function keyProblem(key: unknown): string | undefined {
+  if (typeof key !== 'string') return 'must be a string';
+  if (key.length === 0) return 'must not be empty';
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `is longer than ${MAX_KEY_BYTES} bytes`;
+  if (CONTROL_CHARS.test(key)) return 'contains a control character';
+  if (key.includes('\\')) return 'contains a backslash';
+  if (key.startsWith('/')) return 'is absolute';
+  // Every segment must be a plain name: no empty segment (`a//b` and `a/` would alias or name a
+  // directory on disk) and no leading dot (`.`, `..`, and the fs backend's `.<name>...tmp` files).
+  for (const segment of key.split('/')) {
+    if (segment === '') return 'has an empty path segment';
+    if (segment.startsWith('.')) return 'has a path segment starting with "."';
+  }
+  return undefined;
+}
+
+/** Throws StoreError unless key is safe; returns it for chaining. */
+export function assertSafeKey(key: string): string {
+  const problem = keyProblem(key);
+  if (problem !== undefined) throw new StoreError(`refusing unsafe store key ${describeKey(key)}: ${problem}`);
+  return key;
+}
+
+/**
+ * A list prefix may end in the middle of a segment (`bindings/ab`) or be empty, but it must not
+ * be able to climb out of the store: the same character rules as keys, and no complete `.`/`..`
+ * segment (one followed by `/`).
+ */
+export function assertSafePrefix(prefix: string): string {
+  let problem: string | undefined;
+  if (typeof prefix !== 'string') problem = 'must be a string';
+  else if (CONTROL_CHARS.test(prefix)) problem = 'contains a control character';
+  else if (prefix.includes('\\')) problem = 'contains a backslash';
+  else if (prefix.startsWith('/')) problem = 'is absolute';
+  // Only complete segments can climb; a trailing partial one (`bindings/.`) just matches no key.
+  else if (prefix.split('/').slice(0, -1).some((s) => s === '.' || s === '..')) problem = 'has a "." or ".." segment';
+  if (problem !== undefined) throw new StoreError(`refusing unsafe store prefix ${describeKey(prefix)}: ${problem}`);
+  return prefix;
+}
+
+/** Key order of S3 (UTF-8 byte order), which differs from JS string order outside the BMP. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** The etag S3 reports for a single-part upload of body: the quoted hex MD5 of its UTF-8 bytes. */
+export function md5Etag(body: string | Buffer): string {
+  return `"${createHash('md5').update(body).digest('hex')}"`;
+}
+
+/** A key for an error message: quoted, escaped, and cut short so a hostile key cannot flood a log. */
+export function describeKey(key: unknown): string {
+  const text = JSON.stringify(String(key));
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -1,0 +1,236 @@
+import { randomBytes } from 'crypto';
+import type { Dirent } from 'fs';
+import * as fsp from 'fs/promises';
+import type { FileHandle } from 'fs/promises';
+import * as path from 'path';
+import {
+  assertSafeKey, assertSafePrefix, compareKeys, describeKey, ListedObject, md5Etag, Store, StoredObject, StoreError,
+} from './store';
+
+/** Identity of one version of a file: a rewrite in place or a rename over it changes at least one part. */
+interface FileVersion {
+  ino: number;
+  mtimeMs: number;
+  size: number;
+}
+
+interface CachedEtag extends FileVersion {
+  etag: string;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+function causeText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The store as a directory tree: key `bindings/x.json` is the file `<rootDir>/bindings/x.json`.
+ *
+ * Writes go to a dot-prefixed temp file in the target's directory, are fsynced and then renamed
+ * over the target, so a reader (or a crash) sees the old body or the new one, never a mix.
+ * Dot-prefixed names are never objects (keyProblem refuses such segments), which is what lets
+ * get/list ignore temp files left behind by a crash.
+ */
+export class FsStore implements Store {
+  readonly description: string;
+  private readonly root: string;
+  /** Etags by file path, valid while the file's (ino, mtimeMs, size) is unchanged: list stays cheap. */
+  private readonly etags = new Map<string, CachedEtag>();
+
+  constructor(rootDir: string) {
+    if (typeof rootDir !== 'string' || rootDir.length === 0) throw new StoreError('fs store needs a directory');
+    this.root = path.resolve(rootDir);
+    this.description = `fs:${this.root}`;
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const file = this.pathFor(key);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await fsp.open(file, 'r');
+      // Stat and read the same open inode, so the cached etag describes exactly the bytes read.
+      const stat = await handle.stat();
+      if (!stat.isFile()) return undefined;
+      const bytes = await handle.readFile();
+      const etag = md5Etag(bytes);
+      this.etags.set(file, { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, etag });
+      return { key, body: bytes.toString('utf8'), etag };
+    } catch (err) {
+      // ENOTDIR: a parent is a file; EISDIR: the key names a directory. Neither is an object,
+      // just as S3 would have no object under that key.
+      const code = errnoCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+        // ...unless the root itself is broken: "not found" would then be a lie.
+        if (code === 'ENOTDIR') await this.checkRoot();
+        return undefined;
+      }
+      throw this.failure('read', file, err);
+    } finally {
+      await handle?.close().catch(() => undefined);
+    }
+  }
+
+  async put(key: string, body: string): Promise<string> {
+    const file = this.pathFor(key);
+    const dir = path.dirname(file);
+    const bytes = Buffer.from(body, 'utf8');
+    const etag = md5Etag(bytes);
+    // Leading dot: never a valid key segment, so never listed or read as an object.
+    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+      const handle = await fsp.open(tmp, 'wx', 0o644);
+      let version: FileVersion;
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+        // The inode's identity after the last write; rename keeps ino and mtime, so this is
+        // what list will see for this version.
+        const stat = await handle.stat();
+        version = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size };
+      } finally {
+        await handle.close();
+      }
+      await fsp.rename(tmp, file);
+      this.etags.set(file, { ...version, etag });
+      await syncDir(dir);
+      return etag;
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw this.failure('write', file, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathFor(key);
+    try {
+      await fsp.unlink(file);
+    } catch (err) {
+      const code = errnoCode(err);
+      // EISDIR/EPERM on a directory: there is no object under that key, so nothing to remove.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EISDIR') throw this.failure('delete', file, err);
+      if (code === 'ENOTDIR') await this.checkRoot();
+    } finally {
+      this.etags.delete(file);
+    }
+  }
+
+  async list(prefix: string): Promise<ListedObject[]> {
+    assertSafePrefix(prefix);
+    // A missing root is an empty store; a root that is not a directory is a broken one, and
+    // reporting it as empty would let a caller conclude that every object is gone.
+    if (!(await this.checkRoot())) return [];
+    // Only the directory named by the prefix's complete segments can hold matching keys.
+    const dirKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/') + 1) : '';
+    const found: ListedObject[] = [];
+    const seen = new Set<string>();
+    await this.walk(dirKey, prefix, found, seen);
+    this.forgetVanished(prefix, seen);
+    return found.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /** Collects objects under the directory for dirKey (`''` or ending in `/`) whose keys start with prefix. */
+  private async walk(dirKey: string, prefix: string, found: ListedObject[], seen: Set<string>): Promise<void> {
+    const dir = path.join(this.root, dirKey);
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      throw this.failure('list', dir, err);
+    }
+    const work: Promise<void>[] = [];
+    for (const entry of entries) {
+      // Temp files, and anything else dot-named, are never objects. Symlinks and other special
+      // files are skipped too (Dirent does not follow links), so nothing outside root is listed.
+      if (entry.name.startsWith('.')) continue;
+      const key = dirKey + entry.name;
+      if (entry.isDirectory()) {
+        const sub = `${key}/`;
+        if (sub.startsWith(prefix) || prefix.startsWith(sub)) work.push(this.walk(sub, prefix, found, seen));
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        work.push(this.describeFile(key, seen).then((obj) => { if (obj) found.push(obj); }));
+      }
+    }
+    await Promise.all(work);
+  }
+
+  private async describeFile(key: string, seen: Set<string>): Promise<ListedObject | undefined> {
+    const file = path.join(this.root, key);
+    try {
+      const stat = await fsp.stat(file);
+      if (!stat.isFile()) return undefined;
+      seen.add(file);
+      const cached = this.etags.get(file);
+      let etag: string;
+      if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
+        etag = cached.etag;
+      } else {
+        etag = md5Etag(await fsp.readFile(file));
+        this.etags.set(file, { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, etag });
+      }
+      return { key, etag, size: stat.size, lastModified: stat.mtime };
+    } catch (err) {
+      // Deleted between readdir and stat/read: it is simply not there any more.
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw this.failure('list', file, err);
+    }
+  }
+
+  /** Drops cache entries for files under prefix that no longer exist, so the cache cannot grow without bound. */
+  private forgetVanished(prefix: string, seen: Set<string>): void {
+    const start = path.join(this.root, prefix);
+    for (const file of this.etags.keys()) {
+      if (file.startsWith(start) && !seen.has(file)) this.etags.delete(file);
+    }
+  }
+
+  /** False when root does not exist yet (an empty store); throws when it exists but is not a directory. */
+  private async checkRoot(): Promise<boolean> {
+    try {
+      const stat = await fsp.stat(this.root);
+      if (stat.isDirectory()) return true;
+      throw new StoreError(`fs store: ${this.root} is not a directory`);
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw this.failure('open', this.root, err);
+    }
+  }
+
+  /** The file for key, after refusing anything that could name a path outside root. */
+  private pathFor(key: string): string {
+    assertSafeKey(key);
+    const file = path.resolve(this.root, key);
+    // keyProblem already rules out `..` and absolute keys; this is the belt to those braces.
+    if (!file.startsWith(this.root + path.sep)) {
+      throw new StoreError(`refusing store key ${describeKey(key)}: resolves outside ${this.root}`);
+    }
+    return file;
+  }
+
+  private failure(op: string, file: string, err: unknown): StoreError {
+    // Node's fs messages already start with the code ("ENOTDIR: not a directory, mkdir ...").
+    const code = errnoCode(err);
+    const text = causeText(err);
+    const cause = code && !text.startsWith(code) ? `${code}: ${text}` : text;
+    return new StoreError(`fs store: cannot ${op} ${file}: ${cause}`, { cause: err });
+  }
+}
+
+/** Makes a rename durable: the new directory entry survives a power cut once this returns. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fsp.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename itself is still atomic.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
