@@ -1,0 +1,196 @@
+import type { Logger } from '../logger';
+import {
+  CcApiError, CcAuthError, CcBadResponseError, CcErrorInfo, CcIncompleteError, CcRateLimitedError, CcUnavailableError,
+} from './errors';
+import { describeUrl, exchange, FetchLike, parseJson, retryAfterMs, sleep } from './http';
+import type {
+  CcApp, CcDomain, CcErrorBody, CcListPage, CcOrganization, CcProcess, CcRoute, CcServiceCredentialBinding, CcSpace,
+} from './types';
+import { CfAuth, TokenProvider } from './uaa';
+
+export interface CloudControllerClientOptions {
+  apiUrl: string;
+  auth: CfAuth;
+  uaaUrl?: string;
+  /** Deadline of each HTTP call (CC and UAA). */
+  timeoutMs?: number;
+  /** Extra attempts for network errors and 5xx; GETs only, so always safe. */
+  retries?: number;
+  /** Longest Retry-After we sleep through; a longer one fails the call at once. */
+  maxRetryAfterMs?: number;
+  logger?: Logger;
+  fetchImpl?: FetchLike;
+  onRequest?: (info: { method: string; path: string; status: number; durationMs: number }) => void;
+}
+
+type Query = Record<string, string | number | string[] | undefined>;
+
+const MAX_RATE_LIMIT_WAITS = 3;
+
+function toQueryString(query: Query): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(',') : String(value);
+    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(text).replace(/%2C/gi, ',')}`);
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+function ccErrorInfo(status: number, text: string, url: string): CcErrorInfo {
+  try {
+    const body = JSON.parse(text) as Partial<CcErrorBody>;
+    const first = body.errors?.[0];
+    if (first) return { status, title: first.title, code: first.code, detail: first.detail, url };
+  } catch {
+    // Not every error body is JSON (nginx 429/502 pages); the status says enough.
+  }
+  return { status, url };
+}
+
+/**
+ * A small typed Cloud Controller v3 client over fetch: UAA tokens, pagination by next.href,
+ * CC errors as typed errors, 429 handling, a deadline on every call. GET only; no v2.
+ */
+export class CloudControllerClient {
+  readonly apiUrl: string;
+  private readonly origin: string;
+  private readonly tokens: TokenProvider;
+  private readonly fetchImpl: FetchLike;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly maxRetryAfterMs: number;
+  requestCount = 0;
+
+  constructor(private readonly opts: CloudControllerClientOptions) {
+    this.apiUrl = opts.apiUrl.replace(/\/+$/, '');
+    this.origin = new URL(this.apiUrl).origin;
+    this.fetchImpl = opts.fetchImpl ?? fetch;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.retries = opts.retries ?? 2;
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
+    this.tokens = new TokenProvider({ apiUrl: this.apiUrl, auth: opts.auth, uaaUrl: opts.uaaUrl, timeoutMs: this.timeoutMs, fetchImpl: this.fetchImpl, logger: opts.logger });
+  }
+
+  get uaaRequestCount(): number {
+    return this.tokens.requestCount;
+  }
+
+  /** GET a CC URL (absolute, same origin) and return its parsed JSON, handling auth, 429 and retries. */
+  async getJson(url: string): Promise<unknown> {
+    if (new URL(url).origin !== this.origin) {
+      throw new CcIncompleteError(`refusing to follow a link to another host: ${describeUrl('GET', url)}`, { url: describeUrl('GET', url) });
+    }
+    const what = describeUrl('GET', url);
+    let refreshed = false;
+    let failures = 0;
+    let rateLimitWaits = 0;
+    for (;;) {
+      const token = await this.tokens.get();
+      const started = Date.now();
+      let raw;
+      try {
+        this.requestCount++;
+        raw = await exchange(this.fetchImpl, url, { headers: { Authorization: `bearer ${token}`, Accept: 'application/json' } }, this.timeoutMs);
+      } catch (err) {
+        if (err instanceof CcUnavailableError && failures < this.retries) {
+          await sleep(100 * 2 ** failures++);
+          continue;
+        }
+        throw err;
+      }
+      this.opts.onRequest?.({ method: 'GET', path: new URL(url).pathname, status: raw.status, durationMs: Date.now() - started });
+      if (raw.status === 200) return parseJson(raw, what);
+      const info = ccErrorInfo(raw.status, raw.text, what);
+      if (raw.status === 401) {
+        if (!refreshed) {
+          refreshed = true;
+          this.tokens.invalidate();
+          continue;
+        }
+        throw new CcAuthError(`the Cloud Controller refused a fresh token for ${what} (${info.title ?? 401}); check the broker's CF credentials`, info);
+      }
+      if (raw.status === 429) {
+        const wait = retryAfterMs(raw.headers) ?? 1000 * 2 ** rateLimitWaits;
+        if (wait > this.maxRetryAfterMs || rateLimitWaits >= MAX_RATE_LIMIT_WAITS) {
+          throw new CcRateLimitedError(`the Cloud Controller is rate-limiting us (${what}); it asks to wait ${Math.ceil(wait / 1000)} s`, info, wait);
+        }
+        rateLimitWaits++;
+        this.opts.logger?.warn({ url: what, waitMs: wait }, 'Cloud Controller rate limit: waiting as asked');
+        await sleep(wait);
+        continue;
+      }
+      if (raw.status >= 500) {
+        if (failures < this.retries) {
+          await sleep(100 * 2 ** failures++);
+          continue;
+        }
+        throw new CcUnavailableError(`the Cloud Controller answered ${what} with ${raw.status}${info.title ? ` ${info.title}` : ''}`, info);
+      }
+      throw new CcApiError(`the Cloud Controller answered ${what} with ${raw.status} ${info.title ?? ''}${info.detail ? `: ${info.detail}` : ''}`.trim(), info);
+    }
+  }
+
+  /** Every page of a list, verified to add up to pagination.total_results. */
+  async listAll<T>(path: string, query: Query): Promise<{ resources: T[]; included: Record<string, unknown[]> }> {
+    let url: string | undefined = `${this.apiUrl}${path}${toQueryString(query)}`;
+    const resources: T[] = [];
+    const included: Record<string, unknown[]> = {};
+    let expected: number | undefined;
+    while (url) {
+      const page = (await this.getJson(url)) as Partial<CcListPage<T>>;
+      const what = describeUrl('GET', url);
+      if (!page || typeof page.pagination !== 'object' || page.pagination === null || !Array.isArray(page.resources)) {
+        throw new CcIncompleteError(`${what} is not a v3 list (no pagination or resources)`, { url: what });
+      }
+      expected ??= page.pagination.total_results;
+      resources.push(...page.resources);
+      for (const [kind, items] of Object.entries(page.included ?? {})) {
+        if (Array.isArray(items)) (included[kind] ??= []).push(...items);
+      }
+      url = page.pagination.next?.href ?? undefined;
+      if (url && resources.length >= (expected ?? 0)) {
+        throw new CcIncompleteError(`${what} points to a next page beyond total_results ${expected}`, { url: what });
+      }
+    }
+    if (resources.length !== expected) {
+      throw new CcIncompleteError(`listing ${path} returned ${resources.length} of ${expected} resources; treating it as incomplete`, { url: path });
+    }
+    for (const kind of Object.keys(included)) included[kind] = dedupe(included[kind] as Array<{ guid: string }>);
+    return { resources, included };
+  }
+
+  async getApp(guid: string): Promise<{ app: CcApp; space?: CcSpace; organization?: CcOrganization }> {
+    const body = (await this.getJson(`${this.apiUrl}/v3/apps/${encodeURIComponent(guid)}?include=space.organization`)) as CcApp & { included?: { spaces?: CcSpace[]; organizations?: CcOrganization[] } };
+    if (!body || typeof body.guid !== 'string' || typeof body.name !== 'string') {
+      throw new CcBadResponseError(`GET /v3/apps/${guid} did not return an app`, { url: `/v3/apps/${guid}` });
+    }
+    const space = body.included?.spaces?.find((s) => s.guid === body.relationships?.space?.data?.guid);
+    const organization = body.included?.organizations?.find((o) => o.guid === space?.relationships.organization.data.guid);
+    return { app: body, space, organization };
+  }
+
+  async listApps(q: { guids?: string[]; perPage?: number }): Promise<{ apps: CcApp[]; spaces: CcSpace[]; organizations: CcOrganization[] }> {
+    const { resources, included } = await this.listAll<CcApp>('/v3/apps', { guids: q.guids, include: 'space.organization', per_page: q.perPage ?? 5000 });
+    return { apps: resources, spaces: (included.spaces ?? []) as CcSpace[], organizations: (included.organizations ?? []) as CcOrganization[] };
+  }
+
+  async listProcesses(q: { appGuids?: string[]; types?: string[]; perPage?: number }): Promise<CcProcess[]> {
+    return (await this.listAll<CcProcess>('/v3/processes', { app_guids: q.appGuids, types: q.types, per_page: q.perPage ?? 5000 })).resources;
+  }
+
+  async listRoutes(q: { appGuids?: string[]; perPage?: number }): Promise<{ routes: CcRoute[]; domains: CcDomain[] }> {
+    const { resources, included } = await this.listAll<CcRoute>('/v3/routes', { app_guids: q.appGuids, include: 'domain', per_page: q.perPage ?? 5000 });
+    return { routes: resources, domains: (included.domains ?? []) as CcDomain[] };
+  }
+
+  async listServiceCredentialBindings(q: { guids?: string[]; type?: 'app' | 'key'; perPage?: number }): Promise<CcServiceCredentialBinding[]> {
+    return (await this.listAll<CcServiceCredentialBinding>('/v3/service_credential_bindings', { guids: q.guids, type: q.type, per_page: q.perPage ?? 5000 })).resources;
+  }
+}
+
+function dedupe<T extends { guid: string }>(items: T[]): T[] {
+  const seen = new Map<string, T>();
+  for (const item of items) if (item && typeof item.guid === 'string') seen.set(item.guid, item);
+  return [...seen.values()];
+}

@@ -1,0 +1,5 @@
+export * from './client';
+export * from './errors';
+export * from './types';
+export { TokenProvider } from './uaa';
+export type { CfAuth } from './uaa';

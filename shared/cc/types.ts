@@ -1,0 +1,85 @@
+/** Typed subsets of Cloud Controller v3 resources: only the fields this project reads. */
+
+export interface Relationship {
+  data: { guid: string } | null;
+}
+
+export interface CcApp {
+  guid: string;
+  name: string;
+  state: 'STARTED' | 'STOPPED';
+  created_at: string;
+  updated_at: string;
+  relationships: { space: { data: { guid: string } } };
+}
+
+export interface CcSpace {
+  guid: string;
+  name: string;
+  relationships: { organization: { data: { guid: string } } };
+}
+
+export interface CcOrganization {
+  guid: string;
+  name: string;
+}
+
+export interface CcProcess {
+  guid: string;
+  type: string;
+  instances: number;
+  created_at: string;
+  updated_at: string;
+  relationships: { app: { data: { guid: string } } };
+}
+
+export interface CcDestination {
+  guid: string;
+  app: { guid: string; process?: { type: string } };
+  port?: number | null;
+  protocol?: string | null;
+}
+
+export interface CcRoute {
+  guid: string;
+  protocol: 'http' | 'tcp' | string;
+  host: string;
+  path: string;
+  port: number | null;
+  url: string;
+  destinations: CcDestination[];
+  relationships: { domain: { data: { guid: string } }; space: { data: { guid: string } } };
+}
+
+export interface CcDomain {
+  guid: string;
+  name: string;
+  internal: boolean;
+  supported_protocols?: string[];
+}
+
+export interface CcServiceCredentialBinding {
+  guid: string;
+  name: string | null;
+  type: 'app' | 'key';
+  relationships: { app?: Relationship; service_instance: Relationship };
+}
+
+export interface CcPagination {
+  total_results: number;
+  total_pages: number;
+  first: { href: string } | null;
+  last: { href: string } | null;
+  next: { href: string } | null;
+  previous: { href: string } | null;
+}
+
+export interface CcListPage<T> {
+  pagination: CcPagination;
+  resources: T[];
+  included?: Record<string, unknown[]>;
+}
+
+export interface CcErrorBody {
+  errors: Array<{ code: number; title: string; detail: string }>;
+}
