@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const CLI = resolve(__dirname, '..', 'cli.js');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 10_000 });
+}
+
+describe('the cf-app-discovery command', () => {
+  it('--help lists the commands and every setting', () => {
+    const r = run(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /Usage: cf-app-discovery <command>/);
+    assert.match(r.stdout, /broker\s+run the Open Service Broker API server/);
+    for (const v of ['BROKER_USERNAME', 'CF_API_URL', 'STORE_DIR', 'S3_BUCKET', 'PLAN_NAME']) assert.match(r.stdout, new RegExp(v));
+  });
+
+  it('rejects an unknown command', () => {
+    const r = run(['frobnicate']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('refuses to start the broker without credentials, with one line naming the variable', () => {
+    const r = run(['broker']);
+    assert.equal(r.status, 78);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.match(r.stderr, /BROKER_USERNAME: is required/);
+  });
+
+  it('refuses an invalid value and names it', () => {
+    const r = run(['broker'], { BROKER_USERNAME: 'a', BROKER_PASSWORD: 'b', STORE: 'ftp' });
+    assert.equal(r.status, 78);
+    assert.match(r.stderr, /STORE: must be fs or s3/);
+  });
+
+  describe('broker on the embedded fs store (the README command)', () => {
+    let child: ChildProcess;
+    let dir: string;
+    let base: string;
+    const out: string[] = [];
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'cli-broker-'));
+      child = spawn(process.execPath, [CLI, 'broker'], {
+        env: { PATH: process.env.PATH ?? '', BROKER_USERNAME: 'admin', BROKER_PASSWORD: 'change-me', PORT: '0', STORE_DIR: join(dir, 'data') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.on('data', (d) => out.push(String(d)));
+      child.stderr!.on('data', (d) => out.push(String(d)));
+      const port = await new Promise<number>((resolvePort, reject) => {
+        const timer = setTimeout(() => reject(new Error(`broker did not start: ${out.join('')}`)), 10_000);
+        child.stdout!.on('data', () => {
+          const m = /"port":(\d+)/.exec(out.join(''));
+          if (m) {
+            clearTimeout(timer);
+            resolvePort(Number(m[1]));
+          }
+        });
+      });
+      base = `http://127.0.0.1:${port}`;
+    });
+
+    after(async () => {
+      if (child && child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('logs JSON lines, warns that binds need CF_API_URL, and answers health and catalog', async () => {
+      const lines = out.join('').trim().split('\n').map((l) => JSON.parse(l));
+      assert.ok(lines.some((l) => l.level === 'warn' && /CF_API_URL is not set/.test(l.msg)));
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      const auth = 'Basic ' + Buffer.from('admin:change-me').toString('base64');
+      const catalog = await fetch(`${base}/v2/catalog`, { headers: { Authorization: auth, 'X-Broker-API-Version': '2.15' } });
+      assert.equal(catalog.status, 200);
+      assert.equal(((await catalog.json()) as { services: unknown[] }).services.length, 1);
+    });
+
+    it('provisions into ./data-style directory and refuses binds with a clear 503', async () => {
+      const auth = 'Basic ' + Buffer.from('admin:change-me').toString('base64');
+      const headers = { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' };
+      const catalog = (await (await fetch(`${base}/v2/catalog`, { headers })).json()) as { services: Array<{ id: string; plans: Array<{ id: string }> }> };
+      const ids = { service_id: catalog.services[0].id, plan_id: catalog.services[0].plans[0].id };
+      const prov = await fetch(`${base}/v2/service_instances/inst-1`, { method: 'PUT', headers, body: JSON.stringify({ ...ids, organization_guid: 'o', space_guid: 's' }) });
+      assert.equal(prov.status, 201);
+      assert.deepEqual(await readdir(join(dir, 'data', 'instances')), ['inst-1.json']);
+      const bind = await fetch(`${base}/v2/service_instances/inst-1/service_bindings/b-1`, { method: 'PUT', headers, body: JSON.stringify({ ...ids, bind_resource: { app_guid: 'a-1' } }) });
+      assert.equal(bind.status, 503);
+      assert.match(((await bind.json()) as { description: string }).description, /CF_API_URL/);
+    });
+  });
+});

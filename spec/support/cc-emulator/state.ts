@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+
+/** The platform the emulator pretends to be: orgs, spaces, domains, apps, processes, routes. */
+export interface Org { guid: string; name: string; created_at: string }
+export interface Space { guid: string; name: string; orgGuid: string; created_at: string }
+export interface Domain { guid: string; name: string; internal: boolean; protocols: string[]; created_at: string }
+export interface App { guid: string; name: string; spaceGuid: string; state: 'STARTED' | 'STOPPED'; created_at: string; updated_at: string }
+export interface Process { guid: string; appGuid: string; type: string; instances: number; created_at: string; updated_at: string }
+export interface Destination { guid: string; appGuid: string; processType: string }
+export interface Route { guid: string; host: string; path: string; port: number | null; domainGuid: string; spaceGuid: string; destinations: Destination[]; created_at: string }
+export interface CredentialBinding { guid: string; name: string | null; type: 'app' | 'key'; appGuid?: string; instanceGuid: string; created_at: string }
+export interface Principal { secret: string; kind: 'user' | 'client'; spaces: Set<string>; globalRead: boolean }
+
+let clock = Date.parse('2026-01-01T00:00:00Z');
+/** Strictly increasing timestamps so "newest created_at" is always well defined. */
+const stamp = () => new Date((clock += 1000)).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export class PlatformState {
+  readonly orgs = new Map<string, Org>();
+  readonly spaces = new Map<string, Space>();
+  readonly domains = new Map<string, Domain>();
+  readonly apps = new Map<string, App>();
+  readonly processes = new Map<string, Process>();
+  readonly routes = new Map<string, Route>();
+  readonly bindings = new Map<string, CredentialBinding>();
+  readonly principals = new Map<string, Principal>();
+
+  addUser(username: string, password: string, opts: { globalRead?: boolean } = {}) {
+    this.principals.set(username, { secret: password, kind: 'user', spaces: new Set(), globalRead: opts.globalRead ?? false });
+  }
+  addClient(clientId: string, secret: string, opts: { globalRead?: boolean } = {}) {
+    this.principals.set(clientId, { secret, kind: 'client', spaces: new Set(), globalRead: opts.globalRead ?? false });
+  }
+  grantSpaceRole(principal: string, spaceGuid: string) {
+    this.need(this.principals.get(principal), `principal ${principal}`).spaces.add(spaceGuid);
+  }
+  grantGlobalRead(principal: string) {
+    this.need(this.principals.get(principal), `principal ${principal}`).globalRead = true;
+  }
+  canSeeSpace(principal: string | undefined, spaceGuid: string): boolean {
+    const p = principal ? this.principals.get(principal) : undefined;
+    return !!p && (p.globalRead || p.spaces.has(spaceGuid));
+  }
+
+  addOrg(name: string): Org {
+    const org = { guid: randomUUID(), name, created_at: stamp() };
+    this.orgs.set(org.guid, org);
+    return org;
+  }
+  addSpace(orgGuid: string, name: string): Space {
+    this.need(this.orgs.get(orgGuid), `org ${orgGuid}`);
+    const space = { guid: randomUUID(), name, orgGuid, created_at: stamp() };
+    this.spaces.set(space.guid, space);
+    return space;
+  }
+  addDomain(name: string, opts: { internal?: boolean; protocols?: string[] } = {}): Domain {
+    const existing = [...this.domains.values()].find((d) => d.name === name);
+    if (existing) return existing;
+    const domain = { guid: randomUUID(), name, internal: opts.internal ?? false, protocols: opts.protocols ?? ['http'], created_at: stamp() };
+    this.domains.set(domain.guid, domain);
+    return domain;
+  }
+  addApp(o: { name: string; spaceGuid: string; state?: 'STARTED' | 'STOPPED'; instances?: number; guid?: string }): App {
+    this.need(this.spaces.get(o.spaceGuid), `space ${o.spaceGuid}`);
+    const at = stamp();
+    const app: App = { guid: o.guid ?? randomUUID(), name: o.name, spaceGuid: o.spaceGuid, state: o.state ?? 'STARTED', created_at: at, updated_at: at };
+    this.apps.set(app.guid, app);
+    this.addProcess(app.guid, o.instances ?? 1);
+    return app;
+  }
+  private addProcess(appGuid: string, instances: number): Process {
+    const at = stamp();
+    const proc = { guid: randomUUID(), appGuid, type: 'web', instances, created_at: at, updated_at: at };
+    this.processes.set(proc.guid, proc);
+    return proc;
+  }
+  webProcesses(appGuid: string): Process[] {
+    return [...this.processes.values()].filter((p) => p.appGuid === appGuid && p.type === 'web');
+  }
+  addRoute(o: { host: string; domainGuid: string; spaceGuid: string; path?: string; port?: number }): Route {
+    this.need(this.domains.get(o.domainGuid), `domain ${o.domainGuid}`);
+    const route = { guid: randomUUID(), host: o.host, path: o.path ?? '', port: o.port ?? null, domainGuid: o.domainGuid, spaceGuid: o.spaceGuid, destinations: [], created_at: stamp() };
+    this.routes.set(route.guid, route);
+    return route;
+  }
+  mapRoute(routeGuid: string, appGuid: string, processType = 'web') {
+    this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    this.need(this.routes.get(routeGuid), `route ${routeGuid}`).destinations.push({ guid: randomUUID(), appGuid, processType });
+  }
+  unmapRoute(routeGuid: string, appGuid: string) {
+    const route = this.need(this.routes.get(routeGuid), `route ${routeGuid}`);
+    route.destinations = route.destinations.filter((d) => d.appGuid !== appGuid);
+  }
+  deleteRoute(routeGuid: string) {
+    this.routes.delete(routeGuid);
+  }
+  scale(appGuid: string, instances: number) {
+    for (const p of this.webProcesses(appGuid)) {
+      p.instances = instances;
+      p.updated_at = stamp();
+    }
+  }
+  /** Stopping changes the desired state only; processes keep their instance counts, as in CC. */
+  stopApp(appGuid: string) {
+    const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    app.state = 'STOPPED';
+    app.updated_at = stamp();
+  }
+  startApp(appGuid: string) {
+    const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    app.state = 'STARTED';
+    app.updated_at = stamp();
+  }
+  rename(appGuid: string, name: string) {
+    const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    app.name = name;
+    app.updated_at = stamp();
+  }
+  deleteApp(appGuid: string) {
+    this.apps.delete(appGuid);
+    for (const p of [...this.processes.values()]) if (p.appGuid === appGuid) this.processes.delete(p.guid);
+    for (const r of this.routes.values()) r.destinations = r.destinations.filter((d) => d.appGuid !== appGuid);
+  }
+  /** A rolling deploy: CC clones the web process, so two `web` processes exist for a while. */
+  startRollingDeploy(appGuid: string, instances: number): Process {
+    this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    return this.addProcess(appGuid, instances);
+  }
+  finishRollingDeploy(appGuid: string) {
+    const webs = this.webProcesses(appGuid).sort((a, b) => a.created_at.localeCompare(b.created_at));
+    for (const old of webs.slice(0, -1)) this.processes.delete(old.guid);
+  }
+  addServiceCredentialBinding(o: { guid?: string; type?: 'app' | 'key'; appGuid?: string; instanceGuid: string; name?: string }): CredentialBinding {
+    const b = { guid: o.guid ?? randomUUID(), name: o.name ?? null, type: o.type ?? 'app', appGuid: o.appGuid, instanceGuid: o.instanceGuid, created_at: stamp() };
+    this.bindings.set(b.guid, b);
+    return b;
+  }
+
+  private need<T>(value: T | undefined, what: string): T {
+    if (value === undefined) throw new Error(`emulator: no such ${what}`);
+    return value;
+  }
+}
