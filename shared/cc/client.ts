@@ -2,7 +2,7 @@ import type { Logger } from '../logger';
 import {
   CcApiError, CcAuthError, CcBadResponseError, CcErrorInfo, CcIncompleteError, CcRateLimitedError, CcUnavailableError,
 } from './errors';
-import { describeUrl, exchange, FetchLike, parseJson, retryAfterMs, sleep } from './http';
+import { describeUrl, exchange, parseJson, retryAfterMs, sleep } from './http';
 import type {
   CcApp, CcDomain, CcErrorBody, CcListPage, CcOrganization, CcProcess, CcRoute, CcServiceCredentialBinding, CcSpace,
 } from './types';
@@ -19,7 +19,6 @@ export interface CloudControllerClientOptions {
   /** Longest Retry-After we sleep through; a longer one fails the call at once. */
   maxRetryAfterMs?: number;
   logger?: Logger;
-  fetchImpl?: FetchLike;
   onRequest?: (info: { method: string; path: string; status: number; durationMs: number }) => void;
 }
 
@@ -56,7 +55,6 @@ export class CloudControllerClient {
   readonly apiUrl: string;
   private readonly origin: string;
   private readonly tokens: TokenProvider;
-  private readonly fetchImpl: FetchLike;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly maxRetryAfterMs: number;
@@ -65,11 +63,10 @@ export class CloudControllerClient {
   constructor(private readonly opts: CloudControllerClientOptions) {
     this.apiUrl = opts.apiUrl.replace(/\/+$/, '');
     this.origin = new URL(this.apiUrl).origin;
-    this.fetchImpl = opts.fetchImpl ?? fetch;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.retries = opts.retries ?? 2;
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
-    this.tokens = new TokenProvider({ apiUrl: this.apiUrl, auth: opts.auth, uaaUrl: opts.uaaUrl, timeoutMs: this.timeoutMs, fetchImpl: this.fetchImpl, logger: opts.logger });
+    this.tokens = new TokenProvider({ apiUrl: this.apiUrl, auth: opts.auth, uaaUrl: opts.uaaUrl, timeoutMs: this.timeoutMs, logger: opts.logger });
   }
 
   get uaaRequestCount(): number {
@@ -91,7 +88,7 @@ export class CloudControllerClient {
       let raw;
       try {
         this.requestCount++;
-        raw = await exchange(this.fetchImpl, url, { headers: { Authorization: `bearer ${token}`, Accept: 'application/json' } }, this.timeoutMs);
+        raw = await exchange(url, { headers: { Authorization: `bearer ${token}`, Accept: 'application/json' } }, this.timeoutMs);
       } catch (err) {
         if (err instanceof CcUnavailableError && failures < this.retries) {
           await sleep(100 * 2 ** failures++);

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger';
 import { CcAuthError, CcBadResponseError, CcError } from './errors';
-import { exchange, FetchLike, parseJson } from './http';
+import { exchange, parseJson } from './http';
 
 export type CfAuth =
   | { kind: 'password'; username: string; password: string }
@@ -32,7 +32,6 @@ export class TokenProvider {
     auth: CfAuth;
     uaaUrl?: string;
     timeoutMs: number;
-    fetchImpl: FetchLike;
     logger?: Logger;
     now?: () => number;
   }) {
@@ -66,7 +65,7 @@ export class TokenProvider {
   private async discover(): Promise<string> {
     if (this.uaaUrl) return this.uaaUrl;
     const url = `${this.opts.apiUrl}/`;
-    const raw = await exchange(this.opts.fetchImpl, url, { headers: { Accept: 'application/json' } }, this.opts.timeoutMs);
+    const raw = await exchange(url, { headers: { Accept: 'application/json' } }, this.opts.timeoutMs);
     const body = parseJson(raw, 'GET /') as { links?: Record<string, { href?: string } | null> };
     const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
     if (raw.status !== 200 || typeof href !== 'string') {
@@ -93,7 +92,7 @@ export class TokenProvider {
     }
     const basic = auth.kind === 'password' ? 'cf:' : `${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`;
     this.requestCount++;
-    const raw = await exchange(this.opts.fetchImpl, `${uaa}/oauth/token`, {
+    const raw = await exchange(`${uaa}/oauth/token`, {
       method: 'POST',
       headers: { Authorization: `Basic ${Buffer.from(basic).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: form.toString(),
