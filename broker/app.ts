@@ -6,6 +6,7 @@ import { deprovision } from './handlers/deprovision';
 import { getBinding } from './handlers/get-binding';
 import { getInstance } from './handlers/get-instance';
 import { healthz } from './handlers/health';
+import { bindingLastOperation, instanceLastOperation } from './handlers/last-operation';
 import { provision } from './handlers/provision';
 import { unbind } from './handlers/unbind';
 import { update } from './handlers/update';
@@ -51,6 +52,8 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   osb.put('/v2/service_instances/:instance_id/service_bindings/:binding_id', bind(s));
   osb.delete('/v2/service_instances/:instance_id/service_bindings/:binding_id', unbind(s));
   osb.get('/v2/service_instances/:instance_id/service_bindings/:binding_id', getBinding(s));
+  osb.get('/v2/service_instances/:instance_id/last_operation', instanceLastOperation(s));
+  osb.get('/v2/service_instances/:instance_id/service_bindings/:binding_id/last_operation', bindingLastOperation(s));
   app.use(osb);
 
   if (opts.extraRoutes) {

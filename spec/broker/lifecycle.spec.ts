@@ -265,6 +265,29 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         await p.delete(`/v2/service_instances/${id('i')}/service_bindings/${id('never')}?${deleteQuery(h.catalog)}`).expect(410, {});
       });
 
+      it('serialises two concurrent identical binds: one 201, one 200, one target file', async () => {
+        const { app } = seedApp(h, { name: `twice-${kind}` });
+        const i = id('inst');
+        const b = id('bind');
+        await provision(i);
+        const [r1, r2] = await Promise.all([1, 2].map(() => p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid))));
+        assert.deepEqual([r1.status, r2.status].sort(), [200, 201]);
+        assert.equal(JSON.parse((await h.store.get(`active/${b}.json`))!.body).length, 2);
+      });
+
+      it('answers last_operation polls with succeeded for what exists and 410 for what does not', async () => {
+        const { app } = seedApp(h, { name: `poll-${kind}` });
+        const i = id('inst');
+        const b = id('bind');
+        await provision(i);
+        await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid)).expect(201);
+        await p.get(`/v2/service_instances/${i}/last_operation`).expect(200, { state: 'succeeded' });
+        await p.get(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`).expect(200, { state: 'succeeded' });
+        await p.delete(`/v2/service_instances/${i}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(200);
+        await p.get(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`).expect(410, {});
+        await p.get(`/v2/service_instances/${id('never')}/last_operation`).expect(410, {});
+      });
+
       it('handles 20 concurrent binds of different apps and leaves 20 target files', async () => {
         const i = id('inst');
         await provision(i);
