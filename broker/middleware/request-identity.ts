@@ -21,19 +21,24 @@ export function originatingUserId(header: string | undefined): string | undefine
   }
 }
 
-/** Echoes the request identity and gives handlers a logger that carries it. */
+/**
+ * Echoes the request identity, gives handlers a logger that carries it, and writes one
+ * access-log line per request when the answer has gone out.
+ */
 export function requestIdentity(logger: Logger): RequestHandler {
   return (req, res, next) => {
+    const started = process.hrtime.bigint();
     const raw = req.get('x-broker-api-request-identity');
     const requestIdentity = raw && /^[A-Za-z0-9._:-]{1,128}$/.test(raw) ? raw : undefined;
     if (requestIdentity) res.set('X-Broker-API-Request-Identity', requestIdentity);
     const userId = originatingUserId(req.get('x-broker-api-originating-identity'));
     const vcapRequestId = req.get('x-vcap-request-id')?.slice(0, 128);
-    req.brokerContext = {
-      log: logger.child({ requestIdentity, vcapRequestId, userId }),
-      requestIdentity,
-      userId,
-    };
+    const log = logger.child({ requestIdentity, vcapRequestId, userId });
+    req.brokerContext = { log, requestIdentity, userId };
+    res.once('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: req.method, path: req.path.slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
     next();
   };
 }

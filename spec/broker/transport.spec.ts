@@ -106,5 +106,9 @@ describe('broker transport: auth, API version, identity, bodies, ids', () => {
     assert.ok(!lines.includes(BROKER_PASS), 'broker password in logs');
     assert.ok(!lines.includes('cf-user-secret-pw'), 'CF password in logs');
     for (const line of h.logs) JSON.parse(line);
+    const access = h.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'request' && l.path === '/v2/service_instances/logged-1');
+    assert.equal(access?.status, 201);
+    assert.equal(access?.method, 'PUT');
+    assert.equal(typeof access?.ms, 'number');
   });
 });
