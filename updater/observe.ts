@@ -1,0 +1,125 @@
+import type { CloudControllerClient } from '../shared/cc';
+import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } from '../shared/cc/types';
+import { buildSnapshot } from '../shared/targets/snapshot';
+import type { AppObservation } from './plan';
+
+export interface ObserveOptions {
+  /** Guids per filtered request: 100 x 36 chars stays far below nginx's 8 KB URI limit. */
+  chunkSize?: number;
+  /** Requests in flight at once. */
+  concurrency?: number;
+}
+
+export interface Observation {
+  apps: Map<string, AppObservation>;
+  strategy: 'none' | 'by-guid' | 'full';
+}
+
+/** Runs tasks with at most `limit` in flight; the first failure rejects the whole batch. */
+export async function inParallel<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]();
+    }
+  }));
+  return results;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+interface Listing {
+  apps: CcApp[];
+  spaces: CcSpace[];
+  organizations: CcOrganization[];
+  processes: CcProcess[];
+  routes: CcRoute[];
+  domains: CcDomain[];
+}
+
+async function listByGuid(cc: CloudControllerClient, guids: string[], size: number, concurrency: number): Promise<Listing> {
+  const out: Listing = { apps: [], spaces: [], organizations: [], processes: [], routes: [], domains: [] };
+  const tasks = chunks(guids, size).flatMap((chunk) => [
+    async () => {
+      const r = await cc.listApps({ guids: chunk });
+      out.apps.push(...r.apps);
+      out.spaces.push(...r.spaces);
+      out.organizations.push(...r.organizations);
+    },
+    async () => {
+      out.processes.push(...(await cc.listProcesses({ appGuids: chunk, types: ['web'] })));
+    },
+    async () => {
+      const r = await cc.listRoutes({ appGuids: chunk });
+      out.routes.push(...r.routes);
+      out.domains.push(...r.domains);
+    },
+  ]);
+  await inParallel(tasks, concurrency);
+  return out;
+}
+
+async function listEverything(cc: CloudControllerClient): Promise<Listing> {
+  const [apps, processes, routes] = await Promise.all([cc.listApps({}), cc.listProcesses({ types: ['web'] }), cc.listRoutes({})]);
+  return { ...apps, processes, routes: routes.routes, domains: routes.domains };
+}
+
+/**
+ * Filtered lists cost 3 requests per chunk of guids. When most visible apps are bound, three
+ * unfiltered listings at 5,000 per page are cheaper; one `per_page=1` probe tells which.
+ */
+async function chooseStrategy(cc: CloudControllerClient, bound: number, size: number): Promise<'by-guid' | 'full'> {
+  const filteredCost = 3 * Math.ceil(bound / size);
+  if (filteredCost <= 6) return 'by-guid';
+  const probe = (await cc.getJson(`${cc.apiUrl}/v3/apps?per_page=1`)) as { pagination?: { total_results?: number } };
+  const visible = probe.pagination?.total_results;
+  if (typeof visible !== 'number') return 'by-guid';
+  // Processes and routes are about as many as apps; each listing pages at 5,000.
+  const fullCost = 3 * Math.max(1, Math.ceil(visible / 5000));
+  return fullCost < filteredCost ? 'full' : 'by-guid';
+}
+
+/**
+ * What the CC says about every bound app. Any failed, throttled or incomplete answer rejects:
+ * a run never plans on partial information. An app absent from complete listings is gone.
+ */
+export async function observeApps(cc: CloudControllerClient, appGuids: string[], opts: ObserveOptions = {}): Promise<Observation> {
+  const size = opts.chunkSize ?? 100;
+  const guids = [...new Set(appGuids)];
+  if (guids.length === 0) return { apps: new Map(), strategy: 'none' };
+  const strategy = await chooseStrategy(cc, guids.length, size);
+  const listing = strategy === 'full' ? await listEverything(cc) : await listByGuid(cc, guids, size, opts.concurrency ?? 4);
+
+  const wanted = new Set(guids);
+  const byGuid = <T extends { guid: string }>(items: T[]) => new Map(items.map((i) => [i.guid, i]));
+  const spaces = byGuid(listing.spaces);
+  const organizations = byGuid(listing.organizations);
+  const domains = byGuid(listing.domains);
+  const processesByApp = new Map<string, CcProcess[]>();
+  for (const p of listing.processes) {
+    const app = p.relationships.app.data.guid;
+    if (wanted.has(app)) (processesByApp.get(app) ?? processesByApp.set(app, []).get(app)!).push(p);
+  }
+  const routesByApp = new Map<string, CcRoute[]>();
+  for (const r of listing.routes) {
+    for (const app of new Set(r.destinations.map((d) => d.app.guid))) {
+      if (wanted.has(app)) (routesByApp.get(app) ?? routesByApp.set(app, []).get(app)!).push(r);
+    }
+  }
+  const apps = new Map<string, AppObservation>();
+  for (const app of listing.apps) {
+    if (!wanted.has(app.guid)) continue;
+    apps.set(app.guid, {
+      kind: 'present',
+      snapshot: buildSnapshot({ app, spaces, organizations, processes: processesByApp.get(app.guid) ?? [], routes: routesByApp.get(app.guid) ?? [], domains }),
+    });
+  }
+  for (const guid of guids) if (!apps.has(guid)) apps.set(guid, { kind: 'gone' });
+  return { apps, strategy };
+}

@@ -1,0 +1,135 @@
+import type { CloudControllerClient } from '../shared/cc';
+import type { Logger } from '../shared/logger';
+import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
+import { ACTIVE_PREFIX, activeKey, BINDINGS_PREFIX, idFromKey, INSTANCES_PREFIX } from '../shared/store/keys';
+import type { Store } from '../shared/store/store';
+import { inParallel, observeApps } from './observe';
+import { planReconcile } from './plan';
+import { RecordCache } from './record-cache';
+
+export interface ReconcilerOptions {
+  store: Store;
+  cc: CloudControllerClient;
+  logger: Logger;
+  chunkSize?: number;
+  concurrency?: number;
+  /** A leftover `active/` file younger than this may belong to a bind in progress. */
+  leftoverGraceMs?: number;
+  /** More bound apps than this share vanishing in one run looks like lost access, not deletes. */
+  maxGoneShare?: number;
+  now?: () => number;
+}
+
+export interface RunSummary {
+  ok: boolean;
+  error?: string;
+  bindings: number;
+  apps: number;
+  written: number;
+  removed: number;
+  unchanged: number;
+  inactive: number;
+  ccRequests: number;
+  storeReads: number;
+  storeWrites: number;
+  durationMs: number;
+  strategy: string;
+}
+
+/** Makes `active/` match what the CC says about every bound app; see plan.ts for the rules. */
+export class Reconciler {
+  private readonly bindings: RecordCache<BindingRecord>;
+  private readonly instances: RecordCache<InstanceRecord>;
+  private inflight?: Promise<RunSummary>;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.bindings = new RecordCache(opts.store, parseBindingRecord);
+    this.instances = new RecordCache(opts.store, parseInstanceRecord);
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Single flight: a call while a run is going joins that run. */
+  run(): Promise<RunSummary> {
+    this.inflight ??= this.runOnce().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async runOnce(): Promise<RunSummary> {
+    const started = this.now();
+    const ccBefore = this.opts.cc.requestCount;
+    const readsBefore = this.bindings.reads + this.instances.reads;
+    const summary: RunSummary = { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none' };
+    const log = this.opts.logger;
+    const concurrency = this.opts.concurrency ?? 8;
+    try {
+      const { store } = this.opts;
+      // active/ first: a file listed here whose record appears in the later bindings listing is
+      // never mistaken for a leftover.
+      const activeListing = await store.list(ACTIVE_PREFIX);
+      const [bindingListing, instanceListing] = await Promise.all([store.list(BINDINGS_PREFIX), store.list(INSTANCES_PREFIX)]);
+      const corrupt = new Set<string>();
+      const onCorrupt = (key: string, err: unknown) => {
+        corrupt.add(key);
+        log.error({ key, err: (err as Error).message }, 'corrupt record in the store: its targets are left as they are');
+      };
+      const bindingRecords = await this.bindings.load(bindingListing, concurrency, onCorrupt);
+      const instanceRecords = await this.instances.load(instanceListing, concurrency, onCorrupt);
+      const bindings = [...bindingRecords.values()].filter((b): b is BindingRecord => b !== undefined);
+      const protectedIds = new Set([...corrupt].map((k) => idFromKey(BINDINGS_PREFIX, k)).filter((id): id is string => !!id));
+      const instances = new Map([...instanceRecords.values()].filter((i): i is InstanceRecord => !!i).map((i) => [i.instance_id, i]));
+      summary.bindings = bindings.length;
+
+      const appGuids = [...new Set(bindings.map((b) => b.app_guid))];
+      summary.apps = appGuids.length;
+      const observation = await observeApps(this.opts.cc, appGuids, { chunkSize: this.opts.chunkSize, concurrency: this.opts.concurrency ?? 4 });
+      summary.strategy = observation.strategy;
+      const gone = [...observation.apps.values()].filter((a) => a.kind === 'gone').length;
+      const maxGone = this.opts.maxGoneShare ?? 0.5;
+      if (gone >= 5 && gone > maxGone * appGuids.length) {
+        throw new Error(`${gone} of ${appGuids.length} bound apps are missing from the Cloud Controller at once; refusing to remove their targets (has the broker's CF user lost its roles?)`);
+      }
+
+      const active = new Map<string, string>();
+      const young = new Set<string>();
+      const grace = this.opts.leftoverGraceMs ?? 120_000;
+      for (const o of activeListing) {
+        const id = idFromKey(ACTIVE_PREFIX, o.key);
+        if (!id || protectedIds.has(id)) continue;
+        active.set(id, o.etag);
+        if (this.now() - o.lastModified.getTime() < grace) young.add(id);
+      }
+      const plan = planReconcile({ bindings, instances, apps: observation.apps, active });
+      summary.unchanged = plan.unchanged;
+      summary.inactive = plan.inactive.length;
+
+      // Bindings unbound while we asked the CC must not get their file back.
+      const stillBound = new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
+      const writes = plan.writes.filter((w) => stillBound.has(w.bindingId));
+      const removals = plan.removals.filter((r) => !(r.reason === 'no-binding-record' && (young.has(r.bindingId) || stillBound.has(r.bindingId))));
+      await inParallel(writes.map((w) => async () => {
+        await store.put(activeKey(w.bindingId), w.body);
+        summary.written++;
+      }), concurrency);
+      await inParallel(removals.map((r) => async () => {
+        await store.delete(activeKey(r.bindingId));
+        summary.removed++;
+        log.info({ bindingId: r.bindingId, reason: r.reason }, 'targets removed');
+      }), concurrency);
+      summary.storeWrites = summary.written + summary.removed;
+      summary.ok = true;
+    } catch (err) {
+      summary.ok = false;
+      summary.error = (err as Error).message;
+      log.error({ err: summary.error }, 'reconcile failed; the store keeps what it had');
+    } finally {
+      summary.ccRequests = this.opts.cc.requestCount - ccBefore;
+      summary.storeReads = this.bindings.reads + this.instances.reads - readsBefore;
+      summary.durationMs = this.now() - started;
+    }
+    if (summary.ok) log.info(summary, 'reconcile finished');
+    return summary;
+  }
+}
