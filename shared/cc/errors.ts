@@ -25,10 +25,10 @@ export class CcError extends Error {
 /** The CC answered with an error body (4xx other than 401/429, or a 5xx with a CF error). */
 export class CcApiError extends CcError {
   isNotFound(): boolean {
-    return this.status === 404 || this.title === 'CF-ResourceNotFound';
+    return this.status === 404 || this.title === 'CF-ResourceNotFound' || this.code === 10010;
   }
   isForbidden(): boolean {
-    return this.status === 403 || this.title === 'CF-NotAuthorized';
+    return this.status === 403 || this.title === 'CF-NotAuthorized' || this.code === 10003;
   }
 }
 

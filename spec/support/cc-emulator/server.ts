@@ -16,7 +16,23 @@ export interface Fault {
   contentType?: string;
 }
 
-export interface LoggedRequest { method: string; path: string; query: string; status: number; user?: string }
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  query: string;
+  status: number;
+  user?: string;
+  /** Form fields of a POST /oauth/token, secrets replaced, so tests can check the grant and that no scope was narrowed. */
+  form?: Record<string, string>;
+}
+
+const SECRET_FORM_FIELDS = new Set(['password', 'client_secret', 'refresh_token']);
+
+function redactedForm(body: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(body)) out[k] = SECRET_FORM_FIELDS.has(k) ? '[redacted]' : v;
+  return out;
+}
 
 interface Answer { status: number; body?: unknown; text?: string; headers?: Record<string, string> }
 
@@ -106,7 +122,8 @@ export class CcEmulator extends PlatformState {
         if (Array.isArray(page.resources)) page.resources = page.resources.slice(0, Math.max(0, page.resources.length - 1));
       }
     }
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: answer.status, user });
+    const form = url.pathname === '/oauth/token' ? redactedForm(body) : undefined;
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: answer.status, user, ...(form ? { form } : {}) });
     let text = answer.text ?? JSON.stringify(answer.body);
     if (fault?.kind === 'cut') text = text.slice(0, Math.floor(text.length / 2));
     res.writeHead(answer.status, { 'Content-Type': 'application/json; charset=utf-8', ...answer.headers });
@@ -240,7 +257,9 @@ export class CcEmulator extends PlatformState {
     }
     if (path === '/v3/domains') {
       const lq = parseListQuery(q, ['names', 'guids']);
-      return this.list(path, lq, [...this.domains.values()].map((d) => presentDomain(base, d)));
+      const f = lq.filters;
+      const domains = [...this.domains.values()].filter((d) => (!f.has('names') || f.get('names')!.has(d.name)) && (!f.has('guids') || f.get('guids')!.has(d.guid)));
+      return this.list(path, lq, domains.map((d) => presentDomain(base, d)));
     }
     if (path === '/v3/service_credential_bindings') {
       const lq = parseListQuery(q, ['guids', 'type', 'app_guids', 'service_instance_guids']);
