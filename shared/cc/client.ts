@@ -102,7 +102,7 @@ export class CloudControllerClient {
       if (raw.status === 401) {
         if (!refreshed) {
           refreshed = true;
-          this.tokens.invalidate();
+          this.tokens.invalidate(token);
           continue;
         }
         throw new CcAuthError(`the Cloud Controller refused a fresh token for ${what} (${info.title ?? 401}); check the broker's CF credentials`, info);

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger';
-import { CcAuthError, CcBadResponseError, CcError } from './errors';
-import { exchange, parseJson } from './http';
+import { CcAuthError, CcBadResponseError, CcError, CcRateLimitedError, CcUnavailableError } from './errors';
+import { exchange, parseJson, retryAfterMs } from './http';
 
 export type CfAuth =
   | { kind: 'password'; username: string; password: string }
@@ -57,9 +57,12 @@ export class TokenProvider {
     return this.inflight;
   }
 
-  /** The CC refused the token (expired or revoked): the next get() fetches a new one. */
-  invalidate(): void {
-    if (this.token) this.token.refreshAt = 0;
+  /**
+   * The CC refused `rejected` (expired or revoked): the next get() fetches a new one. A late
+   * 401 for a token we have already replaced must not throw the fresh one away.
+   */
+  invalidate(rejected: string): void {
+    if (this.token && this.token.value === rejected) this.token.refreshAt = 0;
   }
 
   private async discover(): Promise<string> {
@@ -104,6 +107,12 @@ export class TokenProvider {
         return this.fetchToken();
       }
       throw new CcAuthError(`UAA refused the credentials of ${this.who}: check them`, { status: raw.status, url: 'POST /oauth/token' });
+    }
+    if (raw.status === 429) {
+      throw new CcRateLimitedError('UAA is rate-limiting token requests', { status: 429, url: 'POST /oauth/token' }, retryAfterMs(raw.headers));
+    }
+    if (raw.status >= 500) {
+      throw new CcUnavailableError(`UAA answered POST /oauth/token with ${raw.status}`, { status: raw.status, url: 'POST /oauth/token' });
     }
     if (raw.status !== 200) {
       throw new CcError(`UAA answered POST /oauth/token with ${raw.status}`, { status: raw.status, url: 'POST /oauth/token' });

@@ -145,7 +145,9 @@ describe('Cloud Controller client: UAA tokens', function () {
       cc.grantSpaceRole(CLIENT_ID, platform.spaceGuid);
       const tokens = provider({ kind: 'client', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
       const first = await tokens.get();
-      tokens.invalidate();
+      tokens.invalidate('some-older-token');
+      assert.equal(await tokens.get(), first, 'a 401 for a token already replaced keeps the current one');
+      tokens.invalidate(first);
       assert.notEqual(await tokens.get(), first);
       assert.deepEqual(seen(cc, /^\/oauth\/token$/).map((r) => r.form!.grant_type), ['client_credentials', 'client_credentials']);
     });
