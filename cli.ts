@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from './shared/config/load';
 import { SETTINGS } from './shared/config/settings';
+import pino from 'pino';
 import { createLogger } from './shared/logger';
 
 const COMMANDS: Record<string, string> = {
   broker: 'run the Open Service Broker API server (needs BROKER_USERNAME, BROKER_PASSWORD)',
+  updater: 'reconcile target files with the Cloud Controller on UPDATE_SCHEDULE; --once: one run, JSON summary, exit 0 on success',
 };
 
 function help(): string {
@@ -37,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig(process.env, { brokerCredentials: command === 'broker' });
+    config = loadConfig(process.env, { brokerCredentials: command === 'broker', cloudController: command === 'updater' });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`cf-app-discovery: configuration error: ${err.message}\n`);
@@ -45,16 +47,26 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
-  const { startBroker } = await import('./broker/server');
-  const server = await startBroker(config, logger);
-  const stop = (signal: string) => {
+  const once = argv.includes('--once');
+  // With --once, stdout carries only the summary line; logs go to stderr.
+  const logger = once ? createLogger(config.logLevel, pino.destination(2)) : createLogger(config.logLevel);
+  let stop: () => Promise<void>;
+  if (command === 'updater') {
+    const { runUpdaterDaemon, runUpdaterOnce } = await import('./updater/run');
+    if (once) return runUpdaterOnce(config, logger);
+    stop = runUpdaterDaemon(config, logger).stop;
+  } else {
+    const { startBroker } = await import('./broker/server');
+    const server = await startBroker(config, logger);
+    stop = () => new Promise((resolve) => server.close(() => resolve()));
+  }
+  const onSignal = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    server.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 10_000).unref();
+    void stop().then(() => process.exit(0));
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
   return -1; // keep running
 }
 

@@ -44,17 +44,18 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   osb.param('binding_id', validateIdParam('binding id'));
 
   const s = opts.service;
-  osb.get('/v2/catalog', getCatalog(s));
-  osb.put('/v2/service_instances/:instance_id', provision(s));
-  osb.patch('/v2/service_instances/:instance_id', update(s));
-  osb.delete('/v2/service_instances/:instance_id', deprovision(s));
-  osb.get('/v2/service_instances/:instance_id', getInstance(s));
-  osb.put('/v2/service_instances/:instance_id/service_bindings/:binding_id', bind(s));
-  osb.delete('/v2/service_instances/:instance_id/service_bindings/:binding_id', unbind(s));
-  osb.get('/v2/service_instances/:instance_id/service_bindings/:binding_id', getBinding(s));
-  osb.get('/v2/service_instances/:instance_id/last_operation', instanceLastOperation(s));
-  osb.get('/v2/service_instances/:instance_id/service_bindings/:binding_id/last_operation', bindingLastOperation(s));
-  app.use(osb);
+  osb.get('/catalog', getCatalog(s));
+  osb.put('/service_instances/:instance_id', provision(s));
+  osb.patch('/service_instances/:instance_id', update(s));
+  osb.delete('/service_instances/:instance_id', deprovision(s));
+  osb.get('/service_instances/:instance_id', getInstance(s));
+  osb.put('/service_instances/:instance_id/service_bindings/:binding_id', bind(s));
+  osb.delete('/service_instances/:instance_id/service_bindings/:binding_id', unbind(s));
+  osb.get('/service_instances/:instance_id/service_bindings/:binding_id', getBinding(s));
+  osb.get('/service_instances/:instance_id/last_operation', instanceLastOperation(s));
+  osb.get('/service_instances/:instance_id/service_bindings/:binding_id/last_operation', bindingLastOperation(s));
+  // Mounted at /v2 so the OSB-only checks (API version) never apply to operator endpoints.
+  app.use('/v2', osb);
 
   if (opts.extraRoutes) {
     const extra = express.Router();

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
-import { CloudControllerClient } from '../shared/cc';
+import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
 import { RecordRepository } from '../shared/records/repository';
 import { createStore } from '../shared/store';
+import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
 import { CcAppDirectory } from './app-lookup';
 import { createBrokerApp } from './app';
+import { updateTargets } from './handlers/update-targets';
 import { MonitoringBroker } from './monitoring-broker';
 
 /** CF gives a bind 60 s; CC lookups must end well before, retries included. */
@@ -13,27 +15,22 @@ const CC_TIMEOUT_MS = 10_000;
 
 export function buildBroker(config: Config, logger: Logger) {
   const store = createStore(config.store);
-  const cc = config.cf
-    ? new CloudControllerClient({
-        apiUrl: config.cf.apiUrl,
-        uaaUrl: config.cf.uaaUrl,
-        auth: config.cf.credentials.kind === 'password'
-          ? { kind: 'password', username: config.cf.credentials.username!, password: config.cf.credentials.password! }
-          : { kind: 'client', clientId: config.cf.credentials.clientId!, clientSecret: config.cf.credentials.clientSecret! },
-        timeoutMs: CC_TIMEOUT_MS,
-        retries: 1,
-        maxRetryAfterMs: 10_000,
-        logger,
-      })
-    : undefined;
+  const cc = ccClientFromConfig(config, logger, { timeoutMs: CC_TIMEOUT_MS, retries: 1, maxRetryAfterMs: 10_000 });
+  // /update-targets gets the updater's patience, and its own client so a long run never
+  // holds up binds.
+  const updaterCc = ccClientFromConfig(config, logger, UPDATER_CC_TUNING);
+  const reconciler = updaterCc ? buildReconciler(store, updaterCc, logger) : undefined;
   const service = new MonitoringBroker({
     catalog: config.catalog,
     records: new RecordRepository(store),
     apps: cc ? new CcAppDirectory(cc) : undefined,
     cfPrincipal: config.cf?.credentials,
   });
-  const app = createBrokerApp({ service, username: config.brokerUsername!, password: config.brokerPassword!, logger });
-  return { app, store, cc, service };
+  const app = createBrokerApp({
+    service, username: config.brokerUsername!, password: config.brokerPassword!, logger,
+    extraRoutes: (router) => router.post('/update-targets', updateTargets(reconciler)),
+  });
+  return { app, store, cc, service, reconciler };
 }
 
 /** Starts listening; resolves with the server once the port is bound. */

@@ -57,6 +57,11 @@ export class Reconciler {
     return this.inflight;
   }
 
+  /** Resolves when no run is in flight (for a clean shutdown). */
+  async whenIdle(): Promise<void> {
+    await this.inflight?.catch(() => undefined);
+  }
+
   private async runOnce(): Promise<RunSummary> {
     const started = this.now();
     const ccBefore = this.opts.cc.requestCount;

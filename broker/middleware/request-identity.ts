@@ -37,7 +37,7 @@ export function requestIdentity(logger: Logger): RequestHandler {
     req.brokerContext = { log, requestIdentity, userId };
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, path: req.path.slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.info({ method: req.method, path: req.originalUrl.split('?')[0].slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };

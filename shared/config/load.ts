@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import { validate as validCron } from 'node-cron';
 import { SETTINGS, SettingName, SettingSpec } from './settings';
 
 export interface CfCredentials {
@@ -27,6 +28,7 @@ export interface Config {
     s3ForcePathStyle: boolean;
   };
   catalog: { serviceId: string; serviceName: string; planId: string; planName: string };
+  updateSchedule: string;
 }
 
 /** What a command needs; the loader refuses to start without it. */
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
   if (!(port >= 0 && port <= 65535)) throw new ConfigError(`PORT: must be a port number 0-65535 (got "${raw.port}")`);
   if (raw.store === 's3' && !raw.s3Bucket) throw new ConfigError('S3_BUCKET: is required when STORE=s3');
   if (raw.serviceId === raw.planId) throw new ConfigError('PLAN_ID: must differ from SERVICE_ID');
+  if (!validCron(raw.updateSchedule!)) throw new ConfigError(`UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`);
   return {
     port,
     logLevel: raw.logLevel!,
@@ -156,5 +159,6 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
       s3ForcePathStyle: truthy(raw.s3ForcePathStyle),
     },
     catalog: { serviceId: raw.serviceId!, serviceName: raw.serviceName!, planId: raw.planId!, planName: raw.planName! },
+    updateSchedule: raw.updateSchedule!,
   };
 }

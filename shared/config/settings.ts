@@ -36,6 +36,7 @@ export const SETTINGS = {
   awsRegion: { env: 'AWS_REGION', description: 'region of the bucket', schema: { type: 'string', pattern: '^[a-z0-9-]{2,32}$', description: 'an AWS region name such as eu-west-2' } },
   s3Endpoint: { env: 'S3_ENDPOINT', description: 'endpoint of an S3-compatible server', schema: URL_SCHEMA },
   s3ForcePathStyle: { env: 'S3_FORCE_PATH_STYLE', description: 'path-style bucket addressing (S3-compatible servers)', default: 'false', schema: BOOLEAN },
+  updateSchedule: { env: 'UPDATE_SCHEDULE', description: 'cron schedule of `updater` runs', default: '*/5 * * * *', schema: { type: 'string', minLength: 9, maxLength: 100, description: 'a cron expression such as */5 * * * *' } },
   serviceId: { env: 'SERVICE_ID', description: 'catalog id of the service offering', default: 'a9d3f3c8-6c7e-4f3b-9d2e-0f6b6e1c5a11', schema: SERVICE_ID_SCHEMA },
   serviceName: { env: 'SERVICE_NAME', description: 'marketplace name of the service', default: 'prometheus', schema: CATALOG_NAME },
   planId: { env: 'PLAN_ID', description: 'catalog id of the plan', default: '5e0c7a52-2f4a-4e5b-8c1d-7d9b3a6f2e22', schema: SERVICE_ID_SCHEMA },
