@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CfCredentials } from '../shared/config/load';
 import { KeyedMutex } from '../shared/keyed-mutex';
+import { bumpActiveMarker } from '../shared/store/marker';
 import type { BindingRecord, InstanceRecord } from '../shared/records/records';
 import type { RecordRepository } from '../shared/records/repository';
 import { targetOptions } from '../shared/targets/options';
@@ -140,7 +141,10 @@ export class MonitoringBroker implements BrokerService {
       // bind leaves nothing behind (and a later leftover sweep would remove it anyway).
       if (rendered.groups.length > 0) await this.deps.records.putTargets(bindingId, rendered.groups);
       try {
-        await this.deps.records.putBinding(record);
+        await Promise.all([
+          this.deps.records.putBinding(record),
+          rendered.groups.length > 0 ? bumpActiveMarker(this.deps.records.store, 'broker', ctx.log) : undefined,
+        ]);
       } catch (err) {
         await this.deps.records.deleteTargets(bindingId).catch(() => undefined);
         throw err;
@@ -186,7 +190,7 @@ export class MonitoringBroker implements BrokerService {
       // Targets first: if the record delete fails, CF still has the binding and retries,
       // and the record lets the updater put the targets back meanwhile.
       await this.deps.records.deleteTargets(bindingId);
-      await this.deps.records.deleteBinding(bindingId);
+      await Promise.all([this.deps.records.deleteBinding(bindingId), bumpActiveMarker(this.deps.records.store, 'broker', ctx.log)]);
       ctx.log.info({ bindingId, instanceId, appGuid: existing.app_guid, userId: ctx.userId }, 'app unbound; targets removed');
     }));
   }

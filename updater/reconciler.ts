@@ -2,6 +2,7 @@ import type { CloudControllerClient } from '../shared/cc';
 import type { Logger } from '../shared/logger';
 import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
 import { ACTIVE_PREFIX, activeKey, BINDINGS_PREFIX, idFromKey, INSTANCES_PREFIX } from '../shared/store/keys';
+import { bumpActiveMarker } from '../shared/store/marker';
 import type { Store } from '../shared/store/store';
 import { inParallel, observeApps } from './observe';
 import { planReconcile } from './plan';
@@ -114,16 +115,24 @@ export class Reconciler {
       const stillBound = new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
       const writes = plan.writes.filter((w) => stillBound.has(w.bindingId));
       const removals = plan.removals.filter((r) => !(r.reason === 'no-binding-record' && (young.has(r.bindingId) || stillBound.has(r.bindingId))));
-      await inParallel(writes.map((w) => async () => {
-        await store.put(activeKey(w.bindingId), w.body);
-        summary.written++;
-      }), concurrency);
-      await inParallel(removals.map((r) => async () => {
-        await store.delete(activeKey(r.bindingId));
-        summary.removed++;
-        log.info({ bindingId: r.bindingId, reason: r.reason }, 'targets removed');
-      }), concurrency);
-      summary.storeWrites = summary.written + summary.removed;
+      try {
+        await inParallel(writes.map((w) => async () => {
+          await store.put(activeKey(w.bindingId), w.body);
+          summary.written++;
+        }), concurrency);
+        await inParallel(removals.map((r) => async () => {
+          await store.delete(activeKey(r.bindingId));
+          summary.removed++;
+          log.info({ bindingId: r.bindingId, reason: r.reason }, 'targets removed');
+        }), concurrency);
+      } finally {
+        // Even a run that failed half-way changed files: sidecars must hear about them.
+        summary.storeWrites = summary.written + summary.removed;
+        if (summary.storeWrites > 0) {
+          await bumpActiveMarker(store, 'updater', log);
+          summary.storeWrites++;
+        }
+      }
       summary.ok = true;
     } catch (err) {
       summary.ok = false;

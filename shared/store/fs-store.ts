@@ -77,6 +77,24 @@ export class FsStore implements Store {
     }
   }
 
+  /** A stat decides: the etag cache knows the ETag of the file's current version. */
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+    const file = this.pathFor(key);
+    const cached = this.etags.get(file);
+    if (cached && cached.etag === etag) {
+      try {
+        const stat = await fsp.stat(file);
+        if (stat.isFile() && stat.ino === cached.ino && stat.mtimeMs === cached.mtimeMs && stat.size === cached.size) return 'not-modified';
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return undefined;
+        throw this.failure('read', file, err);
+      }
+    }
+    const got = await this.get(key);
+    if (got && got.etag === etag) return 'not-modified';
+    return got;
+  }
+
   async put(key: string, body: string): Promise<string> {
     const file = this.pathFor(key);
     const dir = path.dirname(file);

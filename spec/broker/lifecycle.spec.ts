@@ -110,6 +110,7 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
             __metrics_path__: '/metrics', team: 'pay', tier: 'web',
           },
         });
+        assert.ok(await h.store.get('markers/active.json'), 'sidecars are told something changed');
         const record = JSON.parse((await h.store.get(`bindings/${b}.json`))!.body);
         assert.equal(record.app_guid, app.guid);
         assert.equal(record.instance_id, i);
@@ -254,7 +255,9 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const before = await h.dump();
         await p.delete(`/v2/service_instances/${i}/service_bindings/${b}`).expect(400);
         assert.deepEqual(await h.dump(), before, 'a 4xx changes nothing');
+        const marker = (await h.store.get('markers/active.json'))?.etag;
         await p.delete(`/v2/service_instances/${i}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(200, {});
+        assert.notEqual((await h.store.get('markers/active.json'))?.etag, marker, 'unbind bumps the change marker');
         assert.equal(await h.store.get(`active/${b}.json`), undefined);
         assert.equal(await h.store.get(`bindings/${b}.json`), undefined);
         await p.delete(`/v2/service_instances/${i}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(410, {});

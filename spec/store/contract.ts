@@ -89,6 +89,20 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       assert.equal((await store.list('active/'))[0]?.etag, etag2, 'list must not report a stale etag');
     });
 
+    it('getIfChanged answers not-modified for the current etag, the object otherwise, undefined when gone', async function () {
+      const etag = await store.put('markers/active.json', '{"seq":1}');
+      assert.equal(await store.getIfChanged('markers/active.json', etag), 'not-modified');
+      const stale = await store.getIfChanged('markers/active.json', '"0123456789abcdef0123456789abcdef"');
+      assert.ok(stale && stale !== 'not-modified');
+      assert.equal(stale.body, '{"seq":1}');
+      const newer = await store.put('markers/active.json', '{"seq":2}');
+      const changed = await store.getIfChanged('markers/active.json', etag);
+      assert.ok(changed && changed !== 'not-modified');
+      assert.deepEqual([changed.body, changed.etag], ['{"seq":2}', newer]);
+      await store.delete('markers/active.json');
+      assert.equal(await store.getIfChanged('markers/active.json', newer), undefined);
+    });
+
     it('delete removes the object and leaves its neighbours', async function () {
       await store.put('bindings/a.json', '"a"');
       await store.put('bindings/b.json', '"b"');

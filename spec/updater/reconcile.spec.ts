@@ -49,10 +49,12 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
   after(() => h?.stop());
   afterEach(() => h.cc.clearFaults());
 
-  it('follows scale up and down', async () => {
+  it('follows scale up and down, and bumps the change marker when it wrote', async () => {
     const { app, bindingId } = await boundApp({ instances: 2 });
     h.cc.scale(app.guid, 4);
+    const marker = await h.store.get('markers/active.json');
     const s = await reconciler().run();
+    assert.notEqual((await h.store.get('markers/active.json'))?.etag, marker?.etag);
     assert.ok(s.ok, s.error);
     assert.equal((await targets(bindingId))?.length, 4);
     assert.equal((await targets(bindingId))?.[3].labels.instance, `${app.guid}:3`);
@@ -144,7 +146,9 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     const r = reconciler();
     assert.ok((await r.run()).ok);
     const before = await h.store.list('active/');
+    const marker = await h.store.get('markers/active.json');
     const s = await r.run();
+    assert.equal((await h.store.get('markers/active.json'))?.etag, marker?.etag, 'nothing changed, so sidecars are not woken');
     assert.ok(s.ok);
     assert.equal(s.written, 0);
     assert.equal(s.removed, 0);
