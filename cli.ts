@@ -7,7 +7,15 @@ import { createLogger } from './shared/logger';
 const COMMANDS: Record<string, string> = {
   broker: 'run the Open Service Broker API server (needs BROKER_USERNAME, BROKER_PASSWORD)',
   updater: 'reconcile target files with the Cloud Controller on UPDATE_SCHEDULE; --once: one run, JSON summary, exit 0 on success',
+  sidecar: 'mirror the store\'s active/ targets into --dir DIR for Prometheus file_sd; --once: one sync (for cron); --metrics-port N',
 };
+
+/** The value of `--name VALUE` or `--name=VALUE`. */
+function flag(argv: string[], name: string): string | undefined {
+  const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return argv[i].includes('=') ? argv[i].slice(name.length + 1) : argv[i + 1];
+}
 
 function help(): string {
   const lines = [
@@ -51,7 +59,21 @@ async function main(argv: string[]): Promise<number> {
   // With --once, stdout carries only the summary line; logs go to stderr.
   const logger = once ? createLogger(config.logLevel, pino.destination(2)) : createLogger(config.logLevel);
   let stop: () => Promise<void>;
-  if (command === 'updater') {
+  if (command === 'sidecar') {
+    const dir = flag(argv, '--dir');
+    if (!dir) {
+      process.stderr.write('cf-app-discovery: sidecar needs --dir DIR (the directory Prometheus file_sd_configs read)\n');
+      return 2;
+    }
+    const port = flag(argv, '--metrics-port');
+    if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) {
+      process.stderr.write('cf-app-discovery: --metrics-port must be a port number\n');
+      return 2;
+    }
+    const { runSidecarDaemon, runSidecarOnce } = await import('./sidecar/run');
+    if (once) return runSidecarOnce(config, dir, logger);
+    stop = (await runSidecarDaemon(config, dir, logger, port === undefined ? undefined : Number(port))).stop;
+  } else if (command === 'updater') {
     const { runUpdaterDaemon, runUpdaterOnce } = await import('./updater/run');
     if (once) return runUpdaterOnce(config, logger);
     stop = runUpdaterDaemon(config, logger).stop;

@@ -1,6 +1,7 @@
 import type { CloudControllerClient } from '../shared/cc';
 import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } from '../shared/cc/types';
 import { buildSnapshot } from '../shared/targets/snapshot';
+import { inParallel } from '../shared/parallel';
 import type { AppObservation } from './plan';
 
 export interface ObserveOptions {
@@ -13,19 +14,6 @@ export interface ObserveOptions {
 export interface Observation {
   apps: Map<string, AppObservation>;
   strategy: 'none' | 'by-guid' | 'full';
-}
-
-/** Runs tasks with at most `limit` in flight; the first failure rejects the whole batch. */
-export async function inParallel<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await tasks[i]();
-    }
-  }));
-  return results;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

@@ -4,7 +4,8 @@ import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord 
 import { ACTIVE_PREFIX, activeKey, BINDINGS_PREFIX, idFromKey, INSTANCES_PREFIX } from '../shared/store/keys';
 import { bumpActiveMarker } from '../shared/store/marker';
 import type { Store } from '../shared/store/store';
-import { inParallel, observeApps } from './observe';
+import { inParallel } from '../shared/parallel';
+import { observeApps } from './observe';
 import { planReconcile } from './plan';
 import { RecordCache } from './record-cache';
 

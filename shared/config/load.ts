@@ -29,6 +29,15 @@ export interface Config {
   };
   catalog: { serviceId: string; serviceName: string; planId: string; planName: string };
   updateSchedule: string;
+  sidecar: {
+    intervalMs: number;
+    fullListIntervalMs: number;
+    maxRemoveShare: number;
+    metricsHost: string;
+    metricsPort: number;
+  };
+  /** Basic auth of /metrics endpoints; required when one listens beyond loopback. */
+  metricsAuth?: { username: string; password: string };
 }
 
 /** What a command needs; the loader refuses to start without it. */
@@ -142,6 +151,9 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
   if (!(port >= 0 && port <= 65535)) throw new ConfigError(`PORT: must be a port number 0-65535 (got "${raw.port}")`);
   if (raw.store === 's3' && !raw.s3Bucket) throw new ConfigError('S3_BUCKET: is required when STORE=s3');
   if (raw.serviceId === raw.planId) throw new ConfigError('PLAN_ID: must differ from SERVICE_ID');
+  if (!!raw.metricsUsername !== !!raw.metricsPassword) throw new ConfigError(`${raw.metricsUsername ? 'METRICS_PASSWORD' : 'METRICS_USERNAME'}: is required when the other is set`);
+  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(raw.sidecarMetricsHost!);
+  if (!loopback && !raw.metricsUsername) throw new ConfigError(`SIDECAR_METRICS_HOST: ${raw.sidecarMetricsHost} is beyond loopback; set METRICS_USERNAME and METRICS_PASSWORD to protect /metrics`);
   if (!validCron(raw.updateSchedule!)) throw new ConfigError(`UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`);
   return {
     port,
@@ -160,5 +172,13 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     },
     catalog: { serviceId: raw.serviceId!, serviceName: raw.serviceName!, planId: raw.planId!, planName: raw.planName! },
     updateSchedule: raw.updateSchedule!,
+    sidecar: {
+      intervalMs: Math.max(1, Number(raw.syncIntervalSeconds)) * 1000,
+      fullListIntervalMs: Number(raw.sidecarFullListSeconds) * 1000,
+      maxRemoveShare: Number(raw.sidecarMaxRemoveShare),
+      metricsHost: raw.sidecarMetricsHost!,
+      metricsPort: Number(raw.sidecarMetricsPort),
+    },
+    metricsAuth: raw.metricsUsername ? { username: raw.metricsUsername, password: raw.metricsPassword! } : undefined,
   };
 }

@@ -1,0 +1,47 @@
+import type { Config } from '../shared/config/load';
+import type { Logger } from '../shared/logger';
+import { createStore } from '../shared/store';
+import { SidecarDaemon, serveMetrics } from './daemon';
+import { SidecarMetrics } from './metrics';
+import { SyncOptions, Syncer } from './sync';
+import { TargetDir } from './target-dir';
+
+const MAX_BACKOFF_MS = 60_000;
+
+function syncer(config: Config, dir: string, logger: Logger, persistState: boolean): Syncer {
+  const options: SyncOptions = {
+    fullListIntervalMs: config.sidecar.fullListIntervalMs,
+    maxRemoveShare: config.sidecar.maxRemoveShare,
+    minGuardedRemovals: 3,
+    downloadConcurrency: 16,
+    persistState,
+  };
+  return new Syncer(createStore(config.store), new TargetDir(dir), options, logger.child({ component: 'sidecar' }));
+}
+
+/** `sidecar --once`: one sync for cron; state between runs lives in a dot-file in DIR. */
+export async function runSidecarOnce(config: Config, dir: string, logger: Logger): Promise<number> {
+  try {
+    const result = await syncer(config, dir, logger, true).syncOnce();
+    process.stdout.write(JSON.stringify({ ok: true, ...result }) + '\n');
+    return 0;
+  } catch (err) {
+    process.stdout.write(JSON.stringify({ ok: false, error: (err as Error).message }) + '\n');
+    return 1;
+  }
+}
+
+/** `sidecar`: poll every SYNC_INTERVAL_SECONDS, serve /metrics. */
+export async function runSidecarDaemon(config: Config, dir: string, logger: Logger, metricsPort = config.sidecar.metricsPort): Promise<{ stop(): Promise<void> }> {
+  const metrics = new SidecarMetrics();
+  const server = await serveMetrics(metrics, config.sidecar.metricsHost, metricsPort, logger, config.metricsAuth);
+  const daemon = new SidecarDaemon(syncer(config, dir, logger, false), metrics, { intervalMs: config.sidecar.intervalMs, maxBackoffMs: MAX_BACKOFF_MS }, logger);
+  daemon.start();
+  logger.info({ dir, intervalMs: config.sidecar.intervalMs, store: config.store.store }, 'sidecar running');
+  return {
+    async stop() {
+      await daemon.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '../shared/logger';
+import { ACTIVE_PREFIX, idFromKey } from '../shared/store/keys';
+import { ACTIVE_MARKER_KEY } from '../shared/store/marker';
+import type { Store } from '../shared/store/store';
+import { inParallel } from '../shared/parallel';
+import { planSync } from './plan';
+import { emptyState, loadState, saveState, SyncState } from './state';
+import type { TargetDir } from './target-dir';
+import { targetFileProblem } from './validate';
+
+export interface SyncOptions {
+  /** A full listing at least this often, even when the marker says nothing changed. */
+  fullListIntervalMs: number;
+  maxRemoveShare: number;
+  minGuardedRemovals: number;
+  downloadConcurrency: number;
+  /** --once: keep state in a file in the directory between runs. */
+  persistState: boolean;
+}
+
+export interface SyncResult {
+  listed: boolean;
+  fetched: number;
+  written: number;
+  removed: number;
+  held: number;
+  invalid: number;
+  refusedKeys: number;
+  storeRequests: number;
+  files: number;
+  bytes: number;
+}
+
+const md5Etag = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
+
+/** One poll: marker check, and when needed a listing, downloads, validation, writes, removals. */
+export class Syncer {
+  private state?: SyncState;
+  private bytes = new Map<string, number>();
+
+  constructor(private readonly store: Store, private readonly dir: TargetDir, private readonly opts: SyncOptions, private readonly log: Logger) {}
+
+  private async initialState(): Promise<SyncState> {
+    await this.dir.ensure();
+    const saved = this.opts.persistState ? await loadState(this.dir) : undefined;
+    const state = saved ?? emptyState();
+    // What is really on disk wins over what a state file claims (files may have been edited).
+    const owned = await this.dir.ownedFiles();
+    state.files = {};
+    for (const [id, bytes] of owned) {
+      state.files[id] = md5Etag(bytes);
+      this.bytes.set(id, bytes.length);
+    }
+    return state;
+  }
+
+  async syncOnce(now = Date.now()): Promise<SyncResult> {
+    const state = (this.state ??= await this.initialState());
+    const result: SyncResult = { listed: false, fetched: 0, written: 0, removed: 0, held: 0, invalid: 0, refusedKeys: 0, storeRequests: 0, files: 0, bytes: 0 };
+    const fullDue = now - state.lastFullListAt >= this.opts.fullListIntervalMs;
+    let markerEtag = state.markerEtag;
+    if (!fullDue && markerEtag) {
+      result.storeRequests++;
+      const marker = await this.store.getIfChanged(ACTIVE_MARKER_KEY, markerEtag);
+      if (marker === 'not-modified') return this.finish(result);
+      markerEtag = marker?.etag;
+    } else {
+      result.storeRequests++;
+      markerEtag = (await this.store.get(ACTIVE_MARKER_KEY))?.etag;
+    }
+
+    // The marker was read before listing: a write after this point bumps it again.
+    const listed = await this.store.list(ACTIVE_PREFIX);
+    result.storeRequests++;
+    result.listed = true;
+    const listing = new Map<string, string>();
+    for (const o of listed) {
+      const id = idFromKey(ACTIVE_PREFIX, o.key);
+      if (!id) {
+        result.refusedKeys++;
+        this.log.warn({ key: o.key.slice(0, 200) }, 'refusing a store key that is not a safe target file name');
+        continue;
+      }
+      listing.set(id, o.etag);
+    }
+    for (const id of Object.keys(state.invalid)) if (!listing.has(id)) delete state.invalid[id];
+
+    const plan = planSync(listing, state, { maxRemoveShare: this.opts.maxRemoveShare, minGuardedRemovals: this.opts.minGuardedRemovals, now });
+    await inParallel(plan.fetch.map((id) => async () => {
+      result.storeRequests++;
+      const obj = await this.store.get(`${ACTIVE_PREFIX}${id}.json`);
+      result.fetched++;
+      if (!obj) return; // removed since the listing; the next listing settles it
+      const problem = targetFileProblem(obj.body);
+      if (problem) {
+        result.invalid++;
+        state.invalid[id] = obj.etag;
+        this.log.error({ bindingId: id, etag: obj.etag, problem }, 'invalid target file in the store: skipped, the last good local copy stays');
+        return;
+      }
+      await this.dir.write(id, obj.body);
+      state.files[id] = obj.etag;
+      delete state.invalid[id];
+      this.bytes.set(id, Buffer.byteLength(obj.body));
+      result.written++;
+    }), this.opts.downloadConcurrency);
+    for (const id of plan.remove) {
+      await this.dir.remove(id);
+      delete state.files[id];
+      this.bytes.delete(id);
+      result.removed++;
+    }
+    if (plan.held.length > 0) {
+      result.held = plan.held.length;
+      this.log.warn({ held: plan.held.length, files: Object.keys(state.files).length }, 'the store listing would remove most target files at once; keeping them until a later listing confirms');
+    }
+    state.pendingRemoval = plan.pendingRemoval;
+    state.markerEtag = markerEtag;
+    state.lastFullListAt = now;
+    if (this.opts.persistState) await saveState(this.dir, state);
+    return this.finish(result);
+  }
+
+  private finish(result: SyncResult): SyncResult {
+    result.files = Object.keys(this.state!.files).length;
+    result.bytes = [...this.bytes.values()].reduce((a, b) => a + b, 0);
+    return result;
+  }
+}

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { silentLogger } from '../../shared/logger';
+import { FsStore, S3Store } from '../../shared/store';
+import { bumpActiveMarker } from '../../shared/store/marker';
+import type { Store } from '../../shared/store/store';
+import { SyncOptions, Syncer } from '../../sidecar/sync';
+import { TargetDir } from '../../sidecar/target-dir';
+import { S3Server, startS3Server } from '../support/s3-server';
+
+const group = (host: string, instance: string) => [{ targets: [host], labels: { job: 'app', instance, __metrics_path__: '/metrics' } }];
+const body = (host: string, instance = 'g:0') => JSON.stringify(group(host, instance)) + '\n';
+const OPTS: SyncOptions = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8, persistState: false };
+
+/** What a writer of active/ does: write, then bump the marker. */
+async function publish(store: Store, id: string, content: string) {
+  await store.put(`active/${id}.json`, content);
+  await bumpActiveMarker(store, 'test');
+}
+async function unpublish(store: Store, id: string) {
+  await store.delete(`active/${id}.json`);
+  await bumpActiveMarker(store, 'test');
+}
+
+for (const kind of ['fs', 's3'] as const) {
+  describe(`sidecar sync from the ${kind} store`, function () {
+    this.timeout(30_000);
+    let store: Store;
+    let s3: S3Server | undefined;
+    let dir: string;
+    let storeDir: string;
+    let n = 0;
+    const syncer = (over: Partial<SyncOptions> = {}) => new Syncer(store, new TargetDir(dir), { ...OPTS, ...over }, silentLogger);
+    const local = async () => (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
+
+    before(async () => {
+      if (kind === 's3') {
+        s3 = await startS3Server();
+        process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+        process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+      }
+    });
+    after(async () => s3?.stop());
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'sidecar-dir-'));
+      storeDir = await mkdtemp(join(tmpdir(), 'sidecar-store-'));
+      store = kind === 'fs' ? new FsStore(storeDir) : new S3Store({ bucket: s3!.bucket, endpoint: s3!.endpoint, forcePathStyle: true, region: 'us-east-1', prefix: `run-${++n}/`, requestTimeoutMs: 2000 });
+    });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+      await rm(storeDir, { recursive: true, force: true });
+    });
+
+    it('mirrors active/<id>.json to DIR/<id>.json byte for byte, and nothing else', async () => {
+      await publish(store, 'b1', body('a.example.com'));
+      await publish(store, 'b2', body('b.example.com'));
+      await store.put('bindings/b1.json', '{}');
+      const r = await syncer().syncOnce();
+      assert.deepEqual([r.written, r.files], [2, 2]);
+      assert.deepEqual(await local(), ['b1.json', 'b2.json']);
+      assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a.example.com'));
+    });
+
+    it('costs one conditional GET per poll while nothing changes, however many targets there are', async () => {
+      for (let i = 0; i < 40; i++) await store.put(`active/b${i}.json`, body(`h${i}.example.com`));
+      await bumpActiveMarker(store, 'test');
+      const s = syncer();
+      await s.syncOnce();
+      const idle = await s.syncOnce();
+      assert.equal(idle.listed, false);
+      assert.equal(idle.storeRequests, 1);
+      assert.equal(idle.files, 40);
+    });
+
+    it('after a change downloads only what changed, and removes what went', async () => {
+      await publish(store, 'b1', body('a.example.com'));
+      await publish(store, 'b2', body('b.example.com'));
+      await publish(store, 'b3', body('c.example.com'));
+      const s = syncer();
+      await s.syncOnce();
+      await publish(store, 'b2', body('b.example.com', 'g:1'));
+      let r = await s.syncOnce();
+      assert.deepEqual([r.listed, r.fetched, r.written], [true, 1, 1]);
+      assert.match(await readFile(join(dir, 'b2.json'), 'utf8'), /g:1/);
+      await unpublish(store, 'b1');
+      r = await s.syncOnce();
+      assert.equal(r.removed, 1);
+      assert.deepEqual(await local(), ['b2.json', 'b3.json']);
+    });
+
+    it('lists again after the full-list interval even without a marker bump (the safety net)', async () => {
+      await publish(store, 'b1', body('a.example.com'));
+      const s = syncer({ fullListIntervalMs: 1000 });
+      await s.syncOnce(1_000_000);
+      await store.put('active/quiet.json', body('q.example.com')); // a writer that forgot the marker
+      assert.equal((await s.syncOnce(1_000_500)).listed, false);
+      const r = await s.syncOnce(1_002_000);
+      assert.equal(r.listed, true);
+      assert.deepEqual(await local(), ['b1.json', 'quiet.json']);
+    });
+
+    it('never lets an invalid object reach DIR, keeps the last good copy, and does not refetch it', async () => {
+      await publish(store, 'b1', body('a.example.com'));
+      const s = syncer();
+      await s.syncOnce();
+      await publish(store, 'b1', '[{"targets": ["a.example.com"], "labels": {"bad-label": "x"}}]');
+      await publish(store, 'b2', '{"not": "a list"');
+      await publish(store, 'b3', '[{"labels": {}}]');
+      const r = await s.syncOnce();
+      assert.equal(r.invalid, 3);
+      assert.deepEqual(await local(), ['b1.json']);
+      assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a.example.com'), 'last good copy stays');
+      await bumpActiveMarker(store, 'test');
+      assert.equal((await s.syncOnce()).fetched, 0, 'unchanged invalid objects are not fetched again');
+      await publish(store, 'b1', body('a2.example.com'));
+      await s.syncOnce();
+      assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a2.example.com'), 'a fixed object lands');
+    });
+
+    it('leaves files it does not own alone', async () => {
+      await writeFile(join(dir, 'static-targets.yml'), 'x');
+      await writeFile(join(dir, 'README'), 'x');
+      await writeFile(join(dir, '.hidden.json'), 'x');
+      await publish(store, 'b1', body('a.example.com'));
+      const s = syncer();
+      await s.syncOnce();
+      await unpublish(store, 'b1');
+      await s.syncOnce();
+      assert.deepEqual((await readdir(dir)).sort(), ['.hidden.json', 'README', 'static-targets.yml']);
+    });
+
+    it('holds a sudden mass removal until a second listing confirms it', async () => {
+      for (const id of ['b1', 'b2', 'b3', 'b4']) await publish(store, id, body(`${id}.example.com`));
+      const s = syncer();
+      await s.syncOnce();
+      for (const id of ['b1', 'b2', 'b3', 'b4']) await store.delete(`active/${id}.json`);
+      await bumpActiveMarker(store, 'test');
+      const first = await s.syncOnce();
+      assert.deepEqual([first.removed, first.held], [0, 4]);
+      assert.equal((await local()).length, 4, 'an empty listing does not wipe Prometheus\' targets');
+      await bumpActiveMarker(store, 'test');
+      const second = await s.syncOnce();
+      assert.equal(second.removed, 4);
+      assert.deepEqual(await local(), []);
+    });
+
+    it('with --once keeps its state in a file Prometheus cannot read, so the next run is one request', async () => {
+      await publish(store, 'b1', body('a.example.com'));
+      await syncer({ persistState: true }).syncOnce();
+      const second = await syncer({ persistState: true }).syncOnce(); // a new process
+      assert.deepEqual([second.listed, second.storeRequests], [false, 1]);
+      const names = await readdir(dir);
+      assert.ok(names.every((f) => f === 'b1.json' || !f.endsWith('.json')), names.join(' '));
+    });
+
+    if (kind === 's3') {
+      it('refuses keys that would escape DIR or are not target file names', async () => {
+        const raw = s3!.client();
+        // ("active/../../x.json" cannot be stored: the SDK normalises the URL path before sending.)
+        for (const key of ['active/sub/dir.json', 'active/.dot.json', 'active/x.yml', 'active/..json', 'active/a b.json']) {
+          await raw.send(new PutObjectCommand({ Bucket: s3!.bucket, Key: `run-${n}/${key}`, Body: body('evil.example.com') }));
+        }
+        await publish(store, 'good', body('good.example.com'));
+        const r = await syncer().syncOnce();
+        assert.equal(r.refusedKeys, 5);
+        assert.deepEqual(await readdir(dir), ['good.json']);
+      });
+
+      it('keeps every local file while the store is down, and catches up when it is back', async () => {
+        await publish(store, 'b1', body('a.example.com'));
+        const s = syncer();
+        await s.syncOnce();
+        await s3!.halt();
+        try {
+          await assert.rejects(s.syncOnce());
+          assert.deepEqual(await local(), ['b1.json']);
+        } finally {
+          await s3!.restart();
+        }
+        await publish(store, 'b2', body('b.example.com'));
+        await s.syncOnce();
+        assert.deepEqual(await local(), ['b1.json', 'b2.json']);
+      });
+    }
+  });
+}
