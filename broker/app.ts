@@ -1,5 +1,6 @@
 import express, { Express, RequestHandler } from 'express';
 import type { Logger } from '../shared/logger';
+import type { AppMetrics } from '../shared/metrics';
 import { bind } from './handlers/bind';
 import { getCatalog } from './handlers/catalog';
 import { deprovision } from './handlers/deprovision';
@@ -24,8 +25,11 @@ export interface BrokerAppOptions {
   username: string;
   password: string;
   logger: Logger;
-  /** Extra authenticated routes mounted beside /v2 (later: /update-targets, /metrics). */
+  /** Extra authenticated routes mounted beside /v2 (/update-targets, /targets). */
   extraRoutes?: (router: express.Router) => void;
+  metrics?: AppMetrics;
+  /** Credentials for /metrics; the broker's own when unset. */
+  metricsAuth?: { username: string; password: string };
 }
 
 /** Assembles the transport: middlewares, one handler per endpoint, one error mapper. */
@@ -34,9 +38,16 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.get('/healthz', healthz);
+  if (opts.metrics) {
+    const registry = opts.metrics.registry;
+    const auth = opts.metricsAuth ?? { username: opts.username, password: opts.password };
+    app.get('/metrics', basicAuth(auth.username, auth.password), async (_req, res) => {
+      res.set('Content-Type', registry.contentType).send(await registry.metrics());
+    });
+  }
 
   const osb = express.Router();
-  osb.use(requestIdentity(opts.logger));
+  osb.use(requestIdentity(opts.logger, opts.metrics));
   osb.use(basicAuth(opts.username, opts.password));
   osb.use(apiVersion());
   osb.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true }) as RequestHandler);
@@ -59,7 +70,7 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
 
   if (opts.extraRoutes) {
     const extra = express.Router();
-    extra.use(requestIdentity(opts.logger));
+    extra.use(requestIdentity(opts.logger, opts.metrics));
     extra.use(basicAuth(opts.username, opts.password));
     opts.extraRoutes(extra);
     app.use(extra);

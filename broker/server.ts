@@ -2,8 +2,10 @@ import type { Server } from 'node:http';
 import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
+import { AppMetrics } from '../shared/metrics';
 import { RecordRepository } from '../shared/records/repository';
 import { createStore } from '../shared/store';
+import { InstrumentedStore } from '../shared/store/instrumented';
 import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
 import { CcAppDirectory } from './app-lookup';
 import { createBrokerApp } from './app';
@@ -13,13 +15,13 @@ import { MonitoringBroker } from './monitoring-broker';
 /** CF gives a bind 60 s; CC lookups must end well before, retries included. */
 const CC_TIMEOUT_MS = 10_000;
 
-export function buildBroker(config: Config, logger: Logger) {
-  const store = createStore(config.store);
-  const cc = ccClientFromConfig(config, logger, { timeoutMs: CC_TIMEOUT_MS, retries: 1, maxRetryAfterMs: 10_000 });
+export function buildBroker(config: Config, logger: Logger, metrics = new AppMetrics()) {
+  const store = new InstrumentedStore(createStore(config.store), metrics);
+  const cc = ccClientFromConfig(config, logger, { timeoutMs: CC_TIMEOUT_MS, retries: 1, maxRetryAfterMs: 10_000, onRequest: metrics.onCcRequest });
   // /update-targets gets the updater's patience, and its own client so a long run never
   // holds up binds.
-  const updaterCc = ccClientFromConfig(config, logger, UPDATER_CC_TUNING);
-  const reconciler = updaterCc ? buildReconciler(store, updaterCc, logger) : undefined;
+  const updaterCc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics.onCcRequest });
+  const reconciler = updaterCc ? buildReconciler(store, updaterCc, logger, metrics) : undefined;
   const service = new MonitoringBroker({
     catalog: config.catalog,
     records: new RecordRepository(store),
@@ -27,10 +29,10 @@ export function buildBroker(config: Config, logger: Logger) {
     cfPrincipal: config.cf?.credentials,
   });
   const app = createBrokerApp({
-    service, username: config.brokerUsername!, password: config.brokerPassword!, logger,
+    service, username: config.brokerUsername!, password: config.brokerPassword!, logger, metrics, metricsAuth: config.metricsAuth,
     extraRoutes: (router) => router.post('/update-targets', updateTargets(reconciler)),
   });
-  return { app, store, cc, service, reconciler };
+  return { app, store, cc, service, reconciler, metrics };
 }
 
 /** Starts listening; resolves with the server once the port is bound. */

@@ -1,5 +1,6 @@
 import type { CloudControllerClient } from '../shared/cc';
 import type { Logger } from '../shared/logger';
+import type { AppMetrics } from '../shared/metrics';
 import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
 import { ACTIVE_PREFIX, activeKey, BINDINGS_PREFIX, idFromKey, INSTANCES_PREFIX } from '../shared/store/keys';
 import { bumpActiveMarker } from '../shared/store/marker';
@@ -20,6 +21,7 @@ export interface ReconcilerOptions {
   /** More bound apps than this share vanishing in one run looks like lost access, not deletes. */
   maxGoneShare?: number;
   now?: () => number;
+  metrics?: AppMetrics;
 }
 
 export interface RunSummary {
@@ -71,6 +73,7 @@ export class Reconciler {
     const summary: RunSummary = { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none' };
     const log = this.opts.logger;
     const concurrency = this.opts.concurrency ?? 8;
+    let inactiveByReason: Map<string, number> | undefined;
     try {
       const { store } = this.opts;
       // active/ first: a file listed here whose record appears in the later bindings listing is
@@ -109,6 +112,8 @@ export class Reconciler {
         if (this.now() - o.lastModified.getTime() < grace) young.add(id);
       }
       const plan = planReconcile({ bindings, instances, apps: observation.apps, active });
+      inactiveByReason = new Map();
+      for (const i of plan.inactive) inactiveByReason.set(i.reason, (inactiveByReason.get(i.reason) ?? 0) + 1);
       summary.unchanged = plan.unchanged;
       summary.inactive = plan.inactive.length;
 
@@ -124,6 +129,7 @@ export class Reconciler {
         await inParallel(removals.map((r) => async () => {
           await store.delete(activeKey(r.bindingId));
           summary.removed++;
+          this.opts.metrics?.filesRemoved.inc({ reason: r.reason });
           log.info({ bindingId: r.bindingId, reason: r.reason }, 'targets removed');
         }), concurrency);
       } finally {
@@ -145,6 +151,20 @@ export class Reconciler {
       summary.durationMs = this.now() - started;
     }
     if (summary.ok) log.info(summary, 'reconcile finished');
+    this.report(summary, inactiveByReason);
     return summary;
+  }
+
+  private report(summary: RunSummary, inactiveByReason: Map<string, number> | undefined): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    m.reconcileRuns.inc({ outcome: summary.ok ? 'success' : 'failure' });
+    m.reconcileDuration.observe(summary.durationMs / 1000);
+    m.filesWritten.inc(summary.written);
+    if (!summary.ok) return;
+    m.reconcileLastSuccess.set(Date.now() / 1000);
+    m.bindings.set(summary.bindings);
+    m.bindingsWithoutTargets.reset();
+    for (const [reason, count] of inactiveByReason ?? []) m.bindingsWithoutTargets.set({ reason }, count);
   }
 }

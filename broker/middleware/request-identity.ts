@@ -1,5 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger';
+import type { AppMetrics } from '../../shared/metrics';
+import { operationOf } from './operation';
 import type { RequestContext } from '../service';
 
 declare module 'express-serve-static-core' {
@@ -25,7 +27,7 @@ export function originatingUserId(header: string | undefined): string | undefine
  * Echoes the request identity, gives handlers a logger that carries it, and writes one
  * access-log line per request when the answer has gone out.
  */
-export function requestIdentity(logger: Logger): RequestHandler {
+export function requestIdentity(logger: Logger, metrics?: AppMetrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     const raw = req.get('x-broker-api-request-identity');
@@ -37,7 +39,11 @@ export function requestIdentity(logger: Logger): RequestHandler {
     req.brokerContext = { log, requestIdentity, userId };
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, path: req.originalUrl.split('?')[0].slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      const operation = operationOf(req);
+      const { instance_id: instanceId, binding_id: bindingId } = req.params as Record<string, string | undefined>;
+      metrics?.osbRequests.inc({ operation, status: String(res.statusCode) });
+      metrics?.osbDuration.observe({ operation }, ms / 1000);
+      log.info({ operation, instanceId, bindingId, method: req.method, path: req.originalUrl.split('?')[0].slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };

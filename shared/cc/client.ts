@@ -19,6 +19,7 @@ export interface CloudControllerClientOptions {
   /** Longest Retry-After we sleep through; a longer one fails the call at once. */
   maxRetryAfterMs?: number;
   logger?: Logger;
+  /** Called after every CC request (status 0 when there was no answer), for metrics. */
   onRequest?: (info: { method: string; path: string; status: number; durationMs: number }) => void;
 }
 
@@ -90,6 +91,8 @@ export class CloudControllerClient {
         this.requestCount++;
         raw = await exchange(url, { headers: { Authorization: `bearer ${token}`, Accept: 'application/json' } }, this.timeoutMs);
       } catch (err) {
+        // status 0: no answer (refused, reset, timed out)
+        this.opts.onRequest?.({ method: 'GET', path: new URL(url).pathname, status: 0, durationMs: Date.now() - started });
         if (err instanceof CcUnavailableError && failures < this.retries) {
           await sleep(100 * 2 ** failures++);
           continue;

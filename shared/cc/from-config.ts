@@ -1,9 +1,9 @@
 import type { Config } from '../config/load';
 import type { Logger } from '../logger';
-import { CloudControllerClient } from './client';
+import { CloudControllerClient, CloudControllerClientOptions } from './client';
 
 /** The CC client for a configured process, or undefined when CF_API_URL is not set. */
-export function ccClientFromConfig(config: Config, logger: Logger, tuning: { timeoutMs: number; retries: number; maxRetryAfterMs: number }): CloudControllerClient | undefined {
+export function ccClientFromConfig(config: Config, logger: Logger, tuning: { timeoutMs: number; retries: number; maxRetryAfterMs: number; onRequest?: CloudControllerClientOptions['onRequest'] }): CloudControllerClient | undefined {
   if (!config.cf) return undefined;
   const c = config.cf.credentials;
   return new CloudControllerClient({

@@ -1,0 +1,38 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** CC paths as bounded label values: guids become `:guid`. */
+export function ccEndpoint(path: string): string {
+  return path.replace(/\/v3\/(\w+)\/[^/]+/g, '/v3/$1/:guid');
+}
+
+/**
+ * The metrics of a broker or updater process (cf_app_discovery_*), one registry per process.
+ * Everything that counts lives here so names and labels stay consistent across parts.
+ */
+export class AppMetrics {
+  readonly registry = new Registry();
+  private readonly r = [this.registry];
+  readonly osbRequests = new Counter({ name: 'cf_app_discovery_osb_requests_total', help: 'OSB requests by operation and HTTP status', labelNames: ['operation', 'status'], registers: this.r });
+  readonly osbDuration = new Histogram({ name: 'cf_app_discovery_osb_request_duration_seconds', help: 'OSB request duration by operation', labelNames: ['operation'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60], registers: this.r });
+  readonly ccRequests = new Counter({ name: 'cf_app_discovery_cc_requests_total', help: 'Cloud Controller requests by endpoint and status (0: no answer)', labelNames: ['endpoint', 'status'], registers: this.r });
+  readonly ccDuration = new Histogram({ name: 'cf_app_discovery_cc_request_duration_seconds', help: 'Cloud Controller request latency by endpoint', labelNames: ['endpoint'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: this.r });
+  readonly storeOperations = new Counter({ name: 'cf_app_discovery_store_operations_total', help: 'Store operations by kind and outcome', labelNames: ['operation', 'outcome'], registers: this.r });
+  readonly reconcileRuns = new Counter({ name: 'cf_app_discovery_reconcile_runs_total', help: 'Reconcile runs by outcome', labelNames: ['outcome'], registers: this.r });
+  readonly reconcileDuration = new Histogram({ name: 'cf_app_discovery_reconcile_duration_seconds', help: 'Reconcile run duration', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: this.r });
+  readonly reconcileLastSuccess = new Gauge({ name: 'cf_app_discovery_reconcile_last_success_timestamp_seconds', help: 'Unix time of the last successful reconcile', registers: this.r });
+  readonly filesWritten = new Counter({ name: 'cf_app_discovery_target_files_written_total', help: 'Target files written by reconcile runs', registers: this.r });
+  readonly filesRemoved = new Counter({ name: 'cf_app_discovery_target_files_removed_total', help: 'Target files removed by reconcile runs', labelNames: ['reason'], registers: this.r });
+  readonly bindingsWithoutTargets = new Gauge({ name: 'cf_app_discovery_bindings_without_targets', help: 'Bindings that have no target file, by reason, as of the last successful reconcile', labelNames: ['reason'], registers: this.r });
+  readonly bindings = new Gauge({ name: 'cf_app_discovery_bindings', help: 'Binding records as of the last successful reconcile', registers: this.r });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'cf_app_discovery_process_' });
+  }
+
+  /** For CloudControllerClient's onRequest hook. */
+  readonly onCcRequest = (info: { path: string; status: number; durationMs: number }): void => {
+    const endpoint = ccEndpoint(info.path);
+    this.ccRequests.inc({ endpoint, status: String(info.status) });
+    this.ccDuration.observe({ endpoint }, info.durationMs / 1000);
+  };
+}
