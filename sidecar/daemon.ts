@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import { basicAuthChecker } from '../shared/basic-auth';
 import type { Logger } from '../shared/logger';
 import type { SidecarMetrics } from './metrics';
-import type { Syncer } from './sync';
+import type { Syncer } from '../shared/mirror/sync';
 
 export interface DaemonOptions {
   intervalMs: number;

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SyncResult } from './sync';
+import type { SyncResult } from '../shared/mirror/sync';
 
 /** The sidecar's own health, for the "sidecar stale" and "no file_sd targets" alerts. */
 export class SidecarMetrics {

@@ -3,7 +3,8 @@ import type { Logger } from '../shared/logger';
 import { createStore } from '../shared/store';
 import { SidecarDaemon, serveMetrics } from './daemon';
 import { SidecarMetrics } from './metrics';
-import { SyncOptions, Syncer } from './sync';
+import { stateFileIn } from './state-file';
+import { SyncOptions, Syncer } from '../shared/mirror/sync';
 import { TargetDir } from './target-dir';
 
 const MAX_BACKOFF_MS = 60_000;
@@ -14,9 +15,9 @@ function syncer(config: Config, dir: string, logger: Logger, persistState: boole
     maxRemoveShare: config.sidecar.maxRemoveShare,
     minGuardedRemovals: 3,
     downloadConcurrency: 16,
-    persistState,
   };
-  return new Syncer(createStore(config.store), new TargetDir(dir), options, logger.child({ component: 'sidecar' }));
+  const target = new TargetDir(dir);
+  return new Syncer(createStore(config.store), target, options, logger.child({ component: 'sidecar' }), persistState ? stateFileIn(target) : undefined);
 }
 
 /** `sidecar --once`: one sync for cron; state between runs lives in a dot-file in DIR. */

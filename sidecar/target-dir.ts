@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ID_PATTERN } from '../shared/ids';
 import * as fd from '../shared/store/fd';
+import type { TargetSink } from '../shared/mirror/sync';
 
 /**
  * The directory Prometheus' file_sd_configs watch. The sidecar owns exactly the files named
@@ -15,8 +16,13 @@ export function ownedId(fileName: string): string | undefined {
   return OWNED.exec(fileName)?.[1];
 }
 
-export class TargetDir {
+export class TargetDir implements TargetSink {
   constructor(readonly dir: string) {}
+
+  async initial(): Promise<Map<string, Buffer>> {
+    await this.ensure();
+    return this.ownedFiles();
+  }
 
   fileFor(id: string): string {
     if (!ownedId(`${id}.json`)) throw new Error(`refusing unsafe target file name for ${JSON.stringify(id).slice(0, 80)}`);

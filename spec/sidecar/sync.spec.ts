@@ -7,13 +7,14 @@ import { silentLogger } from '../../shared/logger';
 import { FsStore, S3Store } from '../../shared/store';
 import { bumpActiveMarker } from '../../shared/store/marker';
 import type { Store } from '../../shared/store/store';
-import { SyncOptions, Syncer } from '../../sidecar/sync';
+import { stateFileIn } from '../../sidecar/state-file';
+import { SyncOptions, Syncer } from '../../shared/mirror/sync';
 import { TargetDir } from '../../sidecar/target-dir';
 import { S3Server, startS3Server } from '../support/s3-server';
 
 const group = (host: string, instance: string) => [{ targets: [host], labels: { job: 'app', instance, __metrics_path__: '/metrics' } }];
 const body = (host: string, instance = 'g:0') => JSON.stringify(group(host, instance)) + '\n';
-const OPTS: SyncOptions = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8, persistState: false };
+const OPTS: SyncOptions = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8 };
 
 /** What a writer of active/ does: write, then bump the marker. */
 async function publish(store: Store, id: string, content: string) {
@@ -33,7 +34,10 @@ for (const kind of ['fs', 's3'] as const) {
     let dir: string;
     let storeDir: string;
     let n = 0;
-    const syncer = (over: Partial<SyncOptions> = {}) => new Syncer(store, new TargetDir(dir), { ...OPTS, ...over }, silentLogger);
+    const syncer = (over: Partial<SyncOptions> = {}, persist = false) => {
+      const target = new TargetDir(dir);
+      return new Syncer(store, target, { ...OPTS, ...over }, silentLogger, persist ? stateFileIn(target) : undefined);
+    };
     const local = async () => (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
 
     before(async () => {
@@ -149,8 +153,8 @@ for (const kind of ['fs', 's3'] as const) {
 
     it('with --once keeps its state in a file Prometheus cannot read, so the next run is one request', async () => {
       await publish(store, 'b1', body('a.example.com'));
-      await syncer({ persistState: true }).syncOnce();
-      const second = await syncer({ persistState: true }).syncOnce(); // a new process
+      await syncer({}, true).syncOnce();
+      const second = await syncer({}, true).syncOnce(); // a new process
       assert.deepEqual([second.listed, second.storeRequests], [false, 1]);
       const names = await readdir(dir);
       assert.ok(names.every((f) => f === 'b1.json' || !f.endsWith('.json')), names.join(' '));

@@ -1,13 +1,26 @@
 import { createHash } from 'node:crypto';
-import type { Logger } from '../shared/logger';
-import { ACTIVE_PREFIX, idFromKey } from '../shared/store/keys';
-import { ACTIVE_MARKER_KEY } from '../shared/store/marker';
-import type { Store } from '../shared/store/store';
-import { inParallel } from '../shared/parallel';
+import type { Logger } from '../logger';
+import { ACTIVE_PREFIX, idFromKey } from '../store/keys';
+import { ACTIVE_MARKER_KEY } from '../store/marker';
+import type { Store } from '../store/store';
+import { inParallel } from '../parallel';
 import { planSync } from './plan';
-import { emptyState, loadState, saveState, SyncState } from './state';
-import type { TargetDir } from './target-dir';
+import { emptyState, SyncState } from './state';
 import { targetFileProblem } from './validate';
+
+/** Where synced target files go: Prometheus' directory, or memory (the broker's /targets). */
+export interface TargetSink {
+  /** What the sink holds now, by binding id. */
+  initial(): Promise<Map<string, Buffer>>;
+  write(id: string, body: string): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+/** Keeps SyncState between runs of separate processes (sidecar --once). */
+export interface StateStore {
+  load(): Promise<SyncState | undefined>;
+  save(state: SyncState): Promise<void>;
+}
 
 export interface SyncOptions {
   /** A full listing at least this often, even when the marker says nothing changed. */
@@ -15,8 +28,6 @@ export interface SyncOptions {
   maxRemoveShare: number;
   minGuardedRemovals: number;
   downloadConcurrency: number;
-  /** --once: keep state in a file in the directory between runs. */
-  persistState: boolean;
 }
 
 export interface SyncResult {
@@ -39,14 +50,19 @@ export class Syncer {
   private state?: SyncState;
   private bytes = new Map<string, number>();
 
-  constructor(private readonly store: Store, private readonly dir: TargetDir, private readonly opts: SyncOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly store: Store,
+    private readonly sink: TargetSink,
+    private readonly opts: SyncOptions,
+    private readonly log: Logger,
+    private readonly stateStore?: StateStore,
+  ) {}
 
   private async initialState(): Promise<SyncState> {
-    await this.dir.ensure();
-    const saved = this.opts.persistState ? await loadState(this.dir) : undefined;
+    const saved = await this.stateStore?.load();
     const state = saved ?? emptyState();
-    // What is really on disk wins over what a state file claims (files may have been edited).
-    const owned = await this.dir.ownedFiles();
+    // What the sink really holds wins over what a state file claims (files may have been edited).
+    const owned = await this.sink.initial();
     state.files = {};
     for (const [id, bytes] of owned) {
       state.files[id] = md5Etag(bytes);
@@ -99,14 +115,14 @@ export class Syncer {
         this.log.error({ bindingId: id, etag: obj.etag, problem }, 'invalid target file in the store: skipped, the last good local copy stays');
         return;
       }
-      await this.dir.write(id, obj.body);
+      await this.sink.write(id, obj.body);
       state.files[id] = obj.etag;
       delete state.invalid[id];
       this.bytes.set(id, Buffer.byteLength(obj.body));
       result.written++;
     }), this.opts.downloadConcurrency);
     for (const id of plan.remove) {
-      await this.dir.remove(id);
+      await this.sink.remove(id);
       delete state.files[id];
       this.bytes.delete(id);
       result.removed++;
@@ -118,7 +134,7 @@ export class Syncer {
     state.pendingRemoval = plan.pendingRemoval;
     state.markerEtag = markerEtag;
     state.lastFullListAt = now;
-    if (this.opts.persistState) await saveState(this.dir, state);
+    await this.stateStore?.save(state);
     return this.finish(result);
   }
 

@@ -1,26 +1,20 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { emptyState, SyncState } from '../shared/mirror/state';
+import type { StateStore } from '../shared/mirror/sync';
 import type { TargetDir } from './target-dir';
 
 /**
- * What the sidecar remembers between polls (and, for --once, between runs, in a file in the
- * target directory whose name Prometheus' `*.json` glob cannot match).
+ * `sidecar --once` keeps its SyncState between runs in a file in the target directory whose
+ * name Prometheus' `*.json` glob cannot match.
  */
-export interface SyncState {
-  /** ETag of the change marker when we last listed; undefined: list next time. */
-  markerEtag?: string;
-  lastFullListAt: number;
-  /** Store ETag of every file we wrote (bodies are copied byte for byte, so also the local MD5). */
-  files: Record<string, string>;
-  /** Store ETags we found invalid: not fetched again until they change. */
-  invalid: Record<string, string>;
-  /** A large removal waiting for a second listing to confirm it. */
-  pendingRemoval?: { ids: string[]; since: number };
-}
-
 export const STATE_FILE = '.cf-app-discovery-sidecar.state';
 
-export const emptyState = (): SyncState => ({ lastFullListAt: 0, files: {}, invalid: {} });
+
+/** The state file of `sidecar --once`, beside the target files it describes. */
+export function stateFileIn(dir: TargetDir): StateStore {
+  return { load: () => loadState(dir), save: (state) => saveState(dir, state) };
+}
 
 export async function loadState(dir: TargetDir): Promise<SyncState | undefined> {
   try {

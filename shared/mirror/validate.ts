@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { LABEL_NAME_PATTERN } from '../shared/targets/labels';
+import { LABEL_NAME_PATTERN } from '../targets/labels';
 
 /** Larger than any real target file (an app with thousands of instances is ~1 MB). */
 export const MAX_TARGET_FILE_BYTES = 4 * 1024 * 1024;
