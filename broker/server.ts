@@ -9,7 +9,9 @@ import { InstrumentedStore } from '../shared/store/instrumented';
 import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
 import { CcAppDirectory } from './app-lookup';
 import { createBrokerApp } from './app';
+import { getTargets } from './handlers/targets';
 import { updateTargets } from './handlers/update-targets';
+import { TargetsView } from './targets-view';
 import { MonitoringBroker } from './monitoring-broker';
 
 /** CF gives a bind 60 s; CC lookups must end well before, retries included. */
@@ -30,7 +32,10 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
   });
   const app = createBrokerApp({
     service, username: config.brokerUsername!, password: config.brokerPassword!, logger, metrics, metricsAuth: config.metricsAuth,
-    extraRoutes: (router) => router.post('/update-targets', updateTargets(reconciler)),
+    extraRoutes: (router) => {
+      router.post('/update-targets', updateTargets(reconciler));
+      router.get('/targets', getTargets(new TargetsView(store, logger)));
+    },
   });
   return { app, store, cc, service, reconciler, metrics };
 }

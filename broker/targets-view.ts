@@ -1,0 +1,57 @@
+import type { Logger } from '../shared/logger';
+import { Syncer, TargetSink } from '../shared/mirror/sync';
+import type { Store } from '../shared/store/store';
+import type { TargetGroup } from '../shared/targets/types';
+
+/** Target files held in memory, by binding id. */
+class MemorySink implements TargetSink {
+  readonly files = new Map<string, TargetGroup[]>();
+  version = 0;
+
+  async initial(): Promise<Map<string, Buffer>> {
+    return new Map();
+  }
+  async write(id: string, body: string): Promise<void> {
+    this.files.set(id, JSON.parse(body) as TargetGroup[]);
+    this.version++;
+  }
+  async remove(id: string): Promise<void> {
+    this.files.delete(id);
+    this.version++;
+  }
+}
+
+/** Longest a /targets answer may be behind the store; Prometheus polls every 30-60 s anyway. */
+const FRESH_MS = 1000;
+
+/**
+ * All active target groups, for Prometheus' http_sd. A request costs one conditional GET of
+ * the change marker at most once a second; the body is rebuilt only when a file changed.
+ */
+export class TargetsView {
+  private readonly sink = new MemorySink();
+  private readonly syncer: Syncer;
+  private lastSync = 0;
+  private inflight?: Promise<void>;
+  private rendered?: { version: number; body: string };
+
+  constructor(store: Store, log: Logger) {
+    this.syncer = new Syncer(store, this.sink, { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 16 }, log.child({ component: 'targets' }));
+  }
+
+  async body(): Promise<string> {
+    if (Date.now() - this.lastSync >= FRESH_MS) {
+      this.inflight ??= this.syncer.syncOnce().then(() => {
+        this.lastSync = Date.now();
+      }).finally(() => {
+        this.inflight = undefined;
+      });
+      await this.inflight;
+    }
+    if (this.rendered?.version !== this.sink.version) {
+      const ids = [...this.sink.files.keys()].sort();
+      this.rendered = { version: this.sink.version, body: JSON.stringify(ids.flatMap((id) => this.sink.files.get(id)!)) };
+    }
+    return this.rendered.body;
+  }
+}
