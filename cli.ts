@@ -7,6 +7,8 @@ import { createLogger } from './shared/logger';
 const COMMANDS: Record<string, string> = {
   broker: 'run the Open Service Broker API server (needs BROKER_USERNAME, BROKER_PASSWORD)',
   updater: 'reconcile target files with the Cloud Controller on UPDATE_SCHEDULE; --once: one run, JSON summary, exit 0 on success',
+  all: 'broker + updater schedule + sidecar in one process (--dir DIR, default ./targets): the single-node deployment',
+  demo: 'a CC emulator + the all-in-one on a temporary store, driven as CF would; --keep leaves it running',
   sidecar: 'mirror the store\'s active/ targets into --dir DIR for Prometheus file_sd; --once: one sync (for cron); --metrics-port N',
 };
 
@@ -45,9 +47,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`cf-app-discovery ${command}: ${COMMANDS[command]}\n`);
     return 0;
   }
+  if (command === 'demo') {
+    const { runDemo } = await import('./demo/run');
+    return runDemo(argv.includes('--keep'));
+  }
   let config;
   try {
-    config = loadConfig(process.env, { brokerCredentials: command === 'broker', cloudController: command === 'updater' });
+    config = loadConfig(process.env, { brokerCredentials: command === 'broker' || command === 'all', cloudController: command === 'updater' });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`cf-app-discovery: configuration error: ${err.message}\n`);
@@ -73,13 +79,16 @@ async function main(argv: string[]): Promise<number> {
     const { runSidecarDaemon, runSidecarOnce } = await import('./sidecar/run');
     if (once) return runSidecarOnce(config, dir, logger);
     stop = (await runSidecarDaemon(config, dir, logger, port === undefined ? undefined : Number(port))).stop;
+  } else if (command === 'all') {
+    const { runAllInOne } = await import('./broker/all-in-one');
+    stop = (await runAllInOne(config, flag(argv, '--dir') ?? './targets', logger)).stop;
   } else if (command === 'updater') {
     const { runUpdaterDaemon, runUpdaterOnce } = await import('./updater/run');
     if (once) return runUpdaterOnce(config, logger);
     stop = runUpdaterDaemon(config, logger).stop;
   } else {
     const { startBroker } = await import('./broker/server');
-    const server = await startBroker(config, logger);
+    const { server } = await startBroker(config, logger);
     stop = () => new Promise((resolve) => server.close(() => resolve()));
   }
   const onSignal = (signal: string) => {

@@ -40,16 +40,16 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
   return { app, store, cc, service, reconciler, metrics };
 }
 
-/** Starts listening; resolves with the server once the port is bound. */
-export async function startBroker(config: Config, logger: Logger): Promise<Server> {
-  const { app, store } = buildBroker(config, logger);
+/** Starts listening; resolves once the port is bound, with what else runs on top of it. */
+export async function startBroker(config: Config, logger: Logger): Promise<{ server: Server; port: number } & ReturnType<typeof buildBroker>> {
+  const built = buildBroker(config, logger);
   if (!config.cf) logger.warn('CF_API_URL is not set: the broker serves the catalog, provision and unbind, but every bind will fail until it is configured');
   return new Promise((resolve, reject) => {
-    const server = app.listen(config.port, () => {
+    const server = built.app.listen(config.port, () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
-      logger.info({ port, store: store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
-      resolve(server);
+      logger.info({ port, store: built.store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
+      resolve({ server, port, ...built });
     });
     server.on('error', reject);
     // Keep-alive longer than the CF router's idle timeout, so it never sends on a closing socket.

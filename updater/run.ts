@@ -4,7 +4,7 @@ import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
 import { createStore } from '../shared/store';
 import { buildReconciler, UPDATER_CC_TUNING } from './build';
-import type { RunSummary } from './reconciler';
+import type { Reconciler, RunSummary } from './reconciler';
 
 function reconcilerFor(config: Config, logger: Logger) {
   const cc = ccClientFromConfig(config, logger, UPDATER_CC_TUNING);
@@ -21,14 +21,18 @@ export async function runUpdaterOnce(config: Config, logger: Logger): Promise<nu
 
 /** `updater`: a reconcile at start and then on UPDATE_SCHEDULE, never two at once. */
 export function runUpdaterDaemon(config: Config, logger: Logger): { stop(): Promise<void>; last(): RunSummary | undefined } {
-  const reconciler = reconcilerFor(config, logger);
+  return scheduleReconciler(reconcilerFor(config, logger), config.updateSchedule, logger);
+}
+
+/** Runs `reconciler` now and on `cron`; a tick during a run joins it (single flight). */
+export function scheduleReconciler(reconciler: Reconciler, cron: string, logger: Logger): { stop(): Promise<void>; last(): RunSummary | undefined } {
   let last: RunSummary | undefined;
   const runNow = async () => {
     last = await reconciler.run();
   };
   void runNow();
-  const task = schedule(config.updateSchedule, runNow, { name: 'reconcile', noOverlap: true });
-  logger.info({ schedule: config.updateSchedule }, 'updater running');
+  const task = schedule(cron, runNow, { name: 'reconcile', noOverlap: true });
+  logger.info({ schedule: cron }, 'updater running');
   return {
     async stop() {
       await task.stop();
