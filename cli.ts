@@ -85,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
   } else if (command === 'updater') {
     const { runUpdaterDaemon, runUpdaterOnce } = await import('./updater/run');
     if (once) return runUpdaterOnce(config, logger);
-    stop = runUpdaterDaemon(config, logger).stop;
+    stop = (await runUpdaterDaemon(config, logger)).stop;
   } else {
     const { startBroker } = await import('./broker/server');
     const { server } = await startBroker(config, logger);

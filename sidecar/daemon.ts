@@ -1,5 +1,3 @@
-import { createServer, Server } from 'node:http';
-import { basicAuthChecker } from '../shared/basic-auth';
 import type { Logger } from '../shared/logger';
 import type { SidecarMetrics } from './metrics';
 import type { Syncer } from '../shared/mirror/sync';
@@ -56,34 +54,4 @@ export class SidecarDaemon {
     if (this.timer) clearTimeout(this.timer);
     await this.running;
   }
-}
-
-/** /metrics and /healthz on a local port, for Prometheus to scrape the sidecar itself. */
-export function serveMetrics(metrics: SidecarMetrics, host: string, port: number, log: Logger, auth?: { username: string; password: string }): Promise<Server> {
-  const authorised = auth ? basicAuthChecker(auth.username, auth.password) : () => true;
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      if (!authorised(req.headers.authorization)) {
-        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="cf-app-discovery"' }).end();
-        return;
-      }
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-        res.end(text);
-      });
-    } else if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end('{"status":"ok"}');
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const a = server.address();
-      log.info({ host, port: typeof a === 'object' && a ? a.port : port }, 'sidecar metrics listening');
-      resolve(server);
-    });
-  });
 }

@@ -1,7 +1,8 @@
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
 import { createStore } from '../shared/store';
-import { SidecarDaemon, serveMetrics } from './daemon';
+import { serveMetrics } from '../shared/metrics-server';
+import { SidecarDaemon } from './daemon';
 import { SidecarMetrics } from './metrics';
 import { stateFileIn } from './state-file';
 import { SyncOptions, Syncer } from '../shared/mirror/sync';
@@ -35,7 +36,7 @@ export async function runSidecarOnce(config: Config, dir: string, logger: Logger
 /** `sidecar`: poll every SYNC_INTERVAL_SECONDS, serve /metrics. */
 export async function runSidecarDaemon(config: Config, dir: string, logger: Logger, metricsPort = config.sidecar.metricsPort): Promise<{ stop(): Promise<void> }> {
   const metrics = new SidecarMetrics();
-  const server = await serveMetrics(metrics, config.sidecar.metricsHost, metricsPort, logger, config.metricsAuth);
+  const server = await serveMetrics(metrics.registry, config.sidecar.metricsHost, metricsPort, logger, config.metricsAuth);
   const daemon = new SidecarDaemon(syncer(config, dir, logger, false), metrics, { intervalMs: config.sidecar.intervalMs, maxBackoffMs: MAX_BACKOFF_MS }, logger);
   daemon.start();
   logger.info({ dir, intervalMs: config.sidecar.intervalMs, store: config.store.store }, 'sidecar running');

@@ -2,14 +2,18 @@ import { schedule } from 'node-cron';
 import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
+import { AppMetrics } from '../shared/metrics';
+import { serveMetrics } from '../shared/metrics-server';
+import { InstrumentedStore } from '../shared/store/instrumented';
 import { createStore } from '../shared/store';
 import { buildReconciler, UPDATER_CC_TUNING } from './build';
 import type { Reconciler, RunSummary } from './reconciler';
 
-function reconcilerFor(config: Config, logger: Logger) {
-  const cc = ccClientFromConfig(config, logger, UPDATER_CC_TUNING);
+function reconcilerFor(config: Config, logger: Logger, metrics?: AppMetrics) {
+  const cc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics?.onCcRequest });
   if (!cc) throw new Error('the updater needs CF_API_URL and CF credentials');
-  return buildReconciler(createStore(config.store), cc, logger);
+  const store = createStore(config.store);
+  return buildReconciler(metrics ? new InstrumentedStore(store, metrics) : store, cc, logger, metrics);
 }
 
 /** `updater --once`: one reconcile, one JSON line on stdout, exit 0 only on success. */
@@ -19,9 +23,21 @@ export async function runUpdaterOnce(config: Config, logger: Logger): Promise<nu
   return summary.ok ? 0 : 1;
 }
 
-/** `updater`: a reconcile at start and then on UPDATE_SCHEDULE, never two at once. */
-export function runUpdaterDaemon(config: Config, logger: Logger): { stop(): Promise<void>; last(): RunSummary | undefined } {
-  return scheduleReconciler(reconcilerFor(config, logger), config.updateSchedule, logger);
+/**
+ * `updater`: a reconcile at start and then on UPDATE_SCHEDULE, never two at once; /metrics on
+ * PORT (all interfaces with METRICS_USERNAME/PASSWORD set, loopback otherwise).
+ */
+export async function runUpdaterDaemon(config: Config, logger: Logger): Promise<{ stop(): Promise<void>; last(): RunSummary | undefined }> {
+  const metrics = new AppMetrics();
+  const server = await serveMetrics(metrics.registry, config.metricsAuth ? '0.0.0.0' : '127.0.0.1', config.port, logger, config.metricsAuth);
+  const scheduled = scheduleReconciler(reconcilerFor(config, logger, metrics), config.updateSchedule, logger);
+  return {
+    last: scheduled.last,
+    async stop() {
+      await scheduled.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 /** Runs `reconciler` now and on `cron`; a tick during a run joins it (single flight). */

@@ -110,6 +110,24 @@ describe('cf-app-discovery updater --once', function () {
     assert.match(r.stderr, /reconcile failed/);
   });
 
+  it('as a daemon, reconciles at start and reports it on /metrics (PORT)', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, [CLI, 'updater'], { env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) }, stdio: 'ignore' });
+    try {
+      let text = '';
+      for (let i = 0; i < 100 && !/cf_app_discovery_reconcile_runs_total\{outcome="success"\} 1/.test(text); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+      }
+      assert.match(text, /cf_app_discovery_reconcile_runs_total\{outcome="success"\} 1/);
+      assert.match(text, /cf_app_discovery_cc_requests_total\{endpoint="\/v3\/apps",status="200"\} 1/);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('refuses to start without CF_API_URL, naming it', async () => {
     const r = await run({ CF_API_URL: '' });
     assert.equal(r.status, 78);
