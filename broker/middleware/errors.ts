@@ -37,6 +37,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (err instanceof BrokerFailure) failure = err;
     else failure = fromBodyParser(err as BodyParserError) ?? new BrokerFailure('Internal', 'The broker failed unexpectedly; the platform operator can find the details in its logs.', 'InternalError');
     const { status, body } = toErrorResponse(failure);
+    res.locals.errorCode = failure.kind === 'Gone' ? 'Gone' : failure.errorCode;
     if (status >= 500) log.error({ err, method: req.method, path: req.path, status }, 'request failed');
     else if (status !== 410) log.info({ method: req.method, path: req.path, status, error: failure.errorCode, description: failure.description }, 'request refused');
     res.status(status).json(body);

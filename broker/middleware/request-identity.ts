@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { isValidId } from '../../shared/ids';
 import type { Logger } from '../../shared/logger';
 import type { AppMetrics } from '../../shared/metrics';
 import { operationOf } from './operation';
@@ -41,9 +42,13 @@ export function requestIdentity(logger: Logger, metrics?: AppMetrics): RequestHa
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const operation = operationOf(req);
       const { instance_id: instanceId, binding_id: bindingId } = req.params as Record<string, string | undefined>;
+      const body = (req.body ?? {}) as { app_guid?: unknown; bind_resource?: { app_guid?: unknown } };
+      const appCandidate = body.bind_resource?.app_guid ?? body.app_guid;
+      const appGuid = isValidId(appCandidate) ? appCandidate : undefined;
+      const outcome = (res.locals.errorCode as string | undefined) ?? (res.statusCode < 400 ? 'success' : String(res.statusCode));
       metrics?.osbRequests.inc({ operation, status: String(res.statusCode) });
       metrics?.osbDuration.observe({ operation }, ms / 1000);
-      log.info({ operation, instanceId, bindingId, method: req.method, path: req.originalUrl.split('?')[0].slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.info({ operation, outcome, instanceId, bindingId, appGuid, method: req.method, path: req.originalUrl.split('?')[0].slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };

@@ -110,5 +110,9 @@ describe('broker transport: auth, API version, identity, bodies, ids', () => {
     assert.equal(access?.status, 201);
     assert.equal(access?.method, 'PUT');
     assert.equal(typeof access?.ms, 'number');
+    assert.equal(access?.operation, 'provision');
+    assert.equal(access?.outcome, 'success');
+    assert.equal(access?.instanceId, 'logged-1');
+    assert.equal(access?.userId, '683ea748-3092-4ff4-b656-39cacc4d5360');
   });
 });
