@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BrokerHarness, CF_USER, startBrokerHarness, StoreKind } from '../support/broker-harness';
+import { BROKER_PASS, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness, StoreKind } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
 
 /** Seeds an org, a space, a domain and a started app with two instances and one route. */
@@ -289,6 +289,14 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         await p.delete(`/v2/service_instances/${i}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(200);
         await p.get(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`).expect(410, {});
         await p.get(`/v2/service_instances/${id('never')}/last_operation`).expect(410, {});
+      });
+
+      it('never writes a password or a UAA token into any log line (debug level, after every kind of operation)', async () => {
+        const lines = h.logs.join('');
+        assert.ok(h.logs.length > 50, 'logs were captured');
+        const secrets = [BROKER_PASS, CF_PASS, ...h.cc.issuedTokens()];
+        assert.ok(secrets.length >= 3);
+        for (const secret of secrets) assert.ok(!lines.includes(secret), `a secret (${secret.slice(0, 4)}...) reached the logs`);
       });
 
       it('handles 20 concurrent binds of different apps and leaves 20 target files', async () => {

@@ -45,6 +45,7 @@ export class CcEmulator extends PlatformState {
   private readonly sockets = new Set<Socket>();
   private readonly tokens = new Map<string, { principal: string; expiresAt: number }>();
   private readonly refreshTokens = new Map<string, string>();
+  private readonly issued = new Set<string>();
   private faults: Array<Fault & { left: number }> = [];
   private latencyMs = 0;
   url = '';
@@ -81,6 +82,8 @@ export class CcEmulator extends PlatformState {
   injectTimeout(match: string | RegExp, times = 1) { this.injectFault({ match, kind: 'timeout', times }); }
   clearFaults() { this.faults = []; }
   expireAllTokens() { this.tokens.clear(); }
+  /** Access and refresh tokens handed out so far (still valid or not), for "never logged" tests. */
+  issuedTokens(): string[] { return [...this.issued]; }
   resetRequests() { this.requests.length = 0; }
   /** Requests to CC endpoints (/v3 and /v2), not UAA or the root. */
   ccRequests(): LoggedRequest[] { return this.requests.filter((r) => r.path.startsWith('/v3') || r.path.startsWith('/v2')); }
@@ -182,10 +185,12 @@ export class CcEmulator extends PlatformState {
     if (!principal) return denied;
     const access = randomBytes(24).toString('hex');
     this.tokens.set(access, { principal, expiresAt: Date.now() + this.tokenTtlSeconds * 1000 });
+    this.issued.add(access);
     const answer: Record<string, unknown> = { access_token: access, token_type: 'bearer', expires_in: this.tokenTtlSeconds, scope: 'cloud_controller.read openid', jti: access.slice(0, 16) };
     if (grant !== 'client_credentials') {
       const refresh = randomBytes(24).toString('hex');
       this.refreshTokens.set(refresh, principal);
+      this.issued.add(refresh);
       answer.refresh_token = refresh;
     }
     return { answer: { status: 200, body: answer } };
