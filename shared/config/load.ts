@@ -1,5 +1,6 @@
 import Ajv from 'ajv';
 import { validate as validCron } from 'node-cron';
+import type { StoreConfig } from '../store';
 import { SETTINGS, SettingName, SettingSpec } from './settings';
 
 export interface CfCredentials {
@@ -18,15 +19,7 @@ export interface Config {
   brokerUsername?: string;
   brokerPassword?: string;
   cf?: { apiUrl: string; uaaUrl?: string; credentials: CfCredentials };
-  store: {
-    store: 'fs' | 's3';
-    storeDir: string;
-    s3Bucket?: string;
-    s3Prefix?: string;
-    awsRegion?: string;
-    s3Endpoint?: string;
-    s3ForcePathStyle: boolean;
-  };
+  store: StoreConfig & { s3ForcePathStyle: boolean };
   catalog: { serviceId: string; serviceName: string; planId: string; planName: string };
   updateSchedule: string;
   sidecar: {
