@@ -161,7 +161,11 @@ export class MonitoringBroker implements BrokerService {
       throw unavailable('The broker has no Cloud Controller configured (CF_API_URL), so it cannot read the app; the platform operator must set CF_API_URL and CF credentials.');
     }
     try {
-      return await this.deps.apps.lookup(appGuid);
+      const app = await this.deps.apps.lookup(appGuid);
+      // A CC that did not fill `included` still lets CF tell us the names in the bind context.
+      if (!app.orgName && typeof context?.organization_name === 'string') app.orgName = context.organization_name;
+      if (!app.spaceName && typeof context?.space_name === 'string') app.spaceName = context.space_name;
+      return app;
     } catch (err) {
       if (err instanceof AppNotVisibleError) throw badRequest(this.notVisibleDescription(appGuid, context), 'AppNotVisible');
       if (err instanceof AppLookupUnavailableError) {
