@@ -3,6 +3,7 @@ import {
   CcApiError, CcAuthError, CcBadResponseError, CcErrorInfo, CcIncompleteError, CcRateLimitedError, CcUnavailableError,
 } from './errors';
 import { describeUrl, exchange, parseJson, retryAfterMs, sleep } from './http';
+import { projectApp, projectDomain, projectOrganization, projectProcess, projectRoute, projectSpace } from './projections';
 import type {
   CcApp, CcDomain, CcErrorBody, CcListPage, CcOrganization, CcProcess, CcRoute, CcServiceCredentialBinding, CcSpace,
 } from './types';
@@ -24,6 +25,10 @@ export interface CloudControllerClientOptions {
 }
 
 type Query = Record<string, string | number | string[] | undefined>;
+
+/** Per-resource (and per included kind) projections applied as each page arrives. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface Projection<T> { resource: (raw: any) => T; included?: Record<string, (raw: any) => unknown> }
 
 const MAX_RATE_LIMIT_WAITS = 3;
 
@@ -132,7 +137,7 @@ export class CloudControllerClient {
   }
 
   /** Every page of a list, verified to add up to pagination.total_results. */
-  async listAll<T>(path: string, query: Query): Promise<{ resources: T[]; included: Record<string, unknown[]> }> {
+  async listAll<T>(path: string, query: Query, project?: Projection<T>): Promise<{ resources: T[]; included: Record<string, unknown[]> }> {
     let url: string | undefined = `${this.apiUrl}${path}${toQueryString(query)}`;
     const resources: T[] = [];
     const included: Record<string, unknown[]> = {};
@@ -144,9 +149,10 @@ export class CloudControllerClient {
         throw new CcIncompleteError(`${what} is not a v3 list (no pagination or resources)`, { url: what });
       }
       expected ??= page.pagination.total_results;
-      resources.push(...page.resources);
+      for (const r of page.resources) resources.push(project ? project.resource(r) : r);
       for (const [kind, items] of Object.entries(page.included ?? {})) {
-        if (Array.isArray(items)) (included[kind] ??= []).push(...items);
+        const keep = project?.included?.[kind];
+        if (Array.isArray(items)) (included[kind] ??= []).push(...(keep ? items.map(keep) : items));
       }
       url = page.pagination.next?.href ?? undefined;
       if (url && resources.length >= (expected ?? 0)) {
@@ -171,16 +177,18 @@ export class CloudControllerClient {
   }
 
   async listApps(q: { guids?: string[]; perPage?: number }): Promise<{ apps: CcApp[]; spaces: CcSpace[]; organizations: CcOrganization[] }> {
-    const { resources, included } = await this.listAll<CcApp>('/v3/apps', { guids: q.guids, include: 'space.organization', per_page: q.perPage ?? 5000 });
+    const { resources, included } = await this.listAll<CcApp>('/v3/apps', { guids: q.guids, include: 'space.organization', per_page: q.perPage ?? 5000 },
+      { resource: projectApp, included: { spaces: projectSpace, organizations: projectOrganization } });
     return { apps: resources, spaces: (included.spaces ?? []) as CcSpace[], organizations: (included.organizations ?? []) as CcOrganization[] };
   }
 
   async listProcesses(q: { appGuids?: string[]; types?: string[]; perPage?: number }): Promise<CcProcess[]> {
-    return (await this.listAll<CcProcess>('/v3/processes', { app_guids: q.appGuids, types: q.types, per_page: q.perPage ?? 5000 })).resources;
+    return (await this.listAll<CcProcess>('/v3/processes', { app_guids: q.appGuids, types: q.types, per_page: q.perPage ?? 5000 }, { resource: projectProcess })).resources;
   }
 
   async listRoutes(q: { appGuids?: string[]; perPage?: number }): Promise<{ routes: CcRoute[]; domains: CcDomain[] }> {
-    const { resources, included } = await this.listAll<CcRoute>('/v3/routes', { app_guids: q.appGuids, include: 'domain', per_page: q.perPage ?? 5000 });
+    const { resources, included } = await this.listAll<CcRoute>('/v3/routes', { app_guids: q.appGuids, include: 'domain', per_page: q.perPage ?? 5000 },
+      { resource: projectRoute, included: { domains: projectDomain } });
     return { routes: resources, domains: (included.domains ?? []) as CcDomain[] };
   }
 
