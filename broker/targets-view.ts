@@ -8,7 +8,7 @@ class MemorySink implements TargetSink {
   readonly files = new Map<string, TargetGroup[]>();
   version = 0;
 
-  async initial(): Promise<Map<string, Buffer>> {
+  async initial(): Promise<Map<string, { etag: string; size: number }>> {
     return new Map();
   }
   async write(id: string, body: string): Promise<void> {

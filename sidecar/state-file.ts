@@ -27,5 +27,5 @@ export async function loadState(dir: TargetDir): Promise<SyncState | undefined> 
 }
 
 export async function saveState(dir: TargetDir, state: SyncState): Promise<void> {
-  await dir.writeRaw(path.join(dir.dir, STATE_FILE), JSON.stringify(state));
+  await dir.writeRaw(path.join(dir.dir, STATE_FILE), JSON.stringify({ ...state, savedAt: Date.now() }));
 }

@@ -1,9 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ID_PATTERN } from '../shared/ids';
 import * as fd from '../shared/store/fd';
+import type { SyncState } from '../shared/mirror/state';
 import type { TargetSink } from '../shared/mirror/sync';
+import { inParallel } from '../shared/parallel';
 
 /**
  * The directory Prometheus' file_sd_configs watch. The sidecar owns exactly the files named
@@ -19,9 +21,33 @@ export function ownedId(fileName: string): string | undefined {
 export class TargetDir implements TargetSink {
   constructor(readonly dir: string) {}
 
-  async initial(): Promise<Map<string, Buffer>> {
+  /**
+   * A file not modified since the previous run saved its state still has the ETag recorded
+   * then (one stat); any other file is read and hashed. So `--once` on an unchanged directory
+   * does not read 5,000 files.
+   */
+  async initial(previous?: SyncState): Promise<Map<string, { etag: string; size: number }>> {
     await this.ensure();
-    return this.ownedFiles();
+    const out = new Map<string, { etag: string; size: number }>();
+    const ids = (await fs.readdir(this.dir)).map(ownedId).filter((id): id is string => id !== undefined);
+    await inParallel(ids.map((id) => async () => {
+      const file = path.join(this.dir, `${id}.json`);
+      try {
+        const known = previous?.files[id];
+        if (known && previous?.savedAt) {
+          const st = await fs.stat(file);
+          if (st.isFile() && st.mtimeMs <= previous.savedAt) {
+            out.set(id, { etag: known, size: st.size });
+            return;
+          }
+        }
+        const bytes = await fs.readFile(file);
+        out.set(id, { etag: `"${createHash('md5').update(bytes).digest('hex')}"`, size: bytes.length });
+      } catch {
+        // vanished or unreadable: treated as absent, so it is downloaded again
+      }
+    }), 32);
+    return out;
   }
 
   fileFor(id: string): string {
@@ -31,21 +57,6 @@ export class TargetDir implements TargetSink {
 
   async ensure(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
-  }
-
-  /** Ids of the files we own, with their bytes (only called when no state is known). */
-  async ownedFiles(): Promise<Map<string, Buffer>> {
-    const out = new Map<string, Buffer>();
-    for (const name of await fs.readdir(this.dir)) {
-      const id = ownedId(name);
-      if (!id) continue;
-      try {
-        out.set(id, await fs.readFile(path.join(this.dir, name)));
-      } catch {
-        // vanished or unreadable: treated as absent, so it is downloaded again
-      }
-    }
-    return out;
   }
 
   /** Write by rename: Prometheus sees the old file or the new one, never half of one. */

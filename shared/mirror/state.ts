@@ -7,6 +7,8 @@ export interface SyncState {
   files: Record<string, string>;
   /** Store ETags we found invalid: not fetched again until they change. */
   invalid: Record<string, string>;
+  /** When a state file was written (ms): local files not modified since then match `files`. */
+  savedAt?: number;
   /** A large removal waiting for a second listing to confirm it. */
   pendingRemoval?: { ids: string[]; since: number };
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from '../logger';
 import { ACTIVE_PREFIX, idFromKey } from '../store/keys';
 import { ACTIVE_MARKER_KEY } from '../store/marker';
@@ -10,8 +9,11 @@ import { targetFileProblem } from './validate';
 
 /** Where synced target files go: Prometheus' directory, or memory (the broker's /targets). */
 export interface TargetSink {
-  /** What the sink holds now, by binding id. */
-  initial(): Promise<Map<string, Buffer>>;
+  /**
+   * What the sink holds now, by binding id: ETag (MD5 of the bytes) and size. `previous` is the
+   * state saved by an earlier run, which a sink may trust for entries unchanged since then.
+   */
+  initial(previous?: SyncState): Promise<Map<string, { etag: string; size: number }>>;
   write(id: string, body: string): Promise<void>;
   remove(id: string): Promise<void>;
 }
@@ -43,8 +45,6 @@ export interface SyncResult {
   bytes: number;
 }
 
-const md5Etag = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
-
 /** One poll: marker check, and when needed a listing, downloads, validation, writes, removals. */
 export class Syncer {
   private state?: SyncState;
@@ -62,11 +62,11 @@ export class Syncer {
     const saved = await this.stateStore?.load();
     const state = saved ?? emptyState();
     // What the sink really holds wins over what a state file claims (files may have been edited).
-    const owned = await this.sink.initial();
+    const owned = await this.sink.initial(saved);
     state.files = {};
-    for (const [id, bytes] of owned) {
-      state.files[id] = md5Etag(bytes);
-      this.bytes.set(id, bytes.length);
+    for (const [id, held] of owned) {
+      state.files[id] = held.etag;
+      this.bytes.set(id, held.size);
     }
     return state;
   }

@@ -41,7 +41,18 @@ for (const kind of ['fs', 's3'] as const) {
     const local = async () => (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
 
     before(async () => {
-      if (kind === 's3') {
+      it('--once trusts files unchanged since its state was saved, and re-reads one edited since', async () => {
+      await publish(store, 'b1', body('a.example.com'));
+      await publish(store, 'b2', body('b.example.com'));
+      await syncer({}, true).syncOnce();
+      await new Promise((r) => setTimeout(r, 20));
+      await writeFile(join(dir, 'b1.json'), 'edited by hand');
+      const r = await syncer({ fullListIntervalMs: 0 }, true).syncOnce();
+      assert.deepEqual([r.fetched, r.written], [1, 1], 'only the edited file is fetched again');
+      assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a.example.com'));
+    });
+
+    if (kind === 's3') {
         s3 = await startS3Server();
         process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
         process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -158,6 +169,17 @@ for (const kind of ['fs', 's3'] as const) {
       assert.deepEqual([second.listed, second.storeRequests], [false, 1]);
       const names = await readdir(dir);
       assert.ok(names.every((f) => f === 'b1.json' || !f.endsWith('.json')), names.join(' '));
+    });
+
+    it('--once trusts files unchanged since its state was saved, and re-reads one edited since', async () => {
+      await publish(store, 'b1', body('a.example.com'));
+      await publish(store, 'b2', body('b.example.com'));
+      await syncer({}, true).syncOnce();
+      await new Promise((r) => setTimeout(r, 20));
+      await writeFile(join(dir, 'b1.json'), 'edited by hand');
+      const r = await syncer({ fullListIntervalMs: 0 }, true).syncOnce();
+      assert.deepEqual([r.fetched, r.written], [1, 1], 'only the edited file is fetched again');
+      assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a.example.com'));
     });
 
     if (kind === 's3') {
