@@ -58,9 +58,12 @@ export class Syncer {
     private readonly stateStore?: StateStore,
   ) {}
 
+  /** What an earlier run saved: enough for the marker check, before anything local is read. */
+  private saved?: SyncState;
+
   private async initialState(): Promise<SyncState> {
-    const saved = await this.stateStore?.load();
-    const state = saved ?? emptyState();
+    const saved = this.saved;
+    const state = saved ? { ...saved, files: { ...saved.files }, invalid: { ...saved.invalid } } : emptyState();
     // What the sink really holds wins over what a state file claims (files may have been edited).
     const owned = await this.sink.initial(saved);
     state.files = {};
@@ -72,20 +75,23 @@ export class Syncer {
   }
 
   async syncOnce(now = Date.now()): Promise<SyncResult> {
-    const state = (this.state ??= await this.initialState());
+    if (!this.state && this.saved === undefined) this.saved = (await this.stateStore?.load()) ?? emptyState();
+    // The marker check needs only what was saved: an unchanged run reads nothing local.
+    const known = this.state ?? this.saved!;
     const result: SyncResult = { listed: false, fetched: 0, written: 0, removed: 0, held: 0, invalid: 0, refusedKeys: 0, storeRequests: 0, files: 0, bytes: 0 };
-    const fullDue = now - state.lastFullListAt >= this.opts.fullListIntervalMs;
-    let markerEtag = state.markerEtag;
+    const fullDue = now - known.lastFullListAt >= this.opts.fullListIntervalMs;
+    let markerEtag = known.markerEtag;
     if (!fullDue && markerEtag) {
       result.storeRequests++;
       const marker = await this.store.getIfChanged(ACTIVE_MARKER_KEY, markerEtag);
-      if (marker === 'not-modified') return this.finish(result);
+      if (marker === 'not-modified') return this.finish(result, known);
       markerEtag = marker?.etag;
     } else {
       result.storeRequests++;
       markerEtag = (await this.store.get(ACTIVE_MARKER_KEY))?.etag;
     }
 
+    const state = (this.state ??= await this.initialState());
     // The marker was read before listing: a write after this point bumps it again.
     const listed = await this.store.list(ACTIVE_PREFIX);
     result.storeRequests++;
@@ -135,11 +141,11 @@ export class Syncer {
     state.markerEtag = markerEtag;
     state.lastFullListAt = now;
     await this.stateStore?.save(state);
-    return this.finish(result);
+    return this.finish(result, state);
   }
 
-  private finish(result: SyncResult): SyncResult {
-    result.files = Object.keys(this.state!.files).length;
+  private finish(result: SyncResult, state: SyncState): SyncResult {
+    result.files = Object.keys(state.files).length;
     result.bytes = [...this.bytes.values()].reduce((a, b) => a + b, 0);
     return result;
   }
