@@ -15,8 +15,8 @@ import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb
  * or planReconcile, so a bug in those shows up as a difference).
  *
  * A failure prints the world, the command list that ran and the fast-check seed/path.
- * Reproduce with: MODEL_SEED=<seed> MODEL_PATH=<path> npx mocha ... dist/spec/updater/model.spec.js
- * (MODEL_RUNS=<n> changes the number of runs).
+ * Reproduce with: MODEL_SEED=<seed> MODEL_PATH=<path> MODEL_REPLAY_PATH=<replayPath> npx mocha --no-config
+ * --timeout 120000 --exit dist/spec/updater/model.spec.js (MODEL_RUNS=<n> changes the number of runs).
  */
 
 // ---------------------------------------------------------------- the world
@@ -412,7 +412,7 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
   let spaceGuids: string[];
   let domainGuid: Record<RouteKind, string>;
   let runs = 0;
-  const guidsByRun: string[][] = [];
+  let previous: Model | undefined;
 
   before(async () => {
     h = await startBrokerHarness('fs');
@@ -439,7 +439,8 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
   async function setup(w: World): Promise<{ model: Model; real: Real }> {
     // Fresh ids per run, and a store holding nothing of earlier runs.
     const tag = `m${++runs}`;
-    for (const g of guidsByRun.pop() ?? []) if (h.cc.apps.has(g)) h.cc.deleteApp(g);
+    for (const a of previous?.apps ?? []) if (!a.deleted) h.cc.deleteApp(a.guid);
+    for (const rt of previous?.routes ?? []) h.cc.deleteRoute(rt.guid);
     await wipe(h.store);
     const instanceId = `${tag}-inst`;
     await p.put(`/v2/service_instances/${instanceId}`, provisionBody(h.catalog, w.instanceLabels ? { labels: w.instanceLabels } : undefined)).expect(201);
@@ -454,7 +455,7 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
         route.apps.add(app.guid);
       }
     }
-    guidsByRun.push(model.apps.map((a) => a.guid));
+    previous = model;
     for (const [app, params] of w.binds) await new BindCmd(app, params).run(model, real);
     return { model, real };
   }
@@ -463,13 +464,14 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
     const numRuns = Number(process.env.MODEL_RUNS ?? 40);
     const seed = process.env.MODEL_SEED !== undefined ? Number(process.env.MODEL_SEED) : undefined;
     const path = process.env.MODEL_PATH;
+    const replayPath = process.env.MODEL_REPLAY_PATH; // the /*replayPath=...*/ of the counterexample
     await fc.assert(
-      fc.asyncProperty(world, fc.commands(commandArbs, { maxCommands: 25, size: 'max' }), async (w, cmds) => {
+      fc.asyncProperty(world, fc.commands(commandArbs, { maxCommands: 25, size: 'max', ...(replayPath ? { replayPath } : {}) }), async (w, cmds) => {
         let state: { model: Model; real: Real } | undefined;
         await fc.asyncModelRun(async () => (state = await setup(w)), cmds);
         await reconcileAndCheck(state!.model, state!.real, 'the final reconcile');
       }),
-      { numRuns, ...(seed !== undefined ? { seed } : {}), ...(path ? { path } : {}), endOnFailure: false },
+      { numRuns, ...(seed !== undefined ? { seed } : {}), ...(path ? { path } : {}) },
     );
   });
 });
