@@ -1,104 +1,76 @@
 /**
- * The reconciler at scale: N bound apps on a CC emulator (own process, 20 ms per answer), fs
- * store, one Reconciler kept between runs as the `updater` daemon keeps it. Runs: cold (every
- * file written), nothing changed, 5% of apps scaled, nothing changed. For each: CC requests,
- * wall time, store operations, peak RSS; beside the requests the old algorithm needs.
- *   npm run build && node dist/bench/updater-run.js        (BENCH_SCENARIOS=1000,10000,1000/60000)
- * A scenario "B/V" binds B apps among V visible ones (V defaults to B).
+ * The reconciler at scale (issue 3): N bound apps on the CC emulator (own process, 20 ms per
+ * answer, apps spread over 10 orgs x 5 spaces), fs store, one Reconciler kept between runs as
+ * the `updater` daemon keeps it. Runs: cold (every file written), nothing changed, 5% of the
+ * bound apps scaled, nothing changed again, and a restarted updater (new Reconciler, nothing
+ * changed). For each: CC requests, wall time, CPU, store operations, peak RSS; beside the
+ * requests the old algorithm needs on the same platform (re-enacted against the emulator at
+ * 1,000, computed above that). About 75 s; BENCH_STORE=s3 (s3rver) takes minutes at 10,000.
+ *
+ *   npm run build && node dist/bench/updater-run.js
+ *
+ * Each scenario runs in a fresh process (support/reconcile-scenario.ts), so its peak RSS is its
+ * own, with the node flags of manifest.yml's updater command (the heap cap the deployment runs
+ * with) unless the scenario says `:uncapped`. Env:
+ *   BENCH_SCENARIOS=1000,10000,10000:uncapped,1000/60000   "B/V": B bound among V visible apps
+ *   BENCH_STORE=fs|s3   BENCH_LATENCY_MS=20   BENCH_REENACT=1 (re-run the old algorithm at 1,000)
+ *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra flags for the scenario processes
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { CloudControllerClient } from '../shared/cc';
-import { silentLogger } from '../shared/logger';
-import { inParallel } from '../shared/parallel';
-import { RecordRepository } from '../shared/records/repository';
-import { FsStore } from '../shared/store';
-import type { ListedObject, Store, StoredObject } from '../shared/store/store';
-import { Reconciler, RunSummary } from '../updater/reconciler';
-import { startNode, stopNode } from './support/processes';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ScenarioResult } from './support/reconcile-scenario';
+import { printGoals, printTable } from './support/report';
 
-class CountingStore implements Store {
-  readonly counts = { list: 0, get: 0, put: 0, delete: 0 };
-  readonly description: string;
-  constructor(private readonly inner: Store) {
-    this.description = inner.description;
+/** The flags `cf push` starts the updater with, so the benchmark measures what is deployed. */
+function manifestNodeArgs(): string[] {
+  try {
+    const manifest = readFileSync(resolve(__dirname, '../../manifest.yml'), 'utf8');
+    const m = /command:\s*node\s+(.*?)\s*dist\/cli\.js updater/.exec(manifest);
+    return m ? m[1].split(/\s+/).filter(Boolean) : [];
+  } catch {
+    return [];
   }
-  get(key: string): Promise<StoredObject | undefined> { this.counts.get++; return this.inner.get(key); }
-  getIfChanged(key: string, etag: string) { this.counts.get++; return this.inner.getIfChanged(key, etag); }
-  put(key: string, body: string): Promise<string> { this.counts.put++; return this.inner.put(key, body); }
-  delete(key: string): Promise<void> { this.counts.delete++; return this.inner.delete(key); }
-  list(prefix: string): Promise<ListedObject[]> { this.counts.list++; return this.inner.list(prefix); }
-  reset() { Object.assign(this.counts, { list: 0, get: 0, put: 0, delete: 0 }); }
 }
 
-/** The old clock process: pages of 50 over every app, one routes call per app, cached space/org/domain lookups. */
-const oldAlgorithmRequests = (visible: number, spaces: number, orgs: number, domains: number) => Math.ceil(visible / 50) + visible + spaces + orgs + domains;
-
-async function scenario(bound: number, visible: number) {
-  const emulator = await startNode(resolve(__dirname, 'support/cc-emulator-process.js'), { BENCH_APPS: String(visible), BENCH_LATENCY_MS: '20' }, (l) => l.startsWith('{"url"'));
-  const platform = JSON.parse(emulator.line) as { url: string; apps: string[] };
-  const answers: string[] = [];
-  const waiters: Array<(l: string) => void> = [];
-  emulator.lines.on('line', (l) => (waiters.length ? waiters.shift()!(l) : answers.push(l)));
-  const command = (cmd: object) => new Promise<{ v3: number }>((done) => {
-    waiters.push((l) => done(JSON.parse(l)));
-    emulator.child.stdin!.write(JSON.stringify(cmd) + '\n');
-  });
-
-  const dir = await mkdtemp(join(tmpdir(), 'bench-updater-'));
-  const store = new CountingStore(new FsStore(dir));
-  const repo = new RecordRepository(store);
-  const at = new Date().toISOString();
-  await repo.putInstance({ instance_id: 'bench', service_id: 's', plan_id: 'p', organization_guid: 'o', space_guid: 's', parameters: {}, created_at: at, updated_at: at });
-  await inParallel(platform.apps.slice(0, bound).map((guid, i) => () => repo.putBinding({
-    binding_id: `b-${i}`, instance_id: 'bench', service_id: 's', plan_id: 'p', app_guid: guid, parameters: {}, created_at: at,
-    status_at_bind: { state: 'inactive', reason: 'app-stopped', detail: '' },
-  })), 16);
-
-  const cc = new CloudControllerClient({ apiUrl: platform.url, auth: { kind: 'password', username: 'bench', password: 'bench-pw' } });
-  const reconciler = new Reconciler({ store, cc, logger: silentLogger, leftoverGraceMs: 0 });
-  const results: Array<Record<string, unknown>> = [];
-  const run = async (label: string) => {
-    store.reset();
-    const before = (await command({ op: 'count' })).v3;
-    let peak = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-    const started = performance.now();
-    const s: RunSummary = await reconciler.run();
-    const wallMs = performance.now() - started;
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage().rss);
-    const ccRequests = (await command({ op: 'count' })).v3 - before;
-    if (!s.ok) throw new Error(`${label}: ${s.error}`);
-    results.push({
-      run: label, ok: s.ok, strategy: s.strategy, ccRequests, written: s.written, removed: s.removed, unchanged: s.unchanged,
-      storeLists: store.counts.list, storeReads: store.counts.get, storeWrites: store.counts.put + store.counts.delete,
-      wallMs: Math.round(wallMs), peakRssMb: Math.round(peak / 1024 / 1024),
-    });
+async function runScenario(spec: string, reenact: boolean): Promise<ScenarioResult> {
+  const [sizes, variant] = spec.split(':');
+  const [bound, visible] = sizes.split('/').map(Number);
+  const nodeArgs = [...(variant === 'uncapped' ? [] : manifestNodeArgs()), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const env = {
+    SCENARIO_BOUND: String(bound), SCENARIO_VISIBLE: String(visible || bound), SCENARIO_STORE: process.env.BENCH_STORE ?? 'fs',
+    SCENARIO_LATENCY_MS: process.env.BENCH_LATENCY_MS ?? '20', SCENARIO_REENACT: reenact ? '1' : '0',
   };
-  await run('cold');
-  await run('nothing changed');
-  await command({ op: 'scale', first: Math.round(bound * 0.05), instances: 4 });
-  await run('5% changed');
-  await run('nothing changed again');
-
-  await stopNode(emulator.child);
-  await rm(dir, { recursive: true, force: true });
-  const goalRequests = 3 * Math.ceil(bound / 100) + 10;
-  return { bound, visible, oldAlgorithmRequests: oldAlgorithmRequests(visible, 1, 1, 1), goalRequests, runs: results };
+  process.stderr.write(`scenario ${spec} (node ${nodeArgs.join(' ') || 'without flags'})\n`);
+  const child = spawn(process.execPath, [...nodeArgs, resolve(__dirname, 'support/reconcile-scenario.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let result: string | undefined;
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    if (l.startsWith('RESULT ')) result = l.slice('RESULT '.length);
+  });
+  const code = await new Promise<number | null>((done) => child.once('exit', done));
+  if (code !== 0 || !result) throw new Error(`scenario ${spec} exited with ${code}${result ? '' : ' and no result'}`);
+  return JSON.parse(result) as ScenarioResult;
 }
 
 async function main() {
-  const scenarios = (process.env.BENCH_SCENARIOS ?? '1000,10000,1000/60000').split(',');
-  const out = [];
-  for (const s of scenarios) {
-    const [bound, visible] = s.split('/').map(Number);
-    const r = await scenario(bound, visible || bound);
-    console.log(JSON.stringify(r));
-    out.push(r);
+  const specs = (process.env.BENCH_SCENARIOS ?? '1000,10000,10000:uncapped,1000/60000').split(',').map((s) => s.trim()).filter(Boolean);
+  let reenact = process.env.BENCH_REENACT !== '0';
+  const results: Array<{ spec: string; result: ScenarioResult }> = [];
+  const started = performance.now();
+  if (loadavg()[0] > 1.5) process.stderr.write(`warning: load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores: something else is running, timings will be inflated\n`);
+  for (const spec of specs) {
+    // The old algorithm is re-enacted once, on the first dense 1,000 scenario (~25 s of sequential calls).
+    const dense1000 = /^1000(\/1000)?(:|$)/.test(spec);
+    const result = await runScenario(spec, reenact && dense1000);
+    if (dense1000) reenact = false;
+    console.log(JSON.stringify({ scenario: spec, ...result }));
+    results.push({ spec, result });
   }
-  console.log(`\nprocess peak RSS (maxRSS over all scenarios): ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
+  printTable(results);
+  printGoals(results);
+  console.log(`\ntotal ${Math.round((performance.now() - started) / 1000)} s`);
 }
 
 main().catch((err) => {
