@@ -88,13 +88,25 @@ async function main(argv: string[]): Promise<number> {
     stop = (await runUpdaterDaemon(config, logger)).stop;
   } else {
     const { startBroker } = await import('./broker/server');
-    const { server } = await startBroker(config, logger);
-    stop = () => new Promise((resolve) => server.close(() => resolve()));
+    stop = (await startBroker(config, logger)).stop;
   }
   const onSignal = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    setTimeout(() => process.exit(0), 10_000).unref();
-    void stop().then(() => process.exit(0));
+    // CF kills 10 s after SIGTERM; the parts' own grace ends before that.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in 9.5 s; exiting');
+      process.exit(1);
+    }, 9_500).unref();
+    void stop().then(
+      () => {
+        logger.info({ signal }, 'stopped cleanly');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));

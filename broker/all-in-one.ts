@@ -18,9 +18,8 @@ export async function runAllInOne(config: Config, targetsDir: string, logger: Lo
     store: broker.store,
     reconciler: broker.reconciler,
     async stop() {
-      await sidecar.stop();
-      await updater?.stop();
-      await new Promise<void>((resolve) => broker.server.close(() => resolve()));
+      // In-flight OSB requests get the whole grace; the schedule and the sidecar stop meanwhile.
+      await Promise.all([broker.stop(), updater?.stop(), sidecar.stop()]);
     },
   };
 }

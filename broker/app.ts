@@ -1,4 +1,5 @@
 import express, { Express, RequestHandler } from 'express';
+import type { Credential } from '../shared/basic-auth';
 import type { Logger } from '../shared/logger';
 import type { AppMetrics } from '../shared/metrics';
 import { bind } from './handlers/bind';
@@ -16,20 +17,21 @@ import { basicAuth } from './middleware/basic-auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { validateIdParam } from './middleware/ids';
 import { requestIdentity } from './middleware/request-identity';
+import { securityHeaders } from './middleware/security-headers';
 import type { BrokerService } from './service';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export interface BrokerAppOptions {
   service: BrokerService;
-  username: string;
-  password: string;
+  /** Accepted broker credentials: the current pair, and the previous one while rotating. */
+  credentials: Credential[];
   logger: Logger;
   /** Extra authenticated routes mounted beside /v2 (/update-targets, /targets). */
   extraRoutes?: (router: express.Router) => void;
   metrics?: AppMetrics;
   /** Credentials for /metrics; the broker's own when unset. */
-  metricsAuth?: { username: string; password: string };
+  metricsAuth?: Credential;
 }
 
 /** Assembles the transport: middlewares, one handler per endpoint, one error mapper. */
@@ -37,18 +39,18 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(securityHeaders());
   app.get('/healthz', healthz);
   if (opts.metrics) {
     const registry = opts.metrics.registry;
-    const auth = opts.metricsAuth ?? { username: opts.username, password: opts.password };
-    app.get('/metrics', basicAuth(auth.username, auth.password), async (_req, res) => {
+    app.get('/metrics', basicAuth(opts.metricsAuth ?? opts.credentials), async (_req, res) => {
       res.set('Content-Type', registry.contentType).send(await registry.metrics());
     });
   }
 
   const osb = express.Router();
   osb.use(requestIdentity(opts.logger, opts.metrics));
-  osb.use(basicAuth(opts.username, opts.password));
+  osb.use(basicAuth(opts.credentials));
   osb.use(apiVersion());
   osb.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true }) as RequestHandler);
   osb.param('instance_id', validateIdParam('service instance id'));
@@ -71,7 +73,7 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   if (opts.extraRoutes) {
     const extra = express.Router();
     extra.use(requestIdentity(opts.logger, opts.metrics));
-    extra.use(basicAuth(opts.username, opts.password));
+    extra.use(basicAuth(opts.credentials));
     opts.extraRoutes(extra);
     app.use(extra);
   }

@@ -190,13 +190,27 @@ export class MonitoringBroker implements BrokerService {
     this.checkOffering(d.serviceId, d.planId);
     await this.locks.run(`binding:${bindingId}`, () => withStoreFailures(async () => {
       const existing = await this.deps.records.getBinding(bindingId);
-      if (!existing || existing.instance_id !== instanceId) throw gone();
+      if (!existing) {
+        // CF's orphan mitigation after a bind that failed midway (broker killed, store down):
+        // a target file may be left without its record. Remove it now rather than after the
+        // updater's leftover grace; the answer is still 410 because no binding existed.
+        await this.removeLeftoverTargets(bindingId, ctx);
+        throw gone();
+      }
+      if (existing.instance_id !== instanceId) throw gone();
       // Targets first: if the record delete fails, CF still has the binding and retries,
       // and the record lets the updater put the targets back meanwhile.
       await this.deps.records.deleteTargets(bindingId);
       await Promise.all([this.deps.records.deleteBinding(bindingId), bumpActiveMarker(this.deps.records.store, 'broker', ctx.log)]);
       ctx.log.info({ bindingId, instanceId, appGuid: existing.app_guid, userId: ctx.userId }, 'app unbound; targets removed');
     }));
+  }
+
+  private async removeLeftoverTargets(bindingId: string, ctx: RequestContext): Promise<void> {
+    if (!(await this.deps.records.getTargets(bindingId))) return;
+    await this.deps.records.deleteTargets(bindingId);
+    await bumpActiveMarker(this.deps.records.store, 'broker', ctx.log);
+    ctx.log.info({ bindingId, userId: ctx.userId }, 'unbind of an unknown binding removed a target file left by a failed bind');
   }
 
   async getBinding(instanceId: string, bindingId: string): Promise<BindingView> {

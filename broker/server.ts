@@ -1,9 +1,11 @@
 import type { Server } from 'node:http';
+import type { Credential } from '../shared/basic-auth';
 import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
 import { AppMetrics } from '../shared/metrics';
 import { RecordRepository } from '../shared/records/repository';
+import { closeGracefully, SHUTDOWN_GRACE_MS } from '../shared/graceful-close';
 import { createStore } from '../shared/store';
 import { InstrumentedStore } from '../shared/store/instrumented';
 import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
@@ -16,6 +18,12 @@ import { MonitoringBroker } from './monitoring-broker';
 
 /** CF gives a bind 60 s; CC lookups must end well before, retries included. */
 const CC_TIMEOUT_MS = 10_000;
+
+/** The current pair, then the previous one while an operator rotates them. */
+function brokerCredentials(config: Config): Credential[] {
+  const current = { username: config.brokerUsername!, password: config.brokerPassword! };
+  return config.brokerPrevious ? [current, config.brokerPrevious] : [current];
+}
 
 export function buildBroker(config: Config, logger: Logger, metrics = new AppMetrics()) {
   const store = new InstrumentedStore(createStore(config.store), metrics);
@@ -31,7 +39,7 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
     cfPrincipal: config.cf?.credentials,
   });
   const app = createBrokerApp({
-    service, username: config.brokerUsername!, password: config.brokerPassword!, logger, metrics, metricsAuth: config.metricsAuth,
+    service, credentials: brokerCredentials(config), logger, metrics, metricsAuth: config.metricsAuth,
     extraRoutes: (router) => {
       router.post('/update-targets', updateTargets(reconciler));
       router.get('/targets', getTargets(new TargetsView(store, logger)));
@@ -41,7 +49,7 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
 }
 
 /** Starts listening; resolves once the port is bound, with what else runs on top of it. */
-export async function startBroker(config: Config, logger: Logger): Promise<{ server: Server; port: number } & ReturnType<typeof buildBroker>> {
+export async function startBroker(config: Config, logger: Logger): Promise<{ server: Server; port: number; stop(): Promise<void> } & ReturnType<typeof buildBroker>> {
   const built = buildBroker(config, logger);
   if (!config.cf) logger.warn('CF_API_URL is not set: the broker serves the catalog, provision and unbind, but every bind will fail until it is configured');
   return new Promise((resolve, reject) => {
@@ -49,7 +57,14 @@ export async function startBroker(config: Config, logger: Logger): Promise<{ ser
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       logger.info({ port, store: built.store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
-      resolve({ server, port, ...built });
+      // Requests in flight finish (their store writes complete) before the process goes;
+      // so does a reconcile started by POST /update-targets.
+      const stop = async () => {
+        const { forced } = await closeGracefully(server);
+        if (forced) logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'requests still open at the end of the shutdown grace were cut');
+        await built.reconciler?.whenIdle();
+      };
+      resolve({ server, port, stop, ...built });
     });
     server.on('error', reject);
     // Keep-alive longer than the CF router's idle timeout, so it never sends on a closing socket.

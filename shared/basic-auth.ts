@@ -1,22 +1,34 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
+export interface Credential {
+  username: string;
+  password: string;
+}
+
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**
- * A checker for `Authorization: Basic ...`. Both sides are hashed before comparing, so the
- * comparison takes the same time whatever the length or content of the guess.
+ * A checker for `Authorization: Basic ...` that accepts any of `accepted` (more than one while
+ * an operator rotates credentials). Both sides are hashed before comparing and every accepted
+ * pair is compared, so the time taken does not depend on the guess nor on which pair matched.
  */
-export function basicAuthChecker(username: string, password: string): (header: string | undefined) => boolean {
-  const expectedUser = digest(username);
-  const expectedPass = digest(password);
+export function basicAuthChecker(accepted: Credential | readonly Credential[]): (header: string | undefined) => boolean {
+  const expected = (Array.isArray(accepted) ? accepted : [accepted as Credential]).map((c) => ({ user: digest(c.username), pass: digest(c.password) }));
+  if (expected.length === 0) throw new Error('basicAuthChecker needs at least one credential');
   return (header) => {
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
     if (!match) return false;
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return false;
-    const userOk = timingSafeEqual(digest(decoded.slice(0, colon)), expectedUser);
-    const passOk = timingSafeEqual(digest(decoded.slice(colon + 1)), expectedPass);
-    return userOk && passOk;
+    const user = digest(decoded.slice(0, colon));
+    const pass = digest(decoded.slice(colon + 1));
+    let ok = false;
+    for (const e of expected) {
+      // Non-short-circuiting `&` and `|`: every comparison runs whatever the outcome.
+      const both = Number(timingSafeEqual(user, e.user)) & Number(timingSafeEqual(pass, e.pass));
+      ok = Boolean(Number(ok) | both);
+    }
+    return ok;
   };
 }

@@ -8,7 +8,7 @@ import type { Logger } from './logger';
  * processes that have no HTTP server of their own (sidecar, updater).
  */
 export function serveMetrics(registry: Registry, host: string, port: number, log: Logger, auth?: { username: string; password: string }): Promise<Server> {
-  const authorised = auth ? basicAuthChecker(auth.username, auth.password) : () => true;
+  const authorised = auth ? basicAuthChecker(auth) : () => true;
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
       if (!authorised(req.headers.authorization)) {

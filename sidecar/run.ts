@@ -1,4 +1,5 @@
 import type { Config } from '../shared/config/load';
+import { closeGracefully } from '../shared/graceful-close';
 import type { Logger } from '../shared/logger';
 import { createStore } from '../shared/store';
 import { serveMetrics } from '../shared/metrics-server';
@@ -43,7 +44,7 @@ export async function runSidecarDaemon(config: Config, dir: string, logger: Logg
   return {
     async stop() {
       await daemon.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeGracefully(server, 2_000);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { schedule } from 'node-cron';
 import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
+import { closeGracefully } from '../shared/graceful-close';
 import type { Logger } from '../shared/logger';
 import { AppMetrics } from '../shared/metrics';
 import { serveMetrics } from '../shared/metrics-server';
@@ -35,7 +36,7 @@ export async function runUpdaterDaemon(config: Config, logger: Logger): Promise<
     last: scheduled.last,
     async stop() {
       await scheduled.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeGracefully(server, 2_000);
     },
   };
 }

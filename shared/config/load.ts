@@ -18,6 +18,8 @@ export interface Config {
   logLevel: string;
   brokerUsername?: string;
   brokerPassword?: string;
+  /** Also accepted while an operator rotates the broker's credentials (cf update-service-broker). */
+  brokerPrevious?: { username: string; password: string };
   cf?: { apiUrl: string; uaaUrl?: string; credentials: CfCredentials };
   store: StoreConfig & { s3ForcePathStyle: boolean };
   catalog: { serviceId: string; serviceName: string; planId: string; planName: string };
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     if (!raw.brokerUsername) throw new ConfigError('BROKER_USERNAME: is required; Cloud Foundry authenticates to the broker with it');
     if (!raw.brokerPassword) throw new ConfigError('BROKER_PASSWORD: is required; Cloud Foundry authenticates to the broker with it');
   }
+  if (!!raw.brokerPreviousUsername !== !!raw.brokerPreviousPassword) throw new ConfigError(`${raw.brokerPreviousUsername ? 'BROKER_PREVIOUS_PASSWORD' : 'BROKER_PREVIOUS_USERNAME'}: is required when the other is set`);
   const port = Number(raw.port);
   if (!(port >= 0 && port <= 65535)) throw new ConfigError(`PORT: must be a port number 0-65535 (got "${raw.port}")`);
   if (raw.store === 's3' && !raw.s3Bucket) throw new ConfigError('S3_BUCKET: is required when STORE=s3');
@@ -153,6 +156,7 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     logLevel: raw.logLevel!,
     brokerUsername: raw.brokerUsername,
     brokerPassword: raw.brokerPassword,
+    brokerPrevious: raw.brokerPreviousUsername ? { username: raw.brokerPreviousUsername, password: raw.brokerPreviousPassword! } : undefined,
     cf: cloudController(raw, needs.cloudController ?? false),
     store: {
       store: raw.store as 'fs' | 's3',

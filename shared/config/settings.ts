@@ -23,6 +23,8 @@ export const SETTINGS = {
   logLevel: { env: 'LOG_LEVEL', description: 'fatal, error, warn, info, debug or trace', default: 'info', schema: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'one of fatal, error, warn, info, debug, trace, silent' } },
   brokerUsername: { env: 'BROKER_USERNAME', description: 'Basic-auth user that Cloud Foundry uses to call the broker (required by `broker`)', schema: NON_EMPTY },
   brokerPassword: { env: 'BROKER_PASSWORD', description: 'Basic-auth password for BROKER_USERNAME (required by `broker`)', schema: NON_EMPTY, secret: true },
+  brokerPreviousUsername: { env: 'BROKER_PREVIOUS_USERNAME', description: 'while rotating broker credentials: the old user, still accepted until it is unset', schema: NON_EMPTY },
+  brokerPreviousPassword: { env: 'BROKER_PREVIOUS_PASSWORD', description: 'while rotating broker credentials: the old password', schema: NON_EMPTY, secret: true },
   cfApiUrl: { env: 'CF_API_URL', description: 'Cloud Controller URL, e.g. https://api.sys.example.com', schema: URL_SCHEMA },
   cfUsername: { env: 'CF_USERNAME', description: 'CF user for the UAA password grant (client `cf`)', schema: NON_EMPTY },
   cfPassword: { env: 'CF_PASSWORD', description: 'password of CF_USERNAME', schema: NON_EMPTY, secret: true },

@@ -268,6 +268,16 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         await p.delete(`/v2/service_instances/${id('i')}/service_bindings/${id('never')}?${deleteQuery(h.catalog)}`).expect(410, {});
       });
 
+      it('removes a target file a failed bind left without its record when CF orphan-mitigates, still answering 410 {}', async () => {
+        const b = id('half-bound');
+        const groups = [{ targets: ['half.apps.example.com'], labels: { job: 'half', __param_cf_app_guid: 'g', __param_cf_app_instance_index: '0' } }];
+        await h.store.put(`active/${b}.json`, JSON.stringify(groups));
+        const markerBefore = (await h.store.get('markers/active.json'))?.body;
+        await p.delete(`/v2/service_instances/${id('i')}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(410, {});
+        assert.equal(await h.store.get(`active/${b}.json`), undefined, 'the leftover target file is gone at once');
+        assert.notEqual((await h.store.get('markers/active.json'))?.body, markerBefore, 'sidecars are told');
+      });
+
       it('serialises two concurrent identical binds: one 201, one 200, one target file', async () => {
         const { app } = seedApp(h, { name: `twice-${kind}` });
         const i = id('inst');
