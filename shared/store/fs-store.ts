@@ -8,6 +8,12 @@ import {
   assertSafeKey, assertSafePrefix, compareKeys, describeKey, ListedObject, md5Etag, Store, StoredObject, StoreError,
 } from './store';
 
+
+/** Names of this store's temp files: `.<name>.<pid>.<12 hex>.tmp` (see put). */
+const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
+/** Writes take milliseconds; a temp file this old belongs to a writer that was killed. */
+export const STALE_TEMP_MS = 15 * 60_000;
+
 /** Identity of one version of a file: a rewrite in place or a rename over it changes at least one part. */
 interface FileVersion {
   ino: number;
@@ -205,7 +211,10 @@ export class FsStore implements Store {
     for (const entry of entries) {
       // Temp files, and anything else dot-named, are never objects. Symlinks and other special
       // files are skipped too (Dirent does not follow links), so nothing outside root is listed.
-      if (entry.name.startsWith('.')) continue;
+      if (entry.name.startsWith('.')) {
+        if (entry.isFile() && TEMP_FILE.test(entry.name)) work.push(this.sweepStaleTemp(path.join(dir, entry.name)));
+        continue;
+      }
       const key = dirKey + entry.name;
       if (entry.isDirectory()) {
         const sub = `${key}/`;
@@ -215,6 +224,20 @@ export class FsStore implements Store {
       }
     }
     await Promise.all(work);
+  }
+
+  /**
+   * A temp file is only left behind when a writer was killed mid-put (the put itself removes
+   * it on failure). Once it is far older than any write takes, nobody will rename it: remove it
+   * so crashes do not slowly fill the disk.
+   */
+  private async sweepStaleTemp(file: string): Promise<void> {
+    try {
+      const stat = await fsp.stat(file);
+      if (Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fsp.unlink(file);
+    } catch {
+      // Renamed or removed meanwhile, or not ours to remove: the listing goes on regardless.
+    }
   }
 
   private async describeFile(key: string, seen: Set<string>): Promise<ListedObject | undefined> {

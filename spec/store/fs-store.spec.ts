@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from '
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createStore, FsStore, StoreError } from '../../shared/store';
+import { STALE_TEMP_MS } from '../../shared/store/fs-store';
 import { storeContract } from './contract';
 
 /** A store root inside its own temp parent, so a test can see whether anything escaped next to it. */
@@ -74,6 +75,21 @@ describe('FsStore', function () {
     await store.put('bindings/new.json', '{"complete":true}');
     assert.equal((await store.get('bindings/new.json'))?.body, '{"complete":true}');
     assert.deepEqual((await store.list('bindings/')).map((o) => o.key), ['bindings/kept.json', 'bindings/new.json']);
+  });
+
+  it('removes temp files killed writers left once they are 15 minutes old, and only those', async function () {
+    await store.put('active/live.json', '[]');
+    const dir = path.join(root, 'active');
+    const stale = path.join(dir, '.gone.json.4242.0123456789ab.tmp');
+    const fresh = path.join(dir, '.busy.json.4343.ba9876543210.tmp');
+    const notOurs = path.join(dir, '.operator-notes');
+    for (const f of [stale, fresh, notOurs]) await writeFile(f, '{"half":');
+    const old = new Date(Date.now() - STALE_TEMP_MS - 60_000);
+    await utimes(stale, old, old);
+    await utimes(notOurs, old, old);
+
+    assert.deepEqual((await store.list('active/')).map((o) => o.key), ['active/live.json']);
+    assert.deepEqual((await readdir(dir)).sort(), ['.busy.json.4343.ba9876543210.tmp', '.operator-notes', 'live.json']);
   });
 
   it('does not expose temp files while writes are in flight', async function () {
