@@ -11,7 +11,7 @@ export async function withStoreFailures<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof StoreError) {
-      throw new BrokerFailure('Unavailable', `The broker's store is not reachable (${err.message}). Nothing was changed; try again in a minute.`, 'ServiceUnavailable');
+      throw new BrokerFailure('Unavailable', `The broker's store is not reachable (${err.message}). The request did not complete; try again in a minute (Cloud Foundry cleans up what a failed bind left).`, 'ServiceUnavailable');
     }
     if (err instanceof CorruptRecordError) {
       throw new BrokerFailure('Internal', `The broker's store holds a damaged record (${err.message}); the platform operator must repair or remove it.`, 'InternalError');
