@@ -201,7 +201,11 @@ export class MonitoringBroker implements BrokerService {
       // Targets first: if the record delete fails, CF still has the binding and retries,
       // and the record lets the updater put the targets back meanwhile.
       await this.deps.records.deleteTargets(bindingId);
-      await Promise.all([this.deps.records.deleteBinding(bindingId), bumpActiveMarker(this.deps.records.store, 'broker', ctx.log)]);
+      await this.deps.records.deleteBinding(bindingId);
+      // Again: a reconcile that read the record before it went may have written the file back
+      // in between (it re-checks the record after writing, which covers later writes).
+      await this.deps.records.deleteTargets(bindingId);
+      await bumpActiveMarker(this.deps.records.store, 'broker', ctx.log);
       ctx.log.info({ bindingId, instanceId, appGuid: existing.app_guid, userId: ctx.userId }, 'app unbound; targets removed');
     }));
   }

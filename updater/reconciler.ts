@@ -126,6 +126,18 @@ export class Reconciler {
           await store.put(activeKey(w.bindingId), w.body);
           summary.written++;
         }), concurrency);
+        // An unbind that landed between the listing above and our put got its file back.
+        // Unbind deletes the file again after its record, so a record still listed now is
+        // one whose unbind has yet to clean up; a record gone now means we must.
+        if (writes.length > 0) {
+          const boundNow = new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
+          await inParallel(writes.filter((w) => !boundNow.has(w.bindingId)).map((w) => async () => {
+            await store.delete(activeKey(w.bindingId));
+            summary.removed++;
+            this.opts.metrics?.filesRemoved.inc({ reason: 'unbound-during-run' });
+            log.info({ bindingId: w.bindingId, reason: 'unbound-during-run' }, 'targets removed');
+          }), concurrency);
+        }
         await inParallel(removals.map((r) => async () => {
           await store.delete(activeKey(r.bindingId));
           summary.removed++;

@@ -174,6 +174,30 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     assert.equal(await targets(bindingId), undefined);
   });
 
+  it('does not give a file back to a binding unbound while the run writes (its put lands after the unbind)', async () => {
+    const { app, bindingId } = await boundApp({ instances: 2 });
+    h.cc.scale(app.guid, 3);
+    const unbind = () => p.delete(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}?${deleteQuery(h.catalog)}`).expect(200);
+    // The run has read the record and planned the write; the whole unbind completes before the
+    // write reaches the store: without a second look the run would publish an unbound app.
+    const store = new Proxy(h.store, {
+      get(target, prop) {
+        if (prop === 'put') {
+          return async (key: string, body: string) => {
+            if (key === `active/${bindingId}.json`) await unbind();
+            return target.put(key, body);
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const s = await reconciler({ store, leftoverGraceMs: 120_000 }).run();
+    assert.equal(s.ok, true, s.error);
+    assert.equal(await targets(bindingId), undefined, 'Prometheus must not keep scraping an unbound app');
+    assert.equal(await h.store.get(`bindings/${bindingId}.json`), undefined);
+  });
+
   describe('faults change nothing', () => {
     let pending: { app: { guid: string }; bindingId: string };
     beforeEach(async () => {
