@@ -67,6 +67,8 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   osb.get('/service_instances/:instance_id/service_bindings/:binding_id', getBinding(s));
   osb.get('/service_instances/:instance_id/last_operation', instanceLastOperation(s));
   osb.get('/service_instances/:instance_id/service_bindings/:binding_id/last_operation', bindingLastOperation(s));
+  // Express would answer OPTIONS on a known path itself, in text/plain: keep the OSB shape.
+  osb.use(notFoundRoute());
   // Mounted at /v2 so the OSB-only checks (API version) never apply to operator endpoints.
   app.use('/v2', osb);
 
@@ -75,6 +77,7 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
     extra.use(requestIdentity(opts.logger, opts.metrics));
     extra.use(basicAuth(opts.credentials));
     opts.extraRoutes(extra);
+    extra.use(notFoundRoute());
     app.use(extra);
   }
 

@@ -1,6 +1,6 @@
 import Ajv04 from 'ajv-draft-04';
 import type { ErrorObject } from 'ajv';
-import { extraLabelProblem, LABEL_NAME_PATTERN, MAX_EXTRA_LABELS, MAX_LABEL_VALUE_LENGTH, RESERVED_LABELS } from '../shared/targets/labels';
+import { extraLabelProblem, LABEL_NAME_PATTERN, MAX_EXTRA_LABELS, MAX_LABEL_NAME_LENGTH, MAX_LABEL_VALUE_LENGTH, RESERVED_LABELS } from '../shared/targets/labels';
 import type { BindingParameters, InstanceParameters } from '../shared/targets/options';
 import { badRequest } from './errors';
 
@@ -13,10 +13,12 @@ const DRAFT_04 = 'http://json-schema.org/draft-04/schema#';
 const reserved = RESERVED_LABELS.join('|');
 const labelsSchema = {
   type: 'object',
-  description: `Extra labels on every target (at most ${MAX_EXTRA_LABELS}); names as Prometheus label names, not starting with "__", not ${RESERVED_LABELS.join('/')}`,
+  description: `Extra labels on every target (at most ${MAX_EXTRA_LABELS}); names as Prometheus label names of at most ${MAX_LABEL_NAME_LENGTH} characters, not starting with "__", not ${RESERVED_LABELS.join('/')}`,
   maxProperties: MAX_EXTRA_LABELS,
   patternProperties: {
-    [`^(?!__)(?!(${reserved})$)${LABEL_NAME_PATTERN.slice(1, -1)}$`]: { type: 'string', maxLength: MAX_LABEL_VALUE_LENGTH },
+    // The length lookahead keeps the schema and extraLabelProblem() in step: without it a
+    // 101-character name passed the schema and was stored.
+    [`^(?!__)(?!(${reserved})$)(?=.{1,${MAX_LABEL_NAME_LENGTH}}$)${LABEL_NAME_PATTERN.slice(1, -1)}$`]: { type: 'string', maxLength: MAX_LABEL_VALUE_LENGTH },
   },
   additionalProperties: false,
 };

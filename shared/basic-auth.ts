@@ -18,7 +18,10 @@ export function basicAuthChecker(accepted: Credential | readonly Credential[]): 
   return (header) => {
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
     if (!match) return false;
-    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    const bytes = Buffer.from(match[1], 'base64');
+    // Node's decoder skips whatever follows the padding; a garbled header is not a credential.
+    if (bytes.toString('base64').replace(/=+$/, '') !== match[1].replace(/=+$/, '')) return false;
+    const decoded = bytes.toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return false;
     const user = digest(decoded.slice(0, colon));

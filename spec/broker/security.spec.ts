@@ -46,6 +46,7 @@ const WRONG_AUTHORIZATION: Record<string, string | undefined> = {
   'Bearer instead of Basic': `Bearer ${CURRENT.password}`,
   'base64 without a colon': 'Basic ' + Buffer.from(CURRENT.username + CURRENT.password).toString('base64'),
   'garbage': 'Basic !!!not-base64!!!',
+  'the right pair with junk after the base64 padding': basic(CURRENT) + '=QUFB',
 };
 
 describe('broker security: authentication on every route, credential rotation, headers, limits', () => {
