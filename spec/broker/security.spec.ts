@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import supertest from 'supertest';
 import { buildBroker } from '../../broker/server';
 import { ConfigError, loadConfig } from '../../shared/config/load';
-import { silentLogger } from '../../shared/logger';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../shared/logger';
 
 const CURRENT = { username: 'cf-broker-2026', password: 'new-secret-3b9f' };
 const PREVIOUS = { username: 'cf-broker-2025', password: 'old-secret-77c1' };
@@ -52,10 +53,13 @@ const WRONG_AUTHORIZATION: Record<string, string | undefined> = {
 describe('broker security: authentication on every route, credential rotation, headers, limits', () => {
   let dir: string;
   const brokers: Array<ReturnType<typeof buildBroker>> = [];
+  // Every line every broker in this file logs, at debug level.
+  const logs: string[] = [];
+  const logger = createLogger('debug', new Writable({ write(chunk, _enc, done) { logs.push(String(chunk)); done(); } }));
 
   async function broker(extra: Record<string, string> = {}) {
     const env = { BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password, STORE: 'fs', STORE_DIR: join(dir, `store-${brokers.length}`), ...extra };
-    const built = buildBroker(loadConfig(env, { brokerCredentials: true }), silentLogger);
+    const built = buildBroker(loadConfig(env, { brokerCredentials: true }), logger);
     brokers.push(built);
     return supertest(built.app);
   }
@@ -162,7 +166,7 @@ describe('broker security: authentication on every route, credential rotation, h
   });
 
   it('refuses oversized headers with 431 before any handler, and keeps serving', async () => {
-    const built = brokers.at(-1) ?? buildBroker(loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', STORE_DIR: join(dir, 'h') }, { brokerCredentials: true }), silentLogger);
+    const built = brokers.at(-1) ?? buildBroker(loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', STORE_DIR: join(dir, 'h') }, { brokerCredentials: true }), logger);
     const server = built.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {
@@ -181,6 +185,15 @@ describe('broker security: authentication on every route, credential rotation, h
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('never logs a password or an Authorization header, of any pair, after every request above', () => {
+    assert.ok(logs.length > 100, `the brokers logged (${logs.length} lines)`);
+    const secrets = [CURRENT, PREVIOUS, METRICS].flatMap((c) => [c.password, Buffer.from(`${c.username}:${c.password}`).toString('base64')]);
+    for (const line of logs) {
+      for (const secret of secrets) assert.ok(!line.includes(secret), `a log line holds a secret: ${line.slice(0, 200)}`);
+      assert.ok(!/"authorization"\s*:\s*"Basic /i.test(line), `a log line holds an Authorization header: ${line.slice(0, 200)}`);
     }
   });
 });
