@@ -28,8 +28,8 @@ interface Child {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-function start(command: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [CLI, command], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(command: string, env: Record<string, string>, args: string[] = []): Child {
+  const proc = spawn(process.execPath, [CLI, command, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   proc.stdout!.on('data', (d) => out.push(String(d)));
   proc.stderr!.on('data', (d) => out.push(String(d)));
@@ -134,5 +134,20 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
     const groups = JSON.parse(await readFile(join(store, 'active', 'bind-up.json'), 'utf8')) as unknown[];
     assert.equal(groups.length, 3, 'the file the run wrote is whole and current');
     assert.deepEqual((await readdir(join(store, 'active'))).filter((f) => !f.endsWith('.json')), [], 'no temp file left behind');
+  });
+  it('all (the single-node command): SIGTERM stops broker, schedule and sidecar together and exits 0', async () => {
+    const port = await freePort();
+    const all = start('all', { ...env, PORT: String(port), SIDECAR_METRICS_PORT: String(await freePort()), SYNC_INTERVAL_SECONDS: '1' }, ['--dir', join(dir, 'targets')]);
+    children.push(all.proc);
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined, 10_000, 'all up');
+    await waitFor(async () => all.logs().some((l) => l.msg === 'reconcile finished') || undefined, 10_000, 'the first scheduled reconcile');
+    const signalledAt = Date.now();
+    all.proc.kill('SIGTERM');
+    const exit = await all.exit;
+    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });
+    assert.ok(exit.at - signalledAt < 9_500, `exited ${exit.at - signalledAt} ms after SIGTERM`);
+    assert.ok(all.logs().some((l) => l.msg === 'stopped cleanly'));
+    assert.ok(!all.logs().some((l) => l.level === 'error'), 'no error logged');
   });
 });
