@@ -121,6 +121,13 @@ export class Reconciler {
       const stillBound = new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
       const writes = plan.writes.filter((w) => stillBound.has(w.bindingId));
       const removals = plan.removals.filter((r) => !(r.reason === 'no-binding-record' && (young.has(r.bindingId) || stillBound.has(r.bindingId))));
+      // Only a crashed bind leaves a file without its record, one at a time. Many at once means
+      // the store answered with an incomplete bindings/ listing, or records were lost: deleting
+      // would take live targets away from Prometheus.
+      const leftovers = removals.filter((r) => r.reason === 'no-binding-record').length;
+      if (leftovers >= 5 && leftovers > maxGone * active.size) {
+        throw new Error(`${leftovers} of ${active.size} target files have no binding record at once; refusing to remove them (did the store list bindings/ incompletely, or were binding records deleted?)`);
+      }
       try {
         await inParallel(writes.map((w) => async () => {
           await store.put(activeKey(w.bindingId), w.body);

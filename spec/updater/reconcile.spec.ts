@@ -121,6 +121,20 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     assert.equal(await h.store.get('active/leftover-by-hand.json'), undefined);
   });
 
+  it('refuses to remove target files when many lose their binding records at once, and keeps them all', async () => {
+    const live = await boundApp();
+    // More than half of all target files, whatever earlier tests left in active/.
+    const count = Math.max(6, (await h.store.list('active/')).length + 1);
+    const orphans = Array.from({ length: count }, (_, i) => `active/records-lost-${i}.json`);
+    for (const key of orphans) await h.store.put(key, '[]\n');
+    const s = await reconciler().run();
+    assert.equal(s.ok, false);
+    assert.match(s.error ?? '', new RegExp(`^${count} of \\d+ target files have no binding record at once; refusing to remove them`));
+    for (const key of orphans) assert.ok(await h.store.get(key), `${key} kept`);
+    assert.ok(await targets(live.bindingId));
+    for (const key of orphans) await h.store.delete(key);
+  });
+
   it('keeps a young active/ file without a record: it may be a bind in progress', async () => {
     await h.store.put('active/bind-in-flight.json', '[]\n');
     await reconciler({ leftoverGraceMs: 60_000 }).run();
