@@ -146,6 +146,13 @@ export class S3Store implements Store {
       } catch (err) {
         throw this.failure('list', `${fullPrefix}*`, err);
       }
+      // The SDK parses any 200 (an HTML page from a proxy, say) as a page with no objects, which
+      // would read as "everything is gone". A real ListObjectsV2 page names its bucket, and
+      // counts the keys it carries (some S3-compatible servers omit the count).
+      const keys = page.Contents?.length ?? 0;
+      if (page.Name === undefined || (page.KeyCount !== undefined && page.KeyCount !== keys)) {
+        throw new StoreError(`s3 list s3://${this.bucket}/${fullPrefix}* failed: the answer is not a complete S3 listing (bucket ${page.Name ?? 'not named'}, KeyCount ${page.KeyCount ?? 'missing'}, ${keys} keys); is a proxy answering instead of S3?`);
+      }
       for (const obj of page.Contents ?? []) {
         if (!obj.Key || !obj.Key.startsWith(fullPrefix)) continue;
         found.push({

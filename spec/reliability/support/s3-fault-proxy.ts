@@ -20,6 +20,12 @@ export interface ProxiedRequest {
 }
 
 /** Runs before the request is forwarded; may stop the backend (halt, pause) first. */
+export interface CannedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 export type ProxyHook = (req: ProxiedRequest) => Promise<void> | void;
 
 export interface S3FaultProxy {
@@ -32,6 +38,8 @@ export interface S3FaultProxy {
   clearHooks(): void;
   /** While on, a 304 to a conditional GET becomes a full 200, as from a backend that ignores the condition. */
   ignoreConditionals: boolean;
+  /** While set, a request it returns an answer for is answered by the proxy itself (throttling, garbage). */
+  answer?: (req: ProxiedRequest) => CannedAnswer | undefined;
   /** Resolves when no forwarded request is still waiting for the backend. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -79,6 +87,13 @@ export async function startS3FaultProxy(upstream: { endpoint: string; bucket: st
       const [hook] = hooks.splice(i, 1);
       await hook.action(seen);
       hook.fired(seen);
+    }
+    const canned = proxy.answer?.(seen);
+    if (canned) {
+      entry.status = canned.status;
+      res.writeHead(canned.status, { 'Content-Type': 'application/xml', ...canned.headers });
+      res.end(canned.body ?? '');
+      return;
     }
     inFlight++;
     // A client that gave up does not cancel the forwarded request: like a real store, the
