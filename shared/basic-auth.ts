@@ -26,12 +26,9 @@ export function basicAuthChecker(accepted: Credential | readonly Credential[]): 
     if (colon < 0) return false;
     const user = digest(decoded.slice(0, colon));
     const pass = digest(decoded.slice(colon + 1));
-    let ok = false;
-    for (const e of expected) {
-      // Non-short-circuiting `&` and `|`: every comparison runs whatever the outcome.
-      const both = Number(timingSafeEqual(user, e.user)) & Number(timingSafeEqual(pass, e.pass));
-      ok = Boolean(Number(ok) | both);
-    }
-    return ok;
+    // Bitwise `&` and `|`, not `&&` and `||`: every comparison runs whatever the outcome.
+    let matches = 0;
+    for (const e of expected) matches |= Number(timingSafeEqual(user, e.user)) & Number(timingSafeEqual(pass, e.pass));
+    return matches === 1;
   };
 }

@@ -10,7 +10,7 @@ export const REDACT_PATHS = [
   'password', '*.password', 'secret', '*.secret', '*.client_secret', '*.clientSecret',
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
   '*.access_token', '*.refresh_token', 'token', '*.token',
-  'config.brokerPassword', 'config.brokerPreviousPassword', 'config.brokerPrevious.password', 'config.cfPassword', 'config.cfClientSecret',
+  'config.brokerPassword', 'config.brokerPrevious.password', 'config.cfPassword', 'config.cfClientSecret',
 ];
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {

@@ -1,13 +1,13 @@
 import { createServer, Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { basicAuthChecker } from './basic-auth';
+import { basicAuthChecker, Credential } from './basic-auth';
 import type { Logger } from './logger';
 
 /**
  * /metrics (basic auth when credentials are given) and /healthz on their own port, for the
  * processes that have no HTTP server of their own (sidecar, updater).
  */
-export function serveMetrics(registry: Registry, host: string, port: number, log: Logger, auth?: { username: string; password: string }): Promise<Server> {
+export function serveMetrics(registry: Registry, host: string, port: number, log: Logger, auth?: Credential): Promise<Server> {
   const authorised = auth ? basicAuthChecker(auth) : () => true;
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {

@@ -117,8 +117,9 @@ export class Reconciler {
       summary.unchanged = plan.unchanged;
       summary.inactive = plan.inactive.length;
 
+      const boundIds = async () => new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
       // Bindings unbound while we asked the CC must not get their file back.
-      const stillBound = new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
+      const stillBound = await boundIds();
       const writes = plan.writes.filter((w) => stillBound.has(w.bindingId));
       const removals = plan.removals.filter((r) => !(r.reason === 'no-binding-record' && (young.has(r.bindingId) || stillBound.has(r.bindingId))));
       // Only a crashed bind leaves a file without its record, one at a time. Many at once means
@@ -136,16 +137,9 @@ export class Reconciler {
         // An unbind that landed between the listing above and our put got its file back.
         // Unbind deletes the file again after its record, so a record still listed now is
         // one whose unbind has yet to clean up; a record gone now means we must.
-        if (writes.length > 0) {
-          const boundNow = new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
-          await inParallel(writes.filter((w) => !boundNow.has(w.bindingId)).map((w) => async () => {
-            await store.delete(activeKey(w.bindingId));
-            summary.removed++;
-            this.opts.metrics?.filesRemoved.inc({ reason: 'unbound-during-run' });
-            log.info({ bindingId: w.bindingId, reason: 'unbound-during-run' }, 'targets removed');
-          }), concurrency);
-        }
-        await inParallel(removals.map((r) => async () => {
+        const boundNow = writes.length > 0 ? await boundIds() : stillBound;
+        const unboundMeanwhile = writes.filter((w) => !boundNow.has(w.bindingId)).map((w) => ({ bindingId: w.bindingId, reason: 'unbound-during-run' }));
+        await inParallel([...unboundMeanwhile, ...removals].map((r) => async () => {
           await store.delete(activeKey(r.bindingId));
           summary.removed++;
           this.opts.metrics?.filesRemoved.inc({ reason: r.reason });

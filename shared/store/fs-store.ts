@@ -8,8 +8,9 @@ import {
   assertSafeKey, assertSafePrefix, compareKeys, describeKey, ListedObject, md5Etag, Store, StoredObject, StoreError,
 } from './store';
 
-
-/** Names of this store's temp files: `.<name>.<pid>.<12 hex>.tmp` (see put). */
+/** Where put writes before its rename: dot-named, so never listed nor matched by `*.json`. */
+const tempFileFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+/** The names tempFileFor makes. */
 const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
 /** Writes take milliseconds; a temp file this old belongs to a writer that was killed. */
 export const STALE_TEMP_MS = 15 * 60_000;
@@ -107,7 +108,7 @@ export class FsStore implements Store {
     const bytes = Buffer.from(body, 'utf8');
     const etag = md5Etag(bytes);
     // Leading dot: never a valid key segment, so never listed or read as an object.
-    const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = tempFileFor(file);
     try {
       if (!this.knownDirs.has(dir)) {
         await fsp.mkdir(dir, { recursive: true });
