@@ -55,6 +55,14 @@ export async function deployCfAppsJob(values: { targetFiles: string; proxyUrl: s
   return fillMarkedLines(m[1], filled, 'the cf-apps job of deploy/prometheus/prometheus.yml');
 }
 
+/**
+ * The whole of deploy/prometheus/prometheus.yml with only its "# @NAME" lines replaced (every
+ * name in `values` must be marked in the file): the configuration operators deploy, run by a test.
+ */
+export async function deployPrometheusConfig(values: Record<string, LineValue>): Promise<string> {
+  return fillMarkedLines(await readFile(DEPLOY_PROMETHEUS_YML, 'utf8'), values, 'deploy/prometheus/prometheus.yml');
+}
+
 export interface PrometheusOptions {
   /** A whole prometheus.yml (YAML text); or: */
   configYaml?: string;
@@ -64,6 +72,8 @@ export interface PrometheusOptions {
   global?: Record<string, unknown>;
   /** Extra command line flags. */
   args?: string[];
+  /** Listen on this port (from freePort()) when the config must name Prometheus' own address; default: a free one. */
+  port?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -93,7 +103,7 @@ export async function startPrometheus(opts: PrometheusOptions, ctx?: Mocha.Conte
   const dir = await mkdtemp(join(tmpdir(), 'prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
   await writeFile(configFile, renderConfig(opts));
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
   const child: ChildProcess = spawn(PROMETHEUS, [
     `--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=warn',
