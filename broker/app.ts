@@ -16,6 +16,7 @@ import { apiVersion } from './middleware/api-version';
 import { basicAuth } from './middleware/basic-auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { validateIdParam } from './middleware/ids';
+import { verifyJsonDepth } from './middleware/json-depth';
 import { requestIdentity } from './middleware/request-identity';
 import { securityHeaders } from './middleware/security-headers';
 import type { BrokerService } from './service';
@@ -52,7 +53,7 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   osb.use(requestIdentity(opts.logger, opts.metrics));
   osb.use(basicAuth(opts.credentials));
   osb.use(apiVersion());
-  osb.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true }) as RequestHandler);
+  osb.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true, verify: verifyJsonDepth }) as RequestHandler);
   osb.param('instance_id', validateIdParam('service instance id'));
   osb.param('binding_id', validateIdParam('binding id'));
 

@@ -79,6 +79,24 @@ interface RefusalMutation extends Mutation {
 // ---- what is valid, restated ------------------------------------------------------------
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$/;
+/** OSB bodies nested deeper than this are refused with 400 before any handler reads them. */
+const MAX_JSON_DEPTH = 32;
+/** Nesting depth of JSON text, by brackets outside strings (iterative: bodies go 20,000 deep). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return deepest;
+}
 const RESERVED = ['job', 'instance', 'org', 'space'];
 const isAllowedLabelName = (n: string) => /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(n) && !n.startsWith('__') && !RESERVED.includes(n) && n.length <= 100;
 const isAllowedMetricsPath = (p: unknown) => typeof p === 'string' && p.length <= 256 && p.startsWith('/') && !p.includes('//')
@@ -360,6 +378,10 @@ function setField(d: Draft, field: string, value: unknown) {
 const fieldRefusal = (field: string, values: fc.Arbitrary<unknown>, statuses: readonly number[] = [400]) =>
   values.map((value) => refusal('body', `${field} ${value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 40)}`, statuses, (d) => setField(d, field, value)));
 
+/** `context` or `parameters` nested past the depth limit (stack-overflow bait). */
+const tooDeepRefusal = fc.tuple(fc.constantFrom('context', 'parameters'), deepValue(MAX_JSON_DEPTH, 2_000))
+  .map(([field, value]) => refusal('body', `${field} nested past ${MAX_JSON_DEPTH} levels`, [400], (d) => setField(d, field, { deep: value })));
+
 const parametersRefusal = (kind: 'instance' | 'binding') =>
   badParameters(kind).map(({ what, parameters }) => refusal('body', `${kind} parameters: ${what}`, [400], (d) => setField(d, 'parameters', parameters)));
 
@@ -528,7 +550,7 @@ function refusalsFor(route: RouteName, shape: RouteShape, w: World): fc.Arbitrar
   if (shape.osb) options.push(badVersion, parserRefusal);
   if (shape.ids !== 'none') options.push(badIdIn('instance'));
   if (shape.ids === 'both') options.push(badIdIn('binding'));
-  if (shape.objectBody) options.push(objectBodyRefusal);
+  if (shape.objectBody) options.push(objectBodyRefusal, tooDeepRefusal);
   if (shape.method === 'DELETE') options.push(deleteQueryRefusal(w));
   let parameters: fc.Arbitrary<RefusalMutation> | undefined;
   switch (route) {
@@ -637,6 +659,10 @@ function finish(route: RouteName, d: Draft, osb: boolean, noise: Noise[], candid
   }
   // Noise can only add bytes; past the limit the size is a refusal of its own.
   if (osb && body && body.length > 64 * 1024) refusals.push({ what: `a ${body.length}-byte body`, statuses: [413] });
+  // Noise can also nest the body past the depth limit; that too is a refusal of its own.
+  const plain = d.body.kind === 'json' || (d.body.kind === 'raw' && d.body.contentEncoding === undefined);
+  const depth = osb && body && plain ? jsonDepth(body.toString('utf8')) : 0;
+  if (depth > MAX_JSON_DEPTH) refusals.push({ what: `a body nested ${depth} levels deep`, statuses: [400] });
   const path = d.template.replace('{i}', () => d.instance).replace('{b}', () => d.binding);
   const url = d.query.length > 0 ? `${path}?${d.query.join('&')}` : path;
   const request: HostileRequest = { route, method: d.method, url, headers, body, refusals, noise: noise.map((n) => n.what) };
