@@ -127,9 +127,9 @@ describe('broker security: authentication on every route, credential rotation, h
   });
 
   it('refuses to start with half a previous pair, naming the missing variable and never the secret', () => {
-    assert.throws(() => loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', BROKER_PREVIOUS_USERNAME: PREVIOUS.username }, { brokerCredentials: true }),
+    assert.throws(() => loadConfig({ BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password, BROKER_PREVIOUS_USERNAME: PREVIOUS.username }, { brokerCredentials: true }),
       (err: unknown) => err instanceof ConfigError && /^BROKER_PREVIOUS_PASSWORD: is required/.test(err.message));
-    assert.throws(() => loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', BROKER_PREVIOUS_PASSWORD: PREVIOUS.password }, { brokerCredentials: true }),
+    assert.throws(() => loadConfig({ BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password, BROKER_PREVIOUS_PASSWORD: PREVIOUS.password }, { brokerCredentials: true }),
       (err: unknown) => err instanceof ConfigError && /^BROKER_PREVIOUS_USERNAME/.test(err.message) && !err.message.includes(PREVIOUS.password));
   });
 
@@ -166,7 +166,7 @@ describe('broker security: authentication on every route, credential rotation, h
   });
 
   it('refuses oversized headers with 431 before any handler, and keeps serving', async () => {
-    const built = brokers.at(-1) ?? buildBroker(loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', STORE_DIR: join(dir, 'h') }, { brokerCredentials: true }), logger);
+    const built = brokers.at(-1) ?? buildBroker(loadConfig({ BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password, STORE_DIR: join(dir, 'h') }, { brokerCredentials: true }), logger);
     const server = built.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {

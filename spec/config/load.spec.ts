@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../shared/config/load';
 
-const BROKER = { BROKER_USERNAME: 'broker', BROKER_PASSWORD: 's3cret-pass' };
+const BROKER = { BROKER_USERNAME: 'broker', BROKER_PASSWORD: 'k7Qm-2vXr-9pLw' };
 
 function problem(env: Record<string, string>, needs = { brokerCredentials: true }): string {
   try {
@@ -50,7 +50,7 @@ describe('configuration', () => {
   });
 
   it('reads the same keys from a user-provided service in VCAP_SERVICES; the environment wins', () => {
-    const vcap = JSON.stringify({ 'user-provided': [{ name: 'discovery-secrets', credentials: { BROKER_USERNAME: 'from-vcap', BROKER_PASSWORD: 'pw', CF_API_URL: 'https://api.sys.example.com', CF_USERNAME: 'prom', CF_PASSWORD: 'pw2', PORT: 9000 } }] });
+    const vcap = JSON.stringify({ 'user-provided': [{ name: 'discovery-secrets', credentials: { BROKER_USERNAME: 'from-vcap', BROKER_PASSWORD: 'vcap-pw-4Tz8-q1Rn', CF_API_URL: 'https://api.sys.example.com', CF_USERNAME: 'prom', CF_PASSWORD: 'pw2', PORT: 9000 } }] });
     const c = loadConfig({ VCAP_SERVICES: vcap, PORT: '8081' }, { brokerCredentials: true, cloudController: true });
     assert.equal(c.brokerUsername, 'from-vcap');
     assert.equal(c.cf?.apiUrl, 'https://api.sys.example.com');
