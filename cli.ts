@@ -1,8 +1,13 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from './shared/config/load';
 import { SETTINGS } from './shared/config/settings';
 import pino from 'pino';
 import { createLogger } from './shared/logger';
+import { StartupError } from './shared/startup';
+
+/** Exit code when a part cannot start (a port taken, a directory unusable): EX_UNAVAILABLE. */
+const EXIT_CANNOT_START = 69;
 
 const COMMANDS: Record<string, string> = {
   broker: 'run the Open Service Broker API server (needs BROKER_USERNAME, BROKER_PASSWORD)',
@@ -52,8 +57,14 @@ async function main(argv: string[]): Promise<number> {
     return runDemo(argv.includes('--keep'));
   }
   let config;
+  const serves = command === 'broker' || command === 'all';
   try {
-    config = loadConfig(process.env, { brokerCredentials: command === 'broker' || command === 'all', cloudController: command === 'updater' });
+    config = loadConfig(process.env, {
+      brokerCredentials: serves,
+      cloudController: command === 'updater',
+      // 18 random bytes: 24 base64url characters, printed once below and never logged.
+      generateBrokerPassword: () => randomBytes(18).toString('base64url'),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`cf-app-discovery: configuration error: ${err.message}\n`);
@@ -61,6 +72,21 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (config.generatedBrokerPassword) {
+    process.stderr.write(`cf-app-discovery: BROKER_PASSWORD is not set and HOST ${config.host} is loopback, so this run uses a generated one (shown only here):\n`
+      + `  BROKER_USERNAME=${config.brokerUsername} BROKER_PASSWORD=${config.brokerPassword}\n`);
+  }
+  try {
+    return await startCommand(command, argv, config);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    // Whatever had started was stopped by the part that failed; nothing is left to serve.
+    process.stderr.write(`cf-app-discovery: cannot start ${command}: ${err.message}\n`);
+    process.exit(EXIT_CANNOT_START);
+  }
+}
+
+async function startCommand(command: string, argv: string[], config: ReturnType<typeof loadConfig>): Promise<number> {
   const once = argv.includes('--once');
   // With --once, stdout carries only the summary line; logs go to stderr.
   const logger = once ? createLogger(config.logLevel, pino.destination(2)) : createLogger(config.logLevel);
@@ -78,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const { runSidecarDaemon, runSidecarOnce } = await import('./sidecar/run');
     if (once) return runSidecarOnce(config, dir, logger);
-    stop = (await runSidecarDaemon(config, dir, logger, port === undefined ? undefined : Number(port))).stop;
+    stop = (await runSidecarDaemon(config, dir, logger, { metricsPort: port === undefined ? undefined : Number(port) })).stop;
   } else if (command === 'all') {
     const { runAllInOne } = await import('./broker/all-in-one');
     stop = (await runAllInOne(config, flag(argv, '--dir') ?? './targets', logger)).stop;

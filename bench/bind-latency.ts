@@ -45,7 +45,7 @@ async function main() {
   cleanups.push(() => stopNode(emulator.child));
   const cc = JSON.parse(emulator.line) as { url: string; orgGuid: string; spaceGuid: string; apps: string[] };
 
-  const env: Record<string, string> = { BROKER_USERNAME: 'b', BROKER_PASSWORD: 'p', CF_API_URL: cc.url, CF_USERNAME: 'bench', CF_PASSWORD: 'bench-pw', PORT: '0', LOG_LEVEL: 'info' };
+  const env: Record<string, string> = { BROKER_USERNAME: 'bench', BROKER_PASSWORD: 'bench-broker-pw-7Yq2', CF_API_URL: cc.url, CF_USERNAME: 'bench', CF_PASSWORD: 'bench-pw', PORT: '0', LOG_LEVEL: 'info' };
   if (STORE === 'fs') {
     const dir = await mkdtemp(join(tmpdir(), 'bench-bind-'));
     Object.assign(env, { STORE: 'fs', STORE_DIR: dir });
@@ -60,7 +60,7 @@ async function main() {
   const port = (JSON.parse(broker.line) as { port: number }).port;
 
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const auth = 'Basic ' + Buffer.from('b:p').toString('base64');
+  const auth = 'Basic ' + Buffer.from('bench:bench-broker-pw-7Yq2').toString('base64');
   const catalog = await (await fetch(`http://127.0.0.1:${port}/v2/catalog`, { headers: { Authorization: auth, 'X-Broker-API-Version': '2.15' } })).json() as { services: Array<{ id: string; plans: Array<{ id: string }> }> };
   const ids = { service_id: catalog.services[0].id, plan_id: catalog.services[0].plans[0].id };
   await put(port, agent, '/v2/service_instances/bench-instance', { ...ids, organization_guid: cc.orgGuid, space_guid: cc.spaceGuid }, auth);

@@ -88,7 +88,7 @@ async function main() {
     const storeDir = await mkdtemp(join(tmpdir(), 'bench-load-'));
     cleanups.push(() => rm(storeDir, { recursive: true, force: true }));
     const env = {
-      BROKER_USERNAME: 'b', BROKER_PASSWORD: 'p', CF_API_URL: platform.url, CF_USERNAME: 'bench', CF_PASSWORD: 'bench-pw',
+      BROKER_USERNAME: 'bench', BROKER_PASSWORD: 'bench-broker-pw-7Yq2', CF_API_URL: platform.url, CF_USERNAME: 'bench', CF_PASSWORD: 'bench-pw',
       STORE: 'fs', STORE_DIR: storeDir, PORT: '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     };
     // Only on the signal, at the very end: a heap snapshot runs a full GC first, so the heap
@@ -106,7 +106,7 @@ async function main() {
       else if (l.includes('"level":"error"') || l.includes('"level":"fatal"')) logLines.error++;
     });
 
-    const auth = 'Basic ' + Buffer.from('b:p').toString('base64');
+    const auth = 'Basic ' + Buffer.from('bench:bench-broker-pw-7Yq2').toString('base64');
     const osbHeaders = { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' };
     const base = `http://127.0.0.1:${port}/v2`;
     const catalog = await (await fetch(`${base}/catalog`, { headers: osbHeaders })).json() as { services: Array<{ id: string; plans: Array<{ id: string }> }> };

@@ -2,17 +2,28 @@ import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
 import { runSidecarDaemon } from '../sidecar/run';
 import { scheduleReconciler } from '../updater/run';
+import { usableDirectory } from '../shared/startup';
 import { startBroker } from './server';
 
 /**
  * `all`: broker, updater schedule and sidecar in one process: the single-node deployment. The
  * schedule drives the broker's own reconciler, so it and POST /update-targets never overlap.
+ * All parts start or none: if the sidecar cannot start (its --dir, its metrics port), the
+ * broker is stopped again before the error goes up, and the schedule never started.
  */
 export async function runAllInOne(config: Config, targetsDir: string, logger: Logger, sidecarMetricsPort?: number) {
+  // The directories first: a wrong --dir then fails before anything listens.
+  await usableDirectory(targetsDir, '--dir');
   const broker = await startBroker(config, logger);
+  let sidecar: Awaited<ReturnType<typeof runSidecarDaemon>>;
+  try {
+    sidecar = await runSidecarDaemon(config, targetsDir, logger, { metricsPort: sidecarMetricsPort, metricsPortSetting: 'SIDECAR_METRICS_PORT' });
+  } catch (err) {
+    await broker.stop();
+    throw err;
+  }
   const updater = broker.reconciler ? scheduleReconciler(broker.reconciler, config.updateSchedule, logger) : undefined;
   if (!updater) logger.warn('CF_API_URL is not set: no scheduled reconcile');
-  const sidecar = await runSidecarDaemon(config, targetsDir, logger, sidecarMetricsPort);
   return {
     port: broker.port,
     store: broker.store,

@@ -16,6 +16,7 @@ import { apiVersion } from './middleware/api-version';
 import { basicAuth } from './middleware/basic-auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
 import { validateIdParam } from './middleware/ids';
+import { verifyJsonDepth } from './middleware/json-depth';
 import { requestIdentity } from './middleware/request-identity';
 import { securityHeaders } from './middleware/security-headers';
 import type { BrokerService } from './service';
@@ -27,11 +28,23 @@ export interface BrokerAppOptions {
   /** Accepted broker credentials: the current pair, and the previous one while rotating. */
   credentials: Credential[];
   logger: Logger;
-  /** Extra authenticated routes mounted beside /v2 (/update-targets, /targets). */
-  extraRoutes?: (router: express.Router) => void;
+  /**
+   * Extra routes mounted beside /v2 (/update-targets, /targets), each guarded by one of
+   * `guards`; paths none of them serves answer 401/404 with the broker's credentials.
+   */
+  extraRoutes?: (router: express.Router, guards: ExtraRouteGuards) => void;
+  /** Accepted on GET /targets (beside the broker's credentials) and nowhere else. */
+  targetsCredentials?: Credential;
   metrics?: AppMetrics;
   /** Credentials for /metrics; the broker's own when unset. */
   metricsAuth?: Credential;
+}
+
+export interface ExtraRouteGuards {
+  /** The broker's credentials: operations that change targets. */
+  operator: RequestHandler;
+  /** The broker's credentials or the targets-only pair: reading the target list. */
+  targetsReader: RequestHandler;
 }
 
 /** Assembles the transport: middlewares, one handler per endpoint, one error mapper. */
@@ -52,7 +65,7 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   osb.use(requestIdentity(opts.logger, opts.metrics));
   osb.use(basicAuth(opts.credentials));
   osb.use(apiVersion());
-  osb.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true }) as RequestHandler);
+  osb.use(express.json({ limit: BODY_LIMIT_BYTES, strict: true, verify: verifyJsonDepth }) as RequestHandler);
   osb.param('instance_id', validateIdParam('service instance id'));
   osb.param('binding_id', validateIdParam('binding id'));
 
@@ -75,9 +88,10 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   if (opts.extraRoutes) {
     const extra = express.Router();
     extra.use(requestIdentity(opts.logger, opts.metrics));
-    extra.use(basicAuth(opts.credentials));
-    opts.extraRoutes(extra);
-    extra.use(notFoundRoute());
+    const operator = basicAuth(opts.credentials);
+    const targetsReader = opts.targetsCredentials ? basicAuth([...opts.credentials, opts.targetsCredentials]) : operator;
+    opts.extraRoutes(extra, { operator, targetsReader });
+    extra.use(operator, notFoundRoute());
     app.use(extra);
   }
 

@@ -1,8 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { CfCredentials } from '../shared/config/load';
 import { KeyedMutex } from '../shared/keyed-mutex';
+import { inParallel } from '../shared/parallel';
 import { bumpActiveMarker } from '../shared/store/marker';
-import type { BindingRecord, InstanceRecord } from '../shared/records/records';
+import { BindingRecord, CorruptRecordError, InstanceRecord } from '../shared/records/records';
 import type { RecordRepository } from '../shared/records/repository';
 import { targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
@@ -26,6 +27,9 @@ export interface MonitoringBrokerDeps {
   cfPrincipal?: Pick<CfCredentials, 'kind' | 'principal'>;
   now?: () => Date;
 }
+
+/** Binding records read at once while a deprovision looks for the instance's bindings. */
+const BINDING_READ_CONCURRENCY = 16;
 
 function credentialsOf(status: TargetStatus): BindingCredentials {
   if (status.state === 'active') {
@@ -99,9 +103,43 @@ export class MonitoringBroker implements BrokerService {
     await this.locks.run(`instance:${instanceId}`, () => withStoreFailures(async () => {
       const existing = await this.deps.records.getInstance(instanceId);
       if (!existing) throw gone();
+      // Bindings first, the instance record last: if a store step fails the answer is 503, the
+      // instance still exists, and CF's retry finds and removes whatever bindings are left.
+      const removed = await this.removeBindingsOf(instanceId, ctx);
       await this.deps.records.deleteInstance(instanceId);
-      ctx.log.info({ instanceId, userId: ctx.userId }, 'service instance deprovisioned');
+      ctx.log.info({ instanceId, userId: ctx.userId, bindingsRemoved: removed }, 'service instance deprovisioned');
     }));
+  }
+
+  /**
+   * A platform may deprovision an instance whose bindings it never unbound (CF refuses to, other
+   * platforms and hand-made calls do not). Their records and target files go with it; each is
+   * removed as an unbind would, under its binding's lock, and logged. Binding keys do not name
+   * their instance, so every binding record is read (bounded concurrency).
+   */
+  private async removeBindingsOf(instanceId: string, ctx: RequestContext): Promise<number> {
+    const bindingIds = (await this.deps.records.listBindingIds());
+    const owned = (await inParallel(bindingIds.map((bindingId) => async () => {
+      try {
+        const record = await this.deps.records.getBinding(bindingId);
+        return record?.instance_id === instanceId ? record : undefined;
+      } catch (err) {
+        // A damaged record of some other binding must not block every deprovision.
+        if (!(err instanceof CorruptRecordError)) throw err;
+        ctx.log.warn({ bindingId, instanceId, err: err.message }, 'skipped a damaged binding record while looking for the bindings of a deprovisioned instance');
+        return undefined;
+      }
+    }), BINDING_READ_CONCURRENCY)).filter((r): r is BindingRecord => r !== undefined);
+    for (const record of owned) {
+      await this.locks.run(`binding:${record.binding_id}`, async () => {
+        await this.deps.records.deleteTargets(record.binding_id);
+        await this.deps.records.deleteBinding(record.binding_id);
+        await this.deps.records.deleteTargets(record.binding_id);
+      });
+      ctx.log.info({ bindingId: record.binding_id, instanceId, appGuid: record.app_guid, userId: ctx.userId }, 'binding removed with its service instance; targets removed');
+    }
+    if (owned.length > 0) await bumpActiveMarker(this.deps.records.store, 'broker', ctx.log);
+    return owned.length;
   }
 
   async getInstance(instanceId: string): Promise<InstanceView> {

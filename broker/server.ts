@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, Server } from 'node:http';
 import type { Credential } from '../shared/basic-auth';
 import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
@@ -7,6 +7,7 @@ import { AppMetrics } from '../shared/metrics';
 import { RecordRepository } from '../shared/records/repository';
 import { closeGracefully, SHUTDOWN_GRACE_MS } from '../shared/graceful-close';
 import { createStore } from '../shared/store';
+import { listen, usableDirectory } from '../shared/startup';
 import { InstrumentedStore } from '../shared/store/instrumented';
 import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
 import { CcAppDirectory } from './app-lookup';
@@ -40,35 +41,36 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
   });
   const app = createBrokerApp({
     service, credentials: brokerCredentials(config), logger, metrics, metricsAuth: config.metricsAuth,
-    extraRoutes: (router) => {
-      router.post('/update-targets', updateTargets(reconciler));
-      router.get('/targets', getTargets(new TargetsView(store, logger)));
+    targetsCredentials: config.targetsAuth,
+    extraRoutes: (router, guards) => {
+      router.post('/update-targets', guards.operator, updateTargets(reconciler));
+      router.get('/targets', guards.targetsReader, getTargets(new TargetsView(store, logger)));
     },
   });
   return { app, store, cc, service, reconciler, metrics };
 }
 
-/** Starts listening; resolves once the port is bound, with what else runs on top of it. */
+/**
+ * Starts listening; resolves once the port is bound, with what else runs on top of it. An fs
+ * store directory that cannot be used, or a port that cannot be listened on, rejects with a
+ * StartupError naming STORE_DIR, PORT or HOST, and leaves nothing running.
+ */
 export async function startBroker(config: Config, logger: Logger): Promise<{ server: Server; port: number; stop(): Promise<void> } & ReturnType<typeof buildBroker>> {
+  if (config.store.store === 'fs') await usableDirectory(config.store.storeDir, 'STORE_DIR');
   const built = buildBroker(config, logger);
   if (!config.cf) logger.warn('CF_API_URL is not set: the broker serves the catalog, provision and unbind, but every bind will fail until it is configured');
-  return new Promise((resolve, reject) => {
-    const server = built.app.listen(config.port, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : config.port;
-      logger.info({ port, store: built.store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
-      // Requests in flight finish (their store writes complete) before the process goes;
-      // so does a reconcile started by POST /update-targets.
-      const stop = async () => {
-        const { forced } = await closeGracefully(server);
-        if (forced) logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'requests still open at the end of the shutdown grace were cut');
-        await built.reconciler?.whenIdle();
-      };
-      resolve({ server, port, stop, ...built });
-    });
-    server.on('error', reject);
-    // Keep-alive longer than the CF router's idle timeout, so it never sends on a closing socket.
-    server.keepAliveTimeout = 95_000;
-    server.headersTimeout = 96_000;
-  });
+  const server = createServer(built.app);
+  // Keep-alive longer than the CF router's idle timeout, so it never sends on a closing socket.
+  server.keepAliveTimeout = 95_000;
+  server.headersTimeout = 96_000;
+  const port = await listen(server, config.port, config.host, config.host ? 'PORT/HOST' : 'PORT');
+  logger.info({ port, host: config.host, store: built.store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
+  // Requests in flight finish (their store writes complete) before the process goes;
+  // so does a reconcile started by POST /update-targets.
+  const stop = async () => {
+    const { forced } = await closeGracefully(server);
+    if (forced) logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'requests still open at the end of the shutdown grace were cut');
+    await built.reconciler?.whenIdle();
+  };
+  return { server, port, stop, ...built };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,10 @@ import { createLogger } from '../shared/logger';
 import { DEMO_PASSWORD, DEMO_USER, startDemoPlatform } from './platform';
 
 const BROKER_USER = 'demo';
-const BROKER_PASS = 'demo-password';
+// Fresh for each run: `--keep` leaves the broker listening, and a fixed password would be a known one.
+const BROKER_PASS = randomBytes(18).toString('base64url');
+const TARGETS_USER = 'prometheus';
+const TARGETS_PASS = randomBytes(18).toString('base64url');
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,7 +25,8 @@ export async function runDemo(keep: boolean): Promise<number> {
   const targetsDir = join(work, 'targets');
   const platform = await startDemoPlatform();
   const config = loadConfig({
-    PORT: keep ? process.env.PORT ?? '8080' : '0', BROKER_USERNAME: BROKER_USER, BROKER_PASSWORD: BROKER_PASS,
+    PORT: keep ? process.env.PORT ?? '8080' : '0', HOST: '127.0.0.1', BROKER_USERNAME: BROKER_USER, BROKER_PASSWORD: BROKER_PASS,
+    TARGETS_USERNAME: TARGETS_USER, TARGETS_PASSWORD: TARGETS_PASS,
     CF_API_URL: platform.url, CF_USERNAME: DEMO_USER, CF_PASSWORD: DEMO_PASSWORD,
     STORE: 'fs', STORE_DIR: join(work, 'store'), SYNC_INTERVAL_SECONDS: '1', UPDATE_SCHEDULE: '*/5 * * * *',
   }, { brokerCredentials: true, cloudController: true });
@@ -119,8 +124,8 @@ export async function runDemo(keep: boolean): Promise<number> {
   - job_name: cf-apps                    # the sidecar's directory (file_sd)
     file_sd_configs: [{ files: ['${targetsDir}/*.json'], refresh_interval: 30s }]
     proxy_url: http://127.0.0.1:8081     # the forward proxy of deploy/nginx/forward-proxy.conf
-  - job_name: cf-apps-http-sd            # or the broker's /targets (Prometheus >= 2.28)
-    http_sd_configs: [{ url: '${base}/targets', basic_auth: { username: ${BROKER_USER}, password: ${BROKER_PASS} } }]
+  - job_name: cf-apps-http-sd            # or the broker's /targets (Prometheus >= 2.28), with the targets-only pair
+    http_sd_configs: [{ url: '${base}/targets', basic_auth: { username: ${TARGETS_USER}, password: ${TARGETS_PASS} } }]
     proxy_url: http://127.0.0.1:8081`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }

@@ -2,12 +2,14 @@ import { createServer, Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { basicAuthChecker, Credential } from './basic-auth';
 import type { Logger } from './logger';
+import { listen } from './startup';
 
 /**
  * /metrics (basic auth when credentials are given) and /healthz on their own port, for the
- * processes that have no HTTP server of their own (sidecar, updater).
+ * processes that have no HTTP server of their own (sidecar, updater). A port that cannot be
+ * listened on rejects with a StartupError naming `setting`.
  */
-export function serveMetrics(registry: Registry, host: string, port: number, log: Logger, auth?: Credential): Promise<Server> {
+export async function serveMetrics(registry: Registry, host: string, port: number, log: Logger, auth: Credential | undefined, setting: string): Promise<Server> {
   const authorised = auth ? basicAuthChecker(auth) : () => true;
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {
@@ -26,12 +28,7 @@ export function serveMetrics(registry: Registry, host: string, port: number, log
       res.writeHead(404).end();
     }
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const a = server.address();
-      log.info({ host, port: typeof a === 'object' && a ? a.port : port }, 'metrics listening');
-      resolve(server);
-    });
-  });
+  const bound = await listen(server, port, host, setting);
+  log.info({ host, port: bound }, 'metrics listening');
+  return server;
 }

@@ -3,6 +3,7 @@ import { closeGracefully } from '../shared/graceful-close';
 import type { Logger } from '../shared/logger';
 import { createStore } from '../shared/store';
 import { serveMetrics } from '../shared/metrics-server';
+import { usableDirectory } from '../shared/startup';
 import { SidecarDaemon } from './daemon';
 import { SidecarMetrics } from './metrics';
 import { stateFileIn } from './state-file';
@@ -34,10 +35,24 @@ export async function runSidecarOnce(config: Config, dir: string, logger: Logger
   }
 }
 
-/** `sidecar`: poll every SYNC_INTERVAL_SECONDS, serve /metrics. */
-export async function runSidecarDaemon(config: Config, dir: string, logger: Logger, metricsPort = config.sidecar.metricsPort): Promise<{ stop(): Promise<void> }> {
+export interface SidecarDaemonOptions {
+  /** Overrides SIDECAR_METRICS_PORT (`--metrics-port`). */
+  metricsPort?: number;
+  /** How the operator set the directory and the port, for startup errors. */
+  dirSetting?: string;
+  metricsPortSetting?: string;
+}
+
+/**
+ * `sidecar`: poll every SYNC_INTERVAL_SECONDS, serve /metrics. Resolves once the directory is
+ * usable and /metrics listens; rejects with a StartupError naming the setting otherwise.
+ */
+export async function runSidecarDaemon(config: Config, dir: string, logger: Logger, opts: SidecarDaemonOptions = {}): Promise<{ stop(): Promise<void> }> {
   const metrics = new SidecarMetrics();
-  const server = await serveMetrics(metrics.registry, config.sidecar.metricsHost, metricsPort, logger, config.metricsAuth);
+  await usableDirectory(dir, opts.dirSetting ?? '--dir');
+  const metricsPort = opts.metricsPort ?? config.sidecar.metricsPort;
+  const portSetting = opts.metricsPortSetting ?? (opts.metricsPort === undefined ? 'SIDECAR_METRICS_PORT' : '--metrics-port');
+  const server = await serveMetrics(metrics.registry, config.sidecar.metricsHost, metricsPort, logger, config.metricsAuth, portSetting);
   const daemon = new SidecarDaemon(syncer(config, dir, logger, false), metrics, { intervalMs: config.sidecar.intervalMs, maxBackoffMs: MAX_BACKOFF_MS }, logger);
   daemon.start();
   logger.info({ dir, intervalMs: config.sidecar.intervalMs, store: config.store.store }, 'sidecar running');

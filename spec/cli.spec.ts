@@ -47,7 +47,7 @@ describe('the cf-app-discovery command', () => {
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'cli-broker-'));
       child = spawn(process.execPath, [CLI, 'broker'], {
-        env: { PATH: process.env.PATH ?? '', BROKER_USERNAME: 'admin', BROKER_PASSWORD: 'change-me', PORT: '0', STORE_DIR: join(dir, 'data') },
+        env: { PATH: process.env.PATH ?? '', BROKER_USERNAME: 'admin', BROKER_PASSWORD: 'cli-test-pw-8Hs3', PORT: '0', STORE_DIR: join(dir, 'data') },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.on('data', (d) => out.push(String(d)));
@@ -78,14 +78,14 @@ describe('the cf-app-discovery command', () => {
       const lines = out.join('').trim().split('\n').map((l) => JSON.parse(l));
       assert.ok(lines.some((l) => l.level === 'warn' && /CF_API_URL is not set/.test(l.msg)));
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
-      const auth = 'Basic ' + Buffer.from('admin:change-me').toString('base64');
+      const auth = 'Basic ' + Buffer.from('admin:cli-test-pw-8Hs3').toString('base64');
       const catalog = await fetch(`${base}/v2/catalog`, { headers: { Authorization: auth, 'X-Broker-API-Version': '2.15' } });
       assert.equal(catalog.status, 200);
       assert.equal(((await catalog.json()) as { services: unknown[] }).services.length, 1);
     });
 
     it('provisions into ./data-style directory and refuses binds with a clear 503', async () => {
-      const auth = 'Basic ' + Buffer.from('admin:change-me').toString('base64');
+      const auth = 'Basic ' + Buffer.from('admin:cli-test-pw-8Hs3').toString('base64');
       const headers = { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' };
       const catalog = (await (await fetch(`${base}/v2/catalog`, { headers })).json()) as { services: Array<{ id: string; plans: Array<{ id: string }> }> };
       const ids = { service_id: catalog.services[0].id, plan_id: catalog.services[0].plans[0].id };

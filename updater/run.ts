@@ -5,6 +5,7 @@ import { closeGracefully } from '../shared/graceful-close';
 import type { Logger } from '../shared/logger';
 import { AppMetrics } from '../shared/metrics';
 import { serveMetrics } from '../shared/metrics-server';
+import { usableDirectory } from '../shared/startup';
 import { InstrumentedStore } from '../shared/store/instrumented';
 import { createStore } from '../shared/store';
 import { buildReconciler, UPDATER_CC_TUNING } from './build';
@@ -30,7 +31,8 @@ export async function runUpdaterOnce(config: Config, logger: Logger): Promise<nu
  */
 export async function runUpdaterDaemon(config: Config, logger: Logger): Promise<{ stop(): Promise<void>; last(): RunSummary | undefined }> {
   const metrics = new AppMetrics();
-  const server = await serveMetrics(metrics.registry, config.metricsAuth ? '0.0.0.0' : '127.0.0.1', config.port, logger, config.metricsAuth);
+  if (config.store.store === 'fs') await usableDirectory(config.store.storeDir, 'STORE_DIR');
+  const server = await serveMetrics(metrics.registry, config.metricsAuth ? '0.0.0.0' : '127.0.0.1', config.port, logger, config.metricsAuth, 'PORT');
   const scheduled = scheduleReconciler(reconcilerFor(config, logger, metrics), config.updateSchedule, logger);
   return {
     last: scheduled.last,

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger';
 import { BrokerFailure, toErrorResponse } from '../errors';
+import { MAX_JSON_DEPTH } from './json-depth';
 
 interface HttpStackError {
   type?: string;
@@ -25,6 +26,8 @@ function fromHttpStack(raw: unknown): BrokerFailure | undefined {
   switch (err.type) {
     case 'entity.too.large':
       return new BrokerFailure('PayloadTooLarge', `The request body is larger than the broker accepts (${err.limit ?? 65536} bytes).`, 'PayloadTooLarge');
+    case 'entity.too.deep':
+      return new BrokerFailure('BadRequest', `The request body nests JSON more than ${MAX_JSON_DEPTH} levels deep; the broker reads at most ${MAX_JSON_DEPTH}.`, 'BadRequest');
     case 'entity.parse.failed':
       return new BrokerFailure('BadRequest', 'The request body is not valid JSON.', 'BadRequest');
     case 'encoding.unsupported':

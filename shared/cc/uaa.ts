@@ -12,6 +12,28 @@ interface TokenAnswer {
   refresh_token?: string;
 }
 
+/**
+ * The CF password (or client secret) goes to whatever UAA the CC's root document names, so
+ * that name is trusted only over https, or on the CC's own origin (same scheme, host and
+ * port as CF_API_URL, whose transport the operator chose). Anything else (plain http to
+ * another host, a garbled URL) is refused before a credential is sent; UAA_URL set by the
+ * operator is used as given and skips discovery.
+ */
+export function trustedTokenEndpoint(href: string, apiUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(href);
+  } catch {
+    throw new CcAuthError(`GET ${apiUrl}/ named a login link that is not a URL; no credentials were sent. Set UAA_URL to the UAA of this Cloud Foundry`);
+  }
+  const sameOrigin = url.origin === new URL(apiUrl).origin;
+  if (url.protocol !== 'https:' && !sameOrigin) {
+    throw new CcAuthError(`GET ${apiUrl}/ named ${url.origin} as its login server, over plain ${url.protocol.replace(':', '')} and not on the CC's own origin; refusing to send CF credentials there. Set UAA_URL to the UAA of this Cloud Foundry (https) if it is right`);
+  }
+  if (url.username || url.password) throw new CcAuthError(`GET ${apiUrl}/ named a login link with credentials in it; no credentials were sent. Set UAA_URL`);
+  return href.replace(/\/+$/, '');
+}
+
 /** Refresh when less than this share of the lifetime (or 60 s) is left. */
 const REFRESH_MARGIN_SHARE = 0.1;
 const REFRESH_MARGIN_MIN_MS = 60_000;
@@ -74,7 +96,7 @@ export class TokenProvider {
     if (raw.status !== 200 || typeof href !== 'string') {
       throw new CcBadResponseError(`GET ${this.opts.apiUrl}/ did not name a login or uaa link (status ${raw.status}); set UAA_URL`, { status: raw.status });
     }
-    this.uaaUrl = href.replace(/\/+$/, '');
+    this.uaaUrl = trustedTokenEndpoint(href, this.opts.apiUrl);
     return this.uaaUrl;
   }
 

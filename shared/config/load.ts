@@ -1,6 +1,7 @@
 import Ajv from 'ajv';
 import { validate as validCron } from 'node-cron';
 import type { StoreConfig } from '../store';
+import { passwordProblem } from './password-strength';
 import { SETTINGS, SettingName, SettingSpec } from './settings';
 
 export interface CfCredentials {
@@ -15,6 +16,8 @@ export interface CfCredentials {
 
 export interface Config {
   port: number;
+  /** Listen address of the broker; all interfaces when undefined. */
+  host?: string;
   logLevel: string;
   brokerUsername?: string;
   brokerPassword?: string;
@@ -33,12 +36,30 @@ export interface Config {
   };
   /** Basic auth of /metrics endpoints; required when one listens beyond loopback. */
   metricsAuth?: { username: string; password: string };
+  /** Accepted on GET /targets only, so a Prometheus host never holds the broker's credentials. */
+  targetsAuth?: { username: string; password: string };
+  /** True when BROKER_PASSWORD was not set and one was generated for this run (loopback only). */
+  generatedBrokerPassword?: boolean;
 }
 
 /** What a command needs; the loader refuses to start without it. */
 export interface Requirements {
   brokerCredentials?: boolean;
   cloudController?: boolean;
+  /**
+   * With brokerCredentials: when no BROKER_PASSWORD is set and HOST is loopback, use one from
+   * this generator instead of refusing to start (`npm start` on a workstation).
+   */
+  generateBrokerPassword?: () => string;
+}
+
+export const isLoopbackHost = (host: string | undefined) => host !== undefined && (host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host));
+
+/** Refuses a weak password at start, naming the variable and never showing the value. */
+function checkStrength(env: string, password: string | undefined, username: string | undefined): void {
+  if (password === undefined) return;
+  const problem = passwordProblem(password, username);
+  if (problem) throw new ConfigError(`${env}: is too weak (${problem}); use at least 12 characters that are not a well-known default, e.g. the output of openssl rand -base64 18`);
 }
 
 /** A single, printable line naming the variable and what is wrong with it. */
@@ -138,11 +159,22 @@ function cloudController(raw: Partial<Record<SettingName, string>>, required: bo
 /** Reads, validates and types the configuration; throws ConfigError with one line on the first problem. */
 export function loadConfig(env: Env = process.env, needs: Requirements = {}): Config {
   const raw = readRaw(env);
+  let generatedBrokerPassword = false;
   if (needs.brokerCredentials) {
+    if (!raw.brokerPassword && needs.generateBrokerPassword && isLoopbackHost(raw.host)) {
+      raw.brokerUsername ??= 'admin';
+      raw.brokerPassword = needs.generateBrokerPassword();
+      generatedBrokerPassword = true;
+    }
     if (!raw.brokerUsername) throw new ConfigError('BROKER_USERNAME: is required; Cloud Foundry authenticates to the broker with it');
     if (!raw.brokerPassword) throw new ConfigError('BROKER_PASSWORD: is required; Cloud Foundry authenticates to the broker with it');
   }
   if (!!raw.brokerPreviousUsername !== !!raw.brokerPreviousPassword) throw new ConfigError(`${raw.brokerPreviousUsername ? 'BROKER_PREVIOUS_PASSWORD' : 'BROKER_PREVIOUS_USERNAME'}: is required when the other is set`);
+  if (!!raw.targetsUsername !== !!raw.targetsPassword) throw new ConfigError(`${raw.targetsUsername ? 'TARGETS_PASSWORD' : 'TARGETS_USERNAME'}: is required when the other is set`);
+  checkStrength('BROKER_PASSWORD', raw.brokerPassword, raw.brokerUsername);
+  checkStrength('BROKER_PREVIOUS_PASSWORD', raw.brokerPreviousPassword, raw.brokerPreviousUsername);
+  checkStrength('TARGETS_PASSWORD', raw.targetsPassword, raw.targetsUsername);
+  checkStrength('METRICS_PASSWORD', raw.metricsPassword, raw.metricsUsername);
   const port = Number(raw.port);
   if (!(port >= 0 && port <= 65535)) throw new ConfigError(`PORT: must be a port number 0-65535 (got "${raw.port}")`);
   if (raw.store === 's3' && !raw.s3Bucket) throw new ConfigError('S3_BUCKET: is required when STORE=s3');
@@ -177,5 +209,8 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
       metricsPort: Number(raw.sidecarMetricsPort),
     },
     metricsAuth: raw.metricsUsername ? { username: raw.metricsUsername, password: raw.metricsPassword! } : undefined,
+    host: raw.host,
+    targetsAuth: raw.targetsUsername ? { username: raw.targetsUsername, password: raw.targetsPassword! } : undefined,
+    generatedBrokerPassword,
   };
 }

@@ -50,6 +50,9 @@ export const SETTINGS = {
   serviceName: { env: 'SERVICE_NAME', description: 'marketplace name of the service', default: 'prometheus', schema: CATALOG_NAME },
   planId: { env: 'PLAN_ID', description: 'catalog id of the plan', default: '5e0c7a52-2f4a-4e5b-8c1d-7d9b3a6f2e22', schema: SERVICE_ID_SCHEMA },
   planName: { env: 'PLAN_NAME', description: 'marketplace name of the plan', default: 'default', schema: CATALOG_NAME },
+  host: { env: 'HOST', description: 'address the broker listens on; all interfaces when unset (CF needs them). On loopback, `broker` and `all` generate BROKER_PASSWORD when none is set (npm start)', schema: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,253}$', description: 'an IP address or host name' } },
+  targetsUsername: { env: 'TARGETS_USERNAME', description: 'basic-auth user accepted on GET /targets only (Prometheus http_sd), refused everywhere else', schema: NON_EMPTY },
+  targetsPassword: { env: 'TARGETS_PASSWORD', description: 'basic-auth password for TARGETS_USERNAME', schema: NON_EMPTY, secret: true },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -1,5 +1,5 @@
 import type { Store } from '../store/store';
-import { activeKey, bindingKey, instanceKey } from '../store/keys';
+import { activeKey, BINDINGS_PREFIX, bindingKey, idFromKey, instanceKey } from '../store/keys';
 import { serializeTargetFile } from '../targets/file';
 import type { TargetGroup } from '../targets/types';
 import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord, serializeRecord } from './records';
@@ -26,6 +26,12 @@ export class RecordRepository {
     const key = bindingKey(bindingId);
     const obj = await this.store.get(key);
     return obj ? parseBindingRecord(key, obj.body) : undefined;
+  }
+
+  /** Ids of every stored binding record (keys that are not `<safe id>.json` are skipped). */
+  async listBindingIds(): Promise<string[]> {
+    const listed = await this.store.list(BINDINGS_PREFIX);
+    return listed.map((o) => idFromKey(BINDINGS_PREFIX, o.key)).filter((id): id is string => id !== undefined);
   }
 
   async putBinding(record: BindingRecord): Promise<void> {

@@ -87,9 +87,48 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         assert.equal(h.cc.requests.length, 0);
         await p.get(`/v2/service_instances/${i}`).expect(404);
       });
+      it('deprovisions an instance that still has bindings: their records and target files go with it, logged; other instances keep theirs', async () => {
+        const { app } = seedApp(h, { name: `dangle-${kind}` });
+        const [i, other] = [id('dep-bound'), id('dep-other')];
+        const [b1, b2, kept] = [id('b~tilde'), id('b'), id('kept')];
+        await provision(i);
+        await provision(other);
+        for (const [inst, b] of [[i, b1], [i, b2], [other, kept]]) {
+          await p.put(`/v2/service_instances/${inst}/service_bindings/${b}`, bindBody(h.catalog, app.guid)).expect(201);
+        }
+        const markerBefore = (await h.store.get('markers/active.json'))?.body;
+        h.logs.length = 0;
+        await p.delete(`/v2/service_instances/${i}?${deleteQuery(h.catalog)}`).expect(200, {});
+        const keys = Object.keys(await h.dump());
+        for (const b of [b1, b2]) {
+          assert.ok(!keys.includes(`bindings/${b}.json`), `binding record ${b} outlived its instance`);
+          assert.ok(!keys.includes(`active/${b}.json`), `target file ${b} outlived its instance`);
+        }
+        assert.ok(keys.includes(`bindings/${kept}.json`) && keys.includes(`active/${kept}.json`), 'a binding of another instance was touched');
+        assert.notEqual((await h.store.get('markers/active.json'))?.body, markerBefore, 'sidecars were not told that active/ changed');
+        const logged = h.logs.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; bindingId?: string });
+        assert.deepEqual(logged.filter((l) => /binding removed with its service instance/.test(l.msg)).map((l) => l.bindingId).sort(), [b1, b2].sort());
+        await p.get(`/v2/service_instances/${i}/service_bindings/${b1}`).expect(404);
+        await p.delete(`/v2/service_instances/${i}?${deleteQuery(h.catalog)}`).expect(410, {});
+      });
     });
 
     describe('bind, fetch binding, unbind', () => {
+      it('accepts the URL-safe ids OSB recommends ("~" included) for instances and bindings', async () => {
+        const { app } = seedApp(h, { name: `tilde-${kind}` });
+        const [i, b] = [`abc~def-${kind}`, `b~1.x_y-${kind}`];
+        await provision(i);
+        await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid)).expect(201);
+        assert.ok(await h.store.get(`active/${b}.json`), 'target file written under the id as sent');
+        await p.get(`/v2/service_instances/${i}/service_bindings/${b}`).expect(200);
+        await p.delete(`/v2/service_instances/${i}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(200, {});
+        // "." and ".." as a whole id are refused (400), or never reach the route at all (404).
+        for (const bad of ['~lead', '%2E', '%2E%2E', '.', '..']) {
+          const res = await p.put(`/v2/service_instances/${bad}`, provisionBody(h.catalog));
+          assert.ok([400, 404].includes(res.status), `${bad}: ${res.status}`);
+        }
+      });
+
       it('binds with 201 and writes one target group per instance with the DESIGN.md labels', async () => {
         const { app } = seedApp(h, { name: 'shop' });
         const i = id('inst');
@@ -288,7 +327,7 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         assert.equal(JSON.parse((await h.store.get(`active/${b}.json`))!.body).length, 2);
       });
 
-      it('answers last_operation polls with succeeded for what exists and 410 for what does not', async () => {
+      it('answers last_operation polls with succeeded for what exists and 404 for what does not (410 is for asynchronous deletes)', async () => {
         const { app } = seedApp(h, { name: `poll-${kind}` });
         const i = id('inst');
         const b = id('bind');
@@ -297,8 +336,15 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         await p.get(`/v2/service_instances/${i}/last_operation`).expect(200, { state: 'succeeded' });
         await p.get(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`).expect(200, { state: 'succeeded' });
         await p.delete(`/v2/service_instances/${i}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(200);
-        await p.get(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`).expect(410, {});
-        await p.get(`/v2/service_instances/${id('never')}/last_operation`).expect(410, {});
+        const missing = async (path: string) => {
+          const res = await p.get(path).expect(404);
+          assert.equal(res.body.error, 'NotFound');
+          assert.equal(typeof res.body.description, 'string');
+        };
+        await missing(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`);
+        await missing(`/v2/service_instances/${i}/service_bindings/${id('never')}/last_operation`);
+        await missing(`/v2/service_instances/${id('never')}/last_operation`);
+        await missing(`/v2/service_instances/${id('never')}/service_bindings/${id('never')}/last_operation`);
       });
 
       it('never writes a password or a UAA token into any log line (debug level, after every kind of operation)', async () => {

@@ -13,6 +13,7 @@ import { createLogger } from '../../shared/logger';
 const CURRENT = { username: 'cf-broker-2026', password: 'new-secret-3b9f' };
 const PREVIOUS = { username: 'cf-broker-2025', password: 'old-secret-77c1' };
 const METRICS = { username: 'prometheus', password: 'scrape-secret-51aa' };
+const TARGETS = { username: 'prometheus-sd', password: 'http-sd-secret-8e2d' };
 const SERVICE = 'a9d3f3c8-6c7e-4f3b-9d2e-0f6b6e1c5a11';
 const PLAN = '5e0c7a52-2f4a-4e5b-8c1d-7d9b3a6f2e22';
 const Q = `?service_id=${SERVICE}&plan_id=${PLAN}`;
@@ -126,10 +127,36 @@ describe('broker security: authentication on every route, credential rotation, h
     await call(rotated, 'get', '/v2/catalog', basic(CURRENT)).expect(200);
   });
 
+  it('lets TARGETS_USERNAME/PASSWORD read GET /targets and nothing else; the broker\'s own pair still reads it too', async () => {
+    const http = await broker({ TARGETS_USERNAME: TARGETS.username, TARGETS_PASSWORD: TARGETS.password });
+    const listed = await http.get('/targets').set('Authorization', basic(TARGETS)).expect(200);
+    assert.ok(Array.isArray(listed.body));
+    await http.get('/targets').set('Authorization', basic(CURRENT)).expect(200);
+    for (const [method, path] of ROUTES) {
+      if (method === 'get' && path === '/targets') continue;
+      const res = await call(http, method, path, basic(TARGETS));
+      assert.equal(res.status, 401, `${method.toUpperCase()} ${path} with the targets-only pair`);
+    }
+    for (const method of ['post', 'put', 'delete'] as const) await call(http, method, '/targets', basic(TARGETS)).expect(401);
+    // Without the setting the pair is a stranger even on /targets.
+    await (await broker()).get('/targets').set('Authorization', basic(TARGETS)).expect(401);
+  });
+
+  it('refuses to start with half a targets pair or a weak targets, metrics or previous password, naming the variable and never the secret', () => {
+    const base = { BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password };
+    const refused = (env: Record<string, string>, message: RegExp, secret?: string) => assert.throws(() => loadConfig({ ...base, ...env }, { brokerCredentials: true }),
+      (err: unknown) => err instanceof ConfigError && message.test(err.message) && (secret === undefined || !err.message.includes(secret)));
+    refused({ TARGETS_USERNAME: TARGETS.username }, /^TARGETS_PASSWORD: is required/);
+    refused({ TARGETS_PASSWORD: TARGETS.password }, /^TARGETS_USERNAME: is required/, TARGETS.password);
+    refused({ TARGETS_USERNAME: 'sd', TARGETS_PASSWORD: 'prometheus' }, /^TARGETS_PASSWORD: is too weak/, 'prometheus');
+    refused({ METRICS_USERNAME: 'm', METRICS_PASSWORD: 'short-pw' }, /^METRICS_PASSWORD: is too weak/, 'short-pw');
+    refused({ BROKER_PREVIOUS_USERNAME: 'old', BROKER_PREVIOUS_PASSWORD: 'change-me' }, /^BROKER_PREVIOUS_PASSWORD: is too weak/, 'change-me');
+  });
+
   it('refuses to start with half a previous pair, naming the missing variable and never the secret', () => {
-    assert.throws(() => loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', BROKER_PREVIOUS_USERNAME: PREVIOUS.username }, { brokerCredentials: true }),
+    assert.throws(() => loadConfig({ BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password, BROKER_PREVIOUS_USERNAME: PREVIOUS.username }, { brokerCredentials: true }),
       (err: unknown) => err instanceof ConfigError && /^BROKER_PREVIOUS_PASSWORD: is required/.test(err.message));
-    assert.throws(() => loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', BROKER_PREVIOUS_PASSWORD: PREVIOUS.password }, { brokerCredentials: true }),
+    assert.throws(() => loadConfig({ BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password, BROKER_PREVIOUS_PASSWORD: PREVIOUS.password }, { brokerCredentials: true }),
       (err: unknown) => err instanceof ConfigError && /^BROKER_PREVIOUS_USERNAME/.test(err.message) && !err.message.includes(PREVIOUS.password));
   });
 
@@ -166,7 +193,7 @@ describe('broker security: authentication on every route, credential rotation, h
   });
 
   it('refuses oversized headers with 431 before any handler, and keeps serving', async () => {
-    const built = brokers.at(-1) ?? buildBroker(loadConfig({ BROKER_USERNAME: 'u', BROKER_PASSWORD: 'p', STORE_DIR: join(dir, 'h') }, { brokerCredentials: true }), logger);
+    const built = brokers.at(-1) ?? buildBroker(loadConfig({ BROKER_USERNAME: CURRENT.username, BROKER_PASSWORD: CURRENT.password, STORE_DIR: join(dir, 'h') }, { brokerCredentials: true }), logger);
     const server = built.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {

@@ -73,6 +73,23 @@ describe('broker transport: auth, API version, identity, bodies, ids', () => {
     assert.deepEqual(await h.dump(), {});
   });
 
+  it('refuses context or parameters nested past 32 levels with 400 (not a stack overflow), storing nothing; 32 levels are fine', async () => {
+    const nest = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    const put = (path: string, body: string) => h.http.put(path).auth(BROKER_USER, BROKER_PASS).set('X-Broker-API-Version', '2.15').set('Content-Type', 'application/json').send(body);
+    const before = await h.dump();
+    for (const [field, levels] of [['context', 5_000], ['parameters', 5_000], ['context', 32]] as const) {
+      // body { field: <levels> } is levels + 1 deep; written as text, as an attacker would.
+      const body = `{"service_id":"${h.catalog.serviceId}","plan_id":"${h.catalog.planId}","organization_guid":"o","space_guid":"s","${field}":${nest(levels)}}`;
+      const res = await put('/v2/service_instances/too-deep', body).expect(400);
+      assert.equal(res.body.error, 'BadRequest');
+      assert.match(res.body.description, /nests JSON more than 32 levels deep/);
+    }
+    assert.deepEqual(await h.dump(), before);
+    const fine = `{"service_id":"${h.catalog.serviceId}","plan_id":"${h.catalog.planId}","organization_guid":"o","space_guid":"s","context":${nest(31)}}`;
+    await put('/v2/service_instances/deep-enough', fine).expect(201);
+    await h.store.delete('instances/deep-enough.json');
+  });
+
   it('answers a body over 64 KiB with 413 and stores nothing', async () => {
     const big = provisionBody(h.catalog, { labels: { a: 'x'.repeat(70 * 1024) } });
     const res = await asPlatform(h.http).put('/v2/service_instances/big-1', big).expect(413);

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CcAuthError, CcError, CloudControllerClient, TokenProvider } from '../../shared/cc';
+import { trustedTokenEndpoint } from '../../shared/cc/uaa';
 import type { CcEmulator } from '../support/cc-emulator';
 import {
   CLIENT_ID, CLIENT_SECRET, Platform, READER, READER_PASSWORD, readerClient, rejection, seedPlatform, seen, startEmulator,
@@ -34,6 +37,38 @@ describe('Cloud Controller client: UAA tokens', function () {
     assert.equal(form.username, READER);
     assert.equal(form.scope, undefined, 'a scope parameter would take away a global auditor\'s global view');
     assert.equal(client.uaaRequestCount, 1);
+  });
+
+  it('never posts CF credentials to a login server the CC names over plain http on another origin; says to set UAA_URL', async () => {
+    // Another origin on this host (localhost is not 127.0.0.1), standing in for http://other-host.
+    const received: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      received.push(`${req.method} ${req.url}`);
+      res.writeHead(500).end();
+    });
+    const port = await new Promise<number>((r) => elsewhere.listen(0, '127.0.0.1', () => r((elsewhere.address() as AddressInfo).port)));
+    cc.loginHref = `http://localhost:${port}`;
+    try {
+      const err = await rejection(readerClient(cc).getApp(platform.apps[0]));
+      assert.ok(err instanceof CcAuthError, String(err));
+      assert.match(err.message, new RegExp(`named http://localhost:${port} as its login server, over plain http`));
+      assert.match(err.message, /Set UAA_URL/);
+      assert.doesNotMatch(err.message, new RegExp(READER_PASSWORD));
+      assert.deepEqual(received, [], 'credentials went to a server the operator never named');
+      assert.deepEqual(seen(cc, /^\/oauth\/token$/), []);
+    } finally {
+      cc.loginHref = undefined;
+      await new Promise((r) => elsewhere.close(r));
+    }
+  });
+
+  it('trusts a discovered login server over https or on the CC\'s own origin, and UAA_URL as the operator set it', () => {
+    const api = 'http://api.sys.example.com';
+    assert.equal(trustedTokenEndpoint('https://login.sys.example.com/', api), 'https://login.sys.example.com');
+    assert.equal(trustedTokenEndpoint('http://api.sys.example.com/uaa', api), 'http://api.sys.example.com/uaa');
+    for (const refused of ['http://login.sys.example.com', 'http://api.sys.example.com:8080', 'ftp://api.sys.example.com', 'not a url', 'https://u:p@login.sys.example.com']) {
+      assert.throws(() => trustedTokenEndpoint(refused, api), CcAuthError, refused);
+    }
   });
 
   it('uses an explicit UAA URL without asking the Cloud Controller for it', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../shared/config/load';
+import { ConfigError, loadConfig, Requirements } from '../../shared/config/load';
 
-const BROKER = { BROKER_USERNAME: 'broker', BROKER_PASSWORD: 's3cret-pass' };
+const BROKER = { BROKER_USERNAME: 'broker', BROKER_PASSWORD: 'k7Qm-2vXr-9pLw' };
 
-function problem(env: Record<string, string>, needs = { brokerCredentials: true }): string {
+function problem(env: Record<string, string>, needs: Requirements = { brokerCredentials: true }): string {
   try {
     loadConfig(env, needs);
   } catch (err) {
@@ -50,7 +50,7 @@ describe('configuration', () => {
   });
 
   it('reads the same keys from a user-provided service in VCAP_SERVICES; the environment wins', () => {
-    const vcap = JSON.stringify({ 'user-provided': [{ name: 'discovery-secrets', credentials: { BROKER_USERNAME: 'from-vcap', BROKER_PASSWORD: 'pw', CF_API_URL: 'https://api.sys.example.com', CF_USERNAME: 'prom', CF_PASSWORD: 'pw2', PORT: 9000 } }] });
+    const vcap = JSON.stringify({ 'user-provided': [{ name: 'discovery-secrets', credentials: { BROKER_USERNAME: 'from-vcap', BROKER_PASSWORD: 'vcap-pw-4Tz8-q1Rn', CF_API_URL: 'https://api.sys.example.com', CF_USERNAME: 'prom', CF_PASSWORD: 'pw2', PORT: 9000 } }] });
     const c = loadConfig({ VCAP_SERVICES: vcap, PORT: '8081' }, { brokerCredentials: true, cloudController: true });
     assert.equal(c.brokerUsername, 'from-vcap');
     assert.equal(c.cf?.apiUrl, 'https://api.sys.example.com');
@@ -61,5 +61,40 @@ describe('configuration', () => {
   it('never prints a secret value in an error', () => {
     const msg = problem({ BROKER_USERNAME: 'b', BROKER_PASSWORD: 'pw', CF_API_URL: 'https://x.example.com', CF_USERNAME: 'u', CF_PASSWORD: 'hunter2', CF_CLIENT_ID: 'c', CF_CLIENT_SECRET: 'topsecret' });
     assert.ok(!msg.includes('hunter2') && !msg.includes('topsecret'));
+  });
+});
+
+describe('password strength and the generated broker password', () => {
+  const needs = { brokerCredentials: true };
+
+  it('refuses short, blank, repetitive, default and user-name passwords, naming the variable and never the value', () => {
+    const weak = ['a', ' ', '            ', 'change-me', 'CHANGEME', 'changeme-changeme', 'password1234', 'Password-2024', 'admin-admin-admin', 'secret', 'prometheus',
+      '123456789012', 'aaaaaaaaaaaaaaaa', 'abababababab', 'qwerty123456', 'broker-broker'];
+    for (const password of weak) {
+      const message = problem({ BROKER_USERNAME: 'ops', BROKER_PASSWORD: password }, needs);
+      assert.match(message, /^BROKER_PASSWORD: is too weak/, password);
+      if (password.trim().length > 1) assert.ok(!message.includes(password), `echoed ${password}`);
+    }
+    assert.match(problem({ BROKER_USERNAME: 'cf-broker-admin', BROKER_PASSWORD: 'CF_Broker_Admin_2026' }, needs), /the user name/);
+  });
+
+  it('accepts 12 characters and more that are not a default', () => {
+    for (const password of ['k7Qm-2vXr-9pL', 'correct horse battery staple', 'Xk4t9QmZr2Lp', 'demo-password-7Yq']) {
+      assert.equal(loadConfig({ BROKER_USERNAME: 'ops', BROKER_PASSWORD: password }, needs).brokerPassword, password);
+    }
+  });
+
+  it('generates a broker password only when none is set and HOST is loopback', () => {
+    const generate = () => 'generated-Zx81-aa9K-q';
+    for (const HOST of ['127.0.0.1', 'localhost', '::1']) {
+      const c = loadConfig({ HOST }, { ...needs, generateBrokerPassword: generate });
+      assert.deepEqual([c.brokerUsername, c.brokerPassword, c.generatedBrokerPassword, c.host], ['admin', 'generated-Zx81-aa9K-q', true, HOST]);
+    }
+    assert.equal(loadConfig({ HOST: '127.0.0.1', BROKER_USERNAME: 'me' }, { ...needs, generateBrokerPassword: generate }).brokerUsername, 'me');
+    const set = loadConfig({ HOST: '127.0.0.1', ...BROKER }, { ...needs, generateBrokerPassword: generate });
+    assert.deepEqual([set.brokerPassword, set.generatedBrokerPassword], [BROKER.BROKER_PASSWORD, false]);
+    for (const env of [{}, { HOST: '0.0.0.0' }, { HOST: '10.0.0.5' }] as Array<Record<string, string>>) {
+      assert.match(problem(env, { ...needs, generateBrokerPassword: generate }), /^BROKER_USERNAME: is required/);
+    }
   });
 });

@@ -9,7 +9,7 @@ import { bumpActiveMarker } from '../../shared/store/marker';
 import type { Store } from '../../shared/store/store';
 import { stateFileIn } from '../../sidecar/state-file';
 import { SyncOptions, Syncer } from '../../shared/mirror/sync';
-import { TargetDir } from '../../sidecar/target-dir';
+import { ownedId, TargetDir } from '../../sidecar/target-dir';
 import { S3Server, startS3Server } from '../support/s3-server';
 
 const group = (host: string, instance: string) => [{ targets: [host], labels: { job: 'app', instance, __metrics_path__: '/metrics' } }];
@@ -67,6 +67,18 @@ for (const kind of ['fs', 's3'] as const) {
     afterEach(async () => {
       await rm(dir, { recursive: true, force: true });
       await rm(storeDir, { recursive: true, force: true });
+    });
+
+    it('mirrors and removes ids with "~" (OSB URL-safe ids), and never takes a temp file for one of its own', async () => {
+      await publish(store, 'abc~def', body('a.example.com'));
+      await syncer().syncOnce();
+      assert.deepEqual(await local(), ['abc~def.json']);
+      assert.equal(await readFile(join(dir, 'abc~def.json'), 'utf8'), body('a.example.com'));
+      // What a writer killed mid-write leaves, and names no id may have: none is the sidecar's.
+      for (const name of ['.abc~def.json.123.0a1b2c3d.tmp', '~abc.json', '.json', '..json', 'a/b.json']) assert.equal(ownedId(name), undefined, name);
+      await unpublish(store, 'abc~def');
+      await syncer().syncOnce();
+      assert.deepEqual(await local(), []);
     });
 
     it('mirrors active/<id>.json to DIR/<id>.json byte for byte, and nothing else', async () => {

@@ -78,7 +78,25 @@ interface RefusalMutation extends Mutation {
 
 // ---- what is valid, restated ------------------------------------------------------------
 
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$/;
+/** OSB bodies nested deeper than this are refused with 400 before any handler reads them. */
+const MAX_JSON_DEPTH = 32;
+/** Nesting depth of JSON text, by brackets outside strings (iterative: bodies go 20,000 deep). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') deepest = Math.max(deepest, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return deepest;
+}
 const RESERVED = ['job', 'instance', 'org', 'space'];
 const isAllowedLabelName = (n: string) => /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(n) && !n.startsWith('__') && !RESERVED.includes(n) && n.length <= 100;
 const isAllowedMetricsPath = (p: unknown) => typeof p === 'string' && p.length <= 256 && p.startsWith('/') && !p.includes('//')
@@ -256,8 +274,8 @@ const badVersion = fc.oneof(
 /** Encoded path segments whose decoded value is not a safe id (or that do not decode at all). */
 const hostileIdSegment = fc.oneof(
   fc.constantFrom('..', '.', '%2e%2e', '%2E', '..%2F..%2Fetc%2Fpasswd', '%2F', 'a%2Fb', 'a%5Cb', 'a\\b', '%00', 'a%00b', '%ZZ', '%', 'a%E0%A4%A',
-    '%ED%A0%80', 'a%ED%B0%80', '%C0%AE%C0%AE', '%20', '-lead', '_lead', '.hidden', 'a%0Ab', 'a%0D%0Ab', '%E2%80%AEevil', '%F0%9F%98%80', 'a%25', 'a~b', 'a:b', 'a@b', "a'b", 'a*b'),
-  fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{128,500}$/).map(encodeSegment),
+    '%ED%A0%80', 'a%ED%B0%80', '%C0%AE%C0%AE', '%20', '-lead', '_lead', '.hidden', 'a%0Ab', 'a%0D%0Ab', '%E2%80%AEevil', '%F0%9F%98%80', 'a%25', '~lead', '~', 'a:b', 'a@b', "a'b", 'a*b'),
+  fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._~-]{128,500}$/).map(encodeSegment),
   fc.tuple(fc.stringMatching(/^[a-z0-9]{0,8}$/), nastyText(10), fc.stringMatching(/^[a-z0-9]{0,8}$/)).map(([a, b, c]) => encodeSegment(a + b + c)),
 ).filter((segment) => {
   try {
@@ -360,6 +378,10 @@ function setField(d: Draft, field: string, value: unknown) {
 const fieldRefusal = (field: string, values: fc.Arbitrary<unknown>, statuses: readonly number[] = [400]) =>
   values.map((value) => refusal('body', `${field} ${value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 40)}`, statuses, (d) => setField(d, field, value)));
 
+/** `context` or `parameters` nested past the depth limit (stack-overflow bait). */
+const tooDeepRefusal = fc.tuple(fc.constantFrom('context', 'parameters'), deepValue(MAX_JSON_DEPTH, 2_000))
+  .map(([field, value]) => refusal('body', `${field} nested past ${MAX_JSON_DEPTH} levels`, [400], (d) => setField(d, field, { deep: value })));
+
 const parametersRefusal = (kind: 'instance' | 'binding') =>
   badParameters(kind).map(({ what, parameters }) => refusal('body', `${kind} parameters: ${what}`, [400], (d) => setField(d, 'parameters', parameters)));
 
@@ -406,7 +428,7 @@ const wrongMethod = (template: string, methods: Method[]) => fc.constantFrom(...
     d.method = method;
   }));
 
-const pathSuffix = fc.constantFrom('/x', '%00', '/..', '/%2e%2e', '%2F..', '.json', ';x', '/%ZZ', '/\u00e9', '%20', '~')
+const pathSuffix = fc.constantFrom('/x', '%00', '/..', '/%2e%2e', '%2F..', '.json', ';x', '/%ZZ', '/\u00e9', '%20', '/~')
   .map((suffix) => refusal('path', `path suffix ${JSON.stringify(suffix)}`, [404], (d) => {
     d.template += suffix;
   }));
@@ -528,7 +550,7 @@ function refusalsFor(route: RouteName, shape: RouteShape, w: World): fc.Arbitrar
   if (shape.osb) options.push(badVersion, parserRefusal);
   if (shape.ids !== 'none') options.push(badIdIn('instance'));
   if (shape.ids === 'both') options.push(badIdIn('binding'));
-  if (shape.objectBody) options.push(objectBodyRefusal);
+  if (shape.objectBody) options.push(objectBodyRefusal, tooDeepRefusal);
   if (shape.method === 'DELETE') options.push(deleteQueryRefusal(w));
   let parameters: fc.Arbitrary<RefusalMutation> | undefined;
   switch (route) {
@@ -565,7 +587,7 @@ function noiseFor(shape: RouteShape): fc.Arbitrary<Noise> {
   return fc.oneof(...options);
 }
 
-const freshId = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$/);
+const freshId = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._~-]{0,40}$/);
 
 /** Requests to one route, each refused for at least one reason. */
 export function hostileRequests(route: RouteName, w: World): fc.Arbitrary<HostileRequest> {
@@ -637,6 +659,10 @@ function finish(route: RouteName, d: Draft, osb: boolean, noise: Noise[], candid
   }
   // Noise can only add bytes; past the limit the size is a refusal of its own.
   if (osb && body && body.length > 64 * 1024) refusals.push({ what: `a ${body.length}-byte body`, statuses: [413] });
+  // Noise can also nest the body past the depth limit; that too is a refusal of its own.
+  const plain = d.body.kind === 'json' || (d.body.kind === 'raw' && d.body.contentEncoding === undefined);
+  const depth = osb && body && plain ? jsonDepth(body.toString('utf8')) : 0;
+  if (depth > MAX_JSON_DEPTH) refusals.push({ what: `a body nested ${depth} levels deep`, statuses: [400] });
   const path = d.template.replace('{i}', () => d.instance).replace('{b}', () => d.binding);
   const url = d.query.length > 0 ? `${path}?${d.query.join('&')}` : path;
   const request: HostileRequest = { route, method: d.method, url, headers, body, refusals, noise: noise.map((n) => n.what) };

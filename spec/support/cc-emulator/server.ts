@@ -49,6 +49,8 @@ export class CcEmulator extends PlatformState {
   private faults: Array<Fault & { left: number }> = [];
   private latencyMs = 0;
   url = '';
+  /** The login/uaa link of GET / when set (a CC that names some other server); its own URL otherwise. */
+  loginHref?: string;
   tokenTtlSeconds: number;
   maxUriLength: number;
   readonly requests: LoggedRequest[] = [];
@@ -163,7 +165,8 @@ export class CcEmulator extends PlatformState {
 
   private root() {
     const u = this.url;
-    return { links: { self: { href: u }, cloud_controller_v3: { href: `${u}/v3`, meta: { version: '3.190.0' } }, login: { href: u }, uaa: { href: u }, credhub: null, routing: null, logging: null, log_cache: { href: u }, app_ssh: null } };
+    const login = this.loginHref ?? u;
+    return { links: { self: { href: u }, cloud_controller_v3: { href: `${u}/v3`, meta: { version: '3.190.0' } }, login: { href: login }, uaa: { href: login }, credhub: null, routing: null, logging: null, log_cache: { href: u }, app_ssh: null } };
   }
 
   private token(authorization: string | undefined, body: string): { answer: Answer } {
