@@ -50,6 +50,7 @@ export const SETTINGS = {
   serviceName: { env: 'SERVICE_NAME', description: 'marketplace name of the service', default: 'prometheus', schema: CATALOG_NAME },
   planId: { env: 'PLAN_ID', description: 'catalog id of the plan', default: '5e0c7a52-2f4a-4e5b-8c1d-7d9b3a6f2e22', schema: SERVICE_ID_SCHEMA },
   planName: { env: 'PLAN_NAME', description: 'marketplace name of the plan', default: 'default', schema: CATALOG_NAME },
+  reconcileTimeoutSeconds: { env: 'RECONCILE_TIMEOUT_SECONDS', description: 'a reconcile still asking the Cloud Controller after this long gives up and changes nothing (10-3600; keep it below the schedule\'s interval)', default: '240', schema: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'a whole number of seconds from 10 to 3600' } },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
