@@ -26,6 +26,8 @@ export interface LoggedRequest {
   path: string;
   query: string;
   status: number;
+  /** When the request arrived (Date.now()), before any latency the emulator adds. */
+  at: number;
   user?: string;
   /** Form fields of a POST /oauth/token, secrets replaced, so tests can check the grant and that no scope was narrowed. */
   form?: Record<string, string>;
@@ -105,6 +107,7 @@ export class CcEmulator extends PlatformState {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
+    const at = Date.now();
     const rawUrl = req.url ?? '/';
     const url = new URL(rawUrl, this.url);
     const body = await new Promise<string>((resolve) => {
@@ -117,7 +120,7 @@ export class CcEmulator extends PlatformState {
     let user: string | undefined;
     const fault = this.takeFault(url.pathname);
     if (fault?.kind === 'timeout') {
-      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: 0 });
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: 0, at });
       return; // never answer; stop() destroys the socket
     }
     if (rawUrl.length > this.maxUriLength) {
@@ -146,7 +149,7 @@ export class CcEmulator extends PlatformState {
       }
     }
     const form = url.pathname === '/oauth/token' ? redactedForm(body) : undefined;
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: answer.status, user, ...(form ? { form } : {}) });
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: answer.status, at, user, ...(form ? { form } : {}) });
     let text = answer.text ?? JSON.stringify(answer.body);
     if (fault?.kind === 'cut') text = text.slice(0, Math.floor(text.length / 2));
     res.writeHead(answer.status, { 'Content-Type': 'application/json; charset=utf-8', ...answer.headers });
