@@ -135,6 +135,30 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
     assert.equal(groups.length, 3, 'the file the run wrote is whole and current');
     assert.deepEqual((await readdir(join(store, 'active'))).filter((f) => !f.endsWith('.json')), [], 'no temp file left behind');
   });
+  it('updater: a reconcile stuck on a CC that never answers is abandoned after a grace, changes nothing, exit 0 within 10 s', async () => {
+    const store = join(dir, 'store');
+    const snapshot = async () => Object.fromEntries(await Promise.all((await readdir(join(store, 'active'))).map(async (f) => [f, await readFile(join(store, 'active', f), 'utf8')])));
+    const before = await snapshot();
+    cc.resetRequests();
+    // The production client waits 15 s for an answer and retries twice: 45 s, far past CF's SIGKILL.
+    cc.injectTimeout('/v3/', Infinity);
+    try {
+      const updater = start('updater', { ...env, PORT: String(await freePort()) });
+      children.push(updater.proc);
+      await waitFor(async () => cc.ccRequests().length > 0 || undefined, 10_000, 'the first reconcile asked the CC');
+      const signalledAt = Date.now();
+      updater.proc.kill('SIGTERM');
+      const exit = await updater.exit;
+      assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });
+      assert.ok(exit.at - signalledAt < 9_500, `exited ${exit.at - signalledAt} ms after SIGTERM`);
+      const failed = updater.logs().find((l) => l.msg === 'reconcile failed; the store keeps what it had') as { err?: string } | undefined;
+      assert.match(String(failed?.err), /abandoned as the process shuts down; nothing was changed/);
+      assert.ok(updater.logs().some((l) => l.msg === 'stopped cleanly'));
+      assert.deepEqual(await snapshot(), before, 'active/ is unchanged');
+    } finally {
+      cc.clearFaults();
+    }
+  });
   it('all (the single-node command): SIGTERM stops broker, schedule and sidecar together and exits 0', async () => {
     const port = await freePort();
     const all = start('all', { ...env, PORT: String(port), SIDECAR_METRICS_PORT: String(await freePort()), SYNC_INTERVAL_SECONDS: '1' }, ['--dir', join(dir, 'targets')]);
