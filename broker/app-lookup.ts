@@ -1,6 +1,12 @@
-import { CcApiError, CcAuthError, CcError, CloudControllerClient } from '../shared/cc';
+import { CcAbortedError, CcApiError, CcAuthError, CcError, CloudControllerClient } from '../shared/cc';
 import { buildSnapshot, byGuid } from '../shared/targets/snapshot';
 import type { AppSnapshot } from '../shared/targets/types';
+
+/**
+ * CF abandons a bind after 60 s (and orphan-mitigates); the whole CC lookup, retries, rate-limit
+ * waits and every page included, ends well before, so the broker answers with its own reason.
+ */
+export const BIND_LOOKUP_DEADLINE_MS = 30_000;
 
 /** The CC cannot show us the app: it does not exist, or the broker's user has no role in its space. */
 export class AppNotVisibleError extends Error {
@@ -18,7 +24,16 @@ export class AppLookupUnavailableError extends Error {
   }
 }
 
+/** The CC did not finish answering within the bind's deadline. */
+export class AppLookupTimeoutError extends Error {
+  constructor(readonly deadlineMs: number, options?: { cause?: unknown }) {
+    super(`the Cloud Controller did not answer within ${deadlineMs / 1000} s`, options);
+    this.name = 'AppLookupTimeoutError';
+  }
+}
+
 export interface AppDirectory {
+  /** The app as the CC shows it; ImplausibleAppError (snapshot.ts) when it cannot be rendered. */
   lookup(appGuid: string): Promise<AppSnapshot>;
 }
 
@@ -28,14 +43,21 @@ export interface AppDirectory {
  * one CC round trip (plus a token fetch the first time).
  */
 export class CcAppDirectory implements AppDirectory {
-  constructor(private readonly cc: CloudControllerClient) {}
+  private readonly deadlineMs: number;
+
+  constructor(private readonly cc: CloudControllerClient, opts: { deadlineMs?: number } = {}) {
+    this.deadlineMs = opts.deadlineMs ?? BIND_LOOKUP_DEADLINE_MS;
+  }
 
   async lookup(appGuid: string): Promise<AppSnapshot> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`the bind's ${this.deadlineMs / 1000} s deadline passed`)), this.deadlineMs);
+    const opts = { signal: deadline.signal };
     try {
       const [found, processes, routes] = await Promise.all([
-        this.cc.getApp(appGuid),
-        this.cc.listProcesses({ appGuids: [appGuid], types: ['web'] }),
-        this.cc.listRoutes({ appGuids: [appGuid] }),
+        this.cc.getApp(appGuid, opts),
+        this.cc.listProcesses({ appGuids: [appGuid], types: ['web'] }, opts),
+        this.cc.listRoutes({ appGuids: [appGuid] }, opts),
       ]);
       return buildSnapshot({
         app: found.app,
@@ -46,9 +68,14 @@ export class CcAppDirectory implements AppDirectory {
         domains: byGuid(routes.domains),
       });
     } catch (err) {
+      if (err instanceof CcAbortedError) throw new AppLookupTimeoutError(this.deadlineMs, { cause: err });
       if (err instanceof CcApiError && (err.isNotFound() || err.isForbidden())) throw new AppNotVisibleError(appGuid);
       if (err instanceof CcError) throw new AppLookupUnavailableError(err.message, err instanceof CcAuthError, { cause: err });
       throw err;
+    } finally {
+      clearTimeout(timer);
+      // One request failed: the others' answers are of no use any more, so stop them too.
+      deadline.abort(new Error('the bind no longer needs this answer'));
     }
   }
 }

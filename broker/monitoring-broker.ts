@@ -8,7 +8,8 @@ import type { RecordRepository } from '../shared/records/repository';
 import { targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
 import type { TargetStatus } from '../shared/targets/types';
-import { AppDirectory, AppLookupUnavailableError, AppNotVisibleError } from './app-lookup';
+import { ImplausibleAppError } from '../shared/targets/snapshot';
+import { AppDirectory, AppLookupTimeoutError, AppLookupUnavailableError, AppNotVisibleError } from './app-lookup';
 import { buildCatalog, CatalogSettings } from './catalog';
 import { badRequest, BrokerFailure, conflict, gone, notFound, unavailable } from './errors';
 import { parseBindingParameters, parseInstanceParameters } from './parameters';
@@ -36,6 +37,11 @@ function credentialsOf(status: TargetStatus): BindingCredentials {
     return { status: 'active', targets: status.targets, detail: `scraping ${status.targets} instance(s) at ${status.route} on ${status.metricsPath}` };
   }
   return { status: 'inactive', targets: 0, detail: status.detail };
+}
+
+/** A retry does not fix this, so not a 5xx (which would also make CF orphan-mitigate): 400 with the reason. */
+function notMonitorable(err: ImplausibleAppError): BrokerFailure {
+  return badRequest(`The Cloud Controller says app ${err.appName} ${err.reason}; it cannot be monitored by this service. Nothing was bound.`, 'AppNotMonitorable');
 }
 
 /** The broker's domain: OSB operations over the store, with the CC consulted only on bind. */
@@ -169,7 +175,12 @@ export class MonitoringBroker implements BrokerService {
         return { created: false, credentials: await this.liveCredentials(existing) };
       }
       const app = await this.lookupApp(appGuid, d.context);
-      const rendered = renderTargets(app, targetOptions(instance.parameters, parameters));
+      let rendered;
+      try {
+        rendered = renderTargets(app, targetOptions(instance.parameters, parameters));
+      } catch (err) {
+        throw err instanceof ImplausibleAppError ? notMonitorable(err) : err;
+      }
       const record: BindingRecord = {
         binding_id: bindingId, instance_id: instanceId, service_id: d.serviceId, plan_id: d.planId,
         app_guid: appGuid, parameters, context: d.context, created_at: this.now().toISOString(),
@@ -206,6 +217,10 @@ export class MonitoringBroker implements BrokerService {
       return app;
     } catch (err) {
       if (err instanceof AppNotVisibleError) throw badRequest(this.notVisibleDescription(appGuid, context), 'AppNotVisible');
+      if (err instanceof AppLookupTimeoutError) {
+        throw unavailable(`The Cloud Controller is too slow: it did not answer the broker's questions about app ${appGuid} within ${err.deadlineMs / 1000} s. Nothing was bound; try again in a few minutes.`);
+      }
+      if (err instanceof ImplausibleAppError) throw notMonitorable(err);
       if (err instanceof AppLookupUnavailableError) {
         throw unavailable(err.authProblem
           ? 'The broker could not log in to the Cloud Controller; the platform operator must check its CF credentials. Nothing was bound; try again later.'

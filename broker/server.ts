@@ -26,17 +26,22 @@ function brokerCredentials(config: Config): Credential[] {
   return config.brokerPrevious ? [current, config.brokerPrevious] : [current];
 }
 
-export function buildBroker(config: Config, logger: Logger, metrics = new AppMetrics()) {
+export interface BrokerTuning {
+  /** Deadline of a bind's whole CC lookup (default BIND_LOOKUP_DEADLINE_MS). */
+  bindDeadlineMs?: number;
+}
+
+export function buildBroker(config: Config, logger: Logger, metrics = new AppMetrics(), tuning: BrokerTuning = {}) {
   const store = new InstrumentedStore(createStore(config.store), metrics);
   const cc = ccClientFromConfig(config, logger, { timeoutMs: CC_TIMEOUT_MS, retries: 1, maxRetryAfterMs: 10_000, onRequest: metrics.onCcRequest });
   // /update-targets gets the updater's patience, and its own client so a long run never
   // holds up binds.
   const updaterCc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics.onCcRequest });
-  const reconciler = updaterCc ? buildReconciler(store, updaterCc, logger, metrics) : undefined;
+  const reconciler = updaterCc ? buildReconciler(store, updaterCc, logger, metrics, config.reconcileTimeoutMs) : undefined;
   const service = new MonitoringBroker({
     catalog: config.catalog,
     records: new RecordRepository(store),
-    apps: cc ? new CcAppDirectory(cc) : undefined,
+    apps: cc ? new CcAppDirectory(cc, { deadlineMs: tuning.bindDeadlineMs }) : undefined,
     cfPrincipal: config.cf?.credentials,
   });
   const app = createBrokerApp({
@@ -65,12 +70,12 @@ export async function startBroker(config: Config, logger: Logger): Promise<{ ser
   server.headersTimeout = 96_000;
   const port = await listen(server, config.port, config.host, config.host ? 'PORT/HOST' : 'PORT');
   logger.info({ port, host: config.host, store: built.store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
-  // Requests in flight finish (their store writes complete) before the process goes;
-  // so does a reconcile started by POST /update-targets.
+  // Requests in flight finish (their store writes complete) before the process goes. A
+  // reconcile (from POST /update-targets) gets a while to finish, then is abandoned, which also
+  // lets that request answer within the grace.
   const stop = async () => {
-    const { forced } = await closeGracefully(server);
+    const [{ forced }] = await Promise.all([closeGracefully(server), built.reconciler?.shutdown()]);
     if (forced) logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'requests still open at the end of the shutdown grace were cut');
-    await built.reconciler?.whenIdle();
   };
   return { server, port, stop, ...built };
 }

@@ -24,6 +24,7 @@ export class AppMetrics {
   readonly filesRemoved = new Counter({ name: 'cf_app_discovery_target_files_removed_total', help: 'Target files removed by reconcile runs', labelNames: ['reason'], registers: this.r });
   readonly bindingsWithoutTargets = new Gauge({ name: 'cf_app_discovery_bindings_without_targets', help: 'Bindings that have no target file, by reason, as of the last successful reconcile', labelNames: ['reason'], registers: this.r });
   readonly bindings = new Gauge({ name: 'cf_app_discovery_bindings', help: 'Binding records as of the last successful reconcile', registers: this.r });
+  readonly bindingsRefused = new Gauge({ name: 'cf_app_discovery_bindings_refused', help: 'Bindings left as they are because the Cloud Controller describes their app implausibly (e.g. more than 5000 instances), as of the last successful reconcile', registers: this.r });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cf_app_discovery_process_' });

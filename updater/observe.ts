@@ -1,19 +1,25 @@
 import type { CloudControllerClient } from '../shared/cc';
 import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } from '../shared/cc/types';
-import { buildSnapshot } from '../shared/targets/snapshot';
+import { buildSnapshot, ImplausibleAppError } from '../shared/targets/snapshot';
 import { inParallel } from '../shared/parallel';
 import type { AppObservation } from './plan';
+
+export type Strategy = 'by-guid' | 'full';
 
 export interface ObserveOptions {
   /** Guids per filtered request: 100 x 36 chars stays far below nginx's 8 KB URI limit. */
   chunkSize?: number;
   /** Requests in flight at once. */
   concurrency?: number;
+  /** Aborting it ends every request of the observation at once. */
+  signal?: AbortSignal;
+  /** Skip the cost estimate and use this strategy. */
+  strategy?: Strategy;
 }
 
 export interface Observation {
   apps: Map<string, AppObservation>;
-  strategy: 'none' | 'by-guid' | 'full';
+  strategy: 'none' | Strategy;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -31,20 +37,21 @@ interface Listing {
   domains: CcDomain[];
 }
 
-async function listByGuid(cc: CloudControllerClient, guids: string[], size: number, concurrency: number): Promise<Listing> {
+async function listByGuid(cc: CloudControllerClient, guids: string[], size: number, concurrency: number, signal?: AbortSignal): Promise<Listing> {
   const out: Listing = { apps: [], spaces: [], organizations: [], processes: [], routes: [], domains: [] };
+  const opts = { signal };
   const tasks = chunks(guids, size).flatMap((chunk) => [
     async () => {
-      const r = await cc.listApps({ guids: chunk });
+      const r = await cc.listApps({ guids: chunk }, opts);
       out.apps.push(...r.apps);
       out.spaces.push(...r.spaces);
       out.organizations.push(...r.organizations);
     },
     async () => {
-      out.processes.push(...(await cc.listProcesses({ appGuids: chunk, types: ['web'] })));
+      out.processes.push(...(await cc.listProcesses({ appGuids: chunk, types: ['web'] }, opts)));
     },
     async () => {
-      const r = await cc.listRoutes({ appGuids: chunk });
+      const r = await cc.listRoutes({ appGuids: chunk }, opts);
       out.routes.push(...r.routes);
       out.domains.push(...r.domains);
     },
@@ -53,8 +60,9 @@ async function listByGuid(cc: CloudControllerClient, guids: string[], size: numb
   return out;
 }
 
-async function listEverything(cc: CloudControllerClient): Promise<Listing> {
-  const [apps, processes, routes] = await Promise.all([cc.listApps({}), cc.listProcesses({ types: ['web'] }), cc.listRoutes({})]);
+async function listEverything(cc: CloudControllerClient, signal?: AbortSignal): Promise<Listing> {
+  const opts = { signal };
+  const [apps, processes, routes] = await Promise.all([cc.listApps({}, opts), cc.listProcesses({ types: ['web'] }, opts), cc.listRoutes({}, opts)]);
   return { ...apps, processes, routes: routes.routes, domains: routes.domains };
 }
 
@@ -62,28 +70,19 @@ async function listEverything(cc: CloudControllerClient): Promise<Listing> {
  * Filtered lists cost 3 requests per chunk of guids. When most visible apps are bound, three
  * unfiltered listings at 5,000 per page are cheaper; one `per_page=1` probe tells which.
  */
-async function chooseStrategy(cc: CloudControllerClient, bound: number, size: number): Promise<'by-guid' | 'full'> {
+async function chooseStrategy(cc: CloudControllerClient, bound: number, size: number, signal?: AbortSignal): Promise<Strategy> {
   const filteredCost = 3 * Math.ceil(bound / size);
   if (filteredCost <= 6) return 'by-guid';
-  const probe = (await cc.getJson(`${cc.apiUrl}/v3/apps?per_page=1`)) as { pagination?: { total_results?: number } };
-  const visible = probe.pagination?.total_results;
+  const probe = (await cc.getJson(`${cc.apiUrl}/v3/apps?per_page=1`, { signal })) as { pagination?: { total_results?: number } };
+  const visible = probe?.pagination?.total_results;
   if (typeof visible !== 'number') return 'by-guid';
   // Processes and routes are about as many as apps; each listing pages at 5,000.
   const fullCost = 3 * Math.max(1, Math.ceil(visible / 5000));
   return fullCost < filteredCost ? 'full' : 'by-guid';
 }
 
-/**
- * What the CC says about every bound app. Any failed, throttled or incomplete answer rejects:
- * a run never plans on partial information. An app absent from complete listings is gone.
- */
-export async function observeApps(cc: CloudControllerClient, appGuids: string[], opts: ObserveOptions = {}): Promise<Observation> {
-  const size = opts.chunkSize ?? 100;
-  const guids = [...new Set(appGuids)];
-  if (guids.length === 0) return { apps: new Map(), strategy: 'none' };
-  const strategy = await chooseStrategy(cc, guids.length, size);
-  const listing = strategy === 'full' ? await listEverything(cc) : await listByGuid(cc, guids, size, opts.concurrency ?? 4);
-
+/** One observation per wanted guid from what the listings held; an app they lack is 'gone'. */
+function observationsOf(listing: Listing, guids: string[]): Map<string, AppObservation> {
   const wanted = new Set(guids);
   const byGuid = <T extends { guid: string }>(items: T[]) => new Map(items.map((i) => [i.guid, i]));
   const spaces = byGuid(listing.spaces);
@@ -103,11 +102,32 @@ export async function observeApps(cc: CloudControllerClient, appGuids: string[],
   const apps = new Map<string, AppObservation>();
   for (const app of listing.apps) {
     if (!wanted.has(app.guid)) continue;
-    apps.set(app.guid, {
-      kind: 'present',
-      snapshot: buildSnapshot({ app, spaces, organizations, processes: processesByApp.get(app.guid) ?? [], routes: routesByApp.get(app.guid) ?? [], domains }),
-    });
+    try {
+      apps.set(app.guid, {
+        kind: 'present',
+        snapshot: buildSnapshot({ app, spaces, organizations, processes: processesByApp.get(app.guid) ?? [], routes: routesByApp.get(app.guid) ?? [], domains }),
+      });
+    } catch (err) {
+      if (!(err instanceof ImplausibleAppError)) throw err;
+      apps.set(app.guid, { kind: 'invalid', reason: err.message });
+    }
   }
   for (const guid of guids) if (!apps.has(guid)) apps.set(guid, { kind: 'gone' });
-  return { apps, strategy };
+  return apps;
+}
+
+/**
+ * What the CC says about every bound app. Any failed, throttled or incomplete answer rejects:
+ * a run never plans on partial information. Filtered (by-guid) answers are authoritative: an
+ * app they lack is gone. Unfiltered ('full') listings page through a platform that changes
+ * meanwhile, so an app, process or route can slip between pages: the caller must confirm by
+ * guid what it would change on their word alone (see Reconciler).
+ */
+export async function observeApps(cc: CloudControllerClient, appGuids: string[], opts: ObserveOptions = {}): Promise<Observation> {
+  const size = opts.chunkSize ?? 100;
+  const guids = [...new Set(appGuids)];
+  if (guids.length === 0) return { apps: new Map(), strategy: 'none' };
+  const strategy = opts.strategy ?? await chooseStrategy(cc, guids.length, size, opts.signal);
+  const listing = strategy === 'full' ? await listEverything(cc, opts.signal) : await listByGuid(cc, guids, size, opts.concurrency ?? 4, opts.signal);
+  return { apps: observationsOf(listing, guids), strategy };
 }

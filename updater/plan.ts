@@ -5,8 +5,12 @@ import { targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
 import type { AppSnapshot, TargetStatus } from '../shared/targets/types';
 
-/** What the Cloud Controller told us about one bound app in a complete, successful run. */
-export type AppObservation = { kind: 'present'; snapshot: AppSnapshot } | { kind: 'gone' };
+/**
+ * What the Cloud Controller told us about one bound app in a complete, successful run.
+ * 'invalid': it answered something we refuse to render (e.g. 50,000,000 instances); the app's
+ * bindings keep their current files until it answers sense again.
+ */
+export type AppObservation = { kind: 'present'; snapshot: AppSnapshot } | { kind: 'gone' } | { kind: 'invalid'; reason: string };
 
 export interface PlanInput {
   bindings: BindingRecord[];
@@ -31,6 +35,21 @@ export interface Plan {
   unchanged: number;
   /** Bindings that have (and should have) no target file, with why: for logs and metrics. */
   inactive: Array<{ bindingId: string; reason: RemovalReason }>;
+  /** Bindings of apps observed 'invalid': their files are left exactly as they are. */
+  refused: Array<{ bindingId: string; appGuid: string; reason: string }>;
+}
+
+/** Removals that follow from what the CC said (the others follow from the store alone). */
+const CC_REASONS: ReadonlySet<RemovalReason> = new Set(['app-gone', 'app-stopped', 'no-instances', 'no-public-route']);
+
+/**
+ * The apps whose CC observation this plan acts on: every write, and every removal because of
+ * the app's state. Paged listings can skip an app, process or route; these are re-read by guid.
+ */
+export function appsActedOn(plan: Plan, bindings: BindingRecord[]): string[] {
+  const appOf = new Map(bindings.map((b) => [b.binding_id, b.app_guid]));
+  const ids = [...plan.writes.map((w) => w.bindingId), ...plan.removals.filter((r) => CC_REASONS.has(r.reason)).map((r) => r.bindingId)];
+  return [...new Set(ids.map((id) => appOf.get(id)).filter((g): g is string => g !== undefined))];
 }
 
 export const etagOf = (body: string) => `"${createHash('md5').update(body, 'utf8').digest('hex')}"`;
@@ -40,7 +59,7 @@ export const etagOf = (body: string) => `"${createHash('md5').update(body, 'utf8
  * by ETag with what `active/` holds. Nothing here does I/O, so tests can hammer it.
  */
 export function planReconcile(input: PlanInput): Plan {
-  const plan: Plan = { writes: [], removals: [], unchanged: 0, inactive: [] };
+  const plan: Plan = { writes: [], removals: [], unchanged: 0, inactive: [], refused: [] };
   const bound = new Set<string>();
   for (const binding of input.bindings) {
     bound.add(binding.binding_id);
@@ -51,7 +70,10 @@ export function planReconcile(input: PlanInput): Plan {
     const app = input.apps.get(binding.app_guid);
     if (!app) throw new Error(`no observation for app ${binding.app_guid}: refusing to plan on incomplete information`);
     if (!instance) reason = 'instance-gone';
-    else if (app.kind === 'gone') reason = 'app-gone';
+    else if (app.kind === 'invalid') {
+      plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, reason: app.reason });
+      continue;
+    } else if (app.kind === 'gone') reason = 'app-gone';
     else {
       const rendered = renderTargets(app.snapshot, targetOptions(instance.parameters, binding.parameters));
       if (rendered.status.state === 'inactive') reason = rendered.status.reason;

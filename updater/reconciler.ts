@@ -6,8 +6,9 @@ import { ACTIVE_PREFIX, activeKey, BINDINGS_PREFIX, idFromKey, INSTANCES_PREFIX 
 import { bumpActiveMarker } from '../shared/store/marker';
 import type { Store } from '../shared/store/store';
 import { inParallel } from '../shared/parallel';
+import { abortReason } from '../shared/cc/http';
 import { observeApps } from './observe';
-import { planReconcile } from './plan';
+import { AppObservation, appsActedOn, planReconcile } from './plan';
 import { RecordCache } from './record-cache';
 
 export interface ReconcilerOptions {
@@ -22,7 +23,13 @@ export interface ReconcilerOptions {
   maxGoneShare?: number;
   now?: () => number;
   metrics?: AppMetrics;
+  /** A run still going after this long gives up (RECONCILE_TIMEOUT_SECONDS; default 240 s). */
+  timeoutMs?: number;
 }
+
+export const DEFAULT_RECONCILE_TIMEOUT_MS = 240_000;
+/** On shutdown a run in flight gets this long to finish, then is abandoned: CF kills 10 s after SIGTERM. */
+export const SHUTDOWN_RUN_GRACE_MS = 5_000;
 
 export interface RunSummary {
   ok: boolean;
@@ -38,6 +45,10 @@ export interface RunSummary {
   storeWrites: number;
   durationMs: number;
   strategy: string;
+  /** Bound apps re-read by guid because a paged listing alone would have changed their files. */
+  confirmed: number;
+  /** Bindings left as they are because their app's CC answer is implausible. */
+  refused: number;
 }
 
 /** Makes `active/` match what the CC says about every bound app; see plan.ts for the rules. */
@@ -45,6 +56,8 @@ export class Reconciler {
   private readonly bindings: RecordCache<BindingRecord>;
   private readonly instances: RecordCache<InstanceRecord>;
   private inflight?: Promise<RunSummary>;
+  /** Aborts the run in flight (its CC requests at once; its writes before the next one). */
+  private abortRun?: AbortController;
   private readonly now: () => number;
 
   constructor(private readonly opts: ReconcilerOptions) {
@@ -61,19 +74,38 @@ export class Reconciler {
     return this.inflight;
   }
 
-  /** Resolves when no run is in flight (for a clean shutdown). */
+  /** Resolves when no run is in flight. */
   async whenIdle(): Promise<void> {
     await this.inflight?.catch(() => undefined);
+  }
+
+  /** For a shutdown: a run in flight gets `graceMs` to finish, then is abandoned; resolves when none is left. */
+  async shutdown(graceMs = SHUTDOWN_RUN_GRACE_MS): Promise<void> {
+    if (!this.inflight) return;
+    const timer = setTimeout(() => this.abortRun?.abort(new Error('abandoned as the process shuts down')), graceMs);
+    try {
+      await this.whenIdle();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async runOnce(): Promise<RunSummary> {
     const started = this.now();
     const ccBefore = this.opts.cc.requestCount;
     const readsBefore = this.bindings.reads + this.instances.reads;
-    const summary: RunSummary = { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none' };
+    const summary: RunSummary = { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none', confirmed: 0, refused: 0 };
     const log = this.opts.logger;
     const concurrency = this.opts.concurrency ?? 8;
     let inactiveByReason: Map<string, number> | undefined;
+    const timeoutMs = this.opts.timeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
+    const abort = (this.abortRun = new AbortController());
+    const { signal } = abort;
+    const deadline = setTimeout(() => abort.abort(new Error(`gave up after ${timeoutMs / 1000} s (RECONCILE_TIMEOUT_SECONDS)`)), timeoutMs);
+    /** Throws once the run is abandoned: checked before each store write, so none starts after. */
+    const stillWanted = () => {
+      if (signal.aborted) throw new Error(abortReason(signal));
+    };
     try {
       const { store } = this.opts;
       // active/ first: a file listed here whose record appears in the later bindings listing is
@@ -94,13 +126,9 @@ export class Reconciler {
 
       const appGuids = [...new Set(bindings.map((b) => b.app_guid))];
       summary.apps = appGuids.length;
-      const observation = await observeApps(this.opts.cc, appGuids, { chunkSize: this.opts.chunkSize, concurrency: this.opts.concurrency ?? 4 });
+      const observeOpts = { chunkSize: this.opts.chunkSize, concurrency: this.opts.concurrency ?? 4, signal };
+      const observation = await observeApps(this.opts.cc, appGuids, observeOpts);
       summary.strategy = observation.strategy;
-      const gone = [...observation.apps.values()].filter((a) => a.kind === 'gone').length;
-      const maxGone = this.opts.maxGoneShare ?? 0.5;
-      if (gone >= 5 && gone > maxGone * appGuids.length) {
-        throw new Error(`${gone} of ${appGuids.length} bound apps are missing from the Cloud Controller at once; refusing to remove their targets (has the broker's CF user lost its roles?)`);
-      }
 
       const active = new Map<string, string>();
       const young = new Set<string>();
@@ -111,13 +139,33 @@ export class Reconciler {
         active.set(id, o.etag);
         if (this.now() - o.lastModified.getTime() < grace) young.add(id);
       }
-      const plan = planReconcile({ bindings, instances, apps: observation.apps, active });
+      const planFor = (apps: Map<string, AppObservation>) => planReconcile({ bindings, instances, apps, active });
+      let plan = planFor(observation.apps);
+      if (observation.strategy === 'full') {
+        // The platform changed while we paged: an app, its web process or its route may have
+        // moved to a page already read. Whatever the listings would change is re-read by guid.
+        const suspects = appsActedOn(plan, bindings);
+        if (suspects.length > 0) {
+          const confirmed = await observeApps(this.opts.cc, suspects, { ...observeOpts, strategy: 'by-guid' });
+          for (const [guid, o] of confirmed.apps) observation.apps.set(guid, o);
+          summary.confirmed = suspects.length;
+          plan = planFor(observation.apps);
+        }
+      }
+      const gone = [...observation.apps.values()].filter((a) => a.kind === 'gone').length;
+      const maxGone = this.opts.maxGoneShare ?? 0.5;
+      if (gone >= 5 && gone > maxGone * appGuids.length) {
+        throw new Error(`${gone} of ${appGuids.length} bound apps are missing from the Cloud Controller at once; refusing to remove their targets (has the broker's CF user lost its roles?)`);
+      }
+      summary.refused = plan.refused.length;
+      for (const r of plan.refused) log.warn({ bindingId: r.bindingId, appGuid: r.appGuid, reason: r.reason }, 'implausible Cloud Controller answer for a bound app: its targets are left as they are');
       inactiveByReason = new Map();
       for (const i of plan.inactive) inactiveByReason.set(i.reason, (inactiveByReason.get(i.reason) ?? 0) + 1);
       summary.unchanged = plan.unchanged;
       summary.inactive = plan.inactive.length;
 
       const boundIds = async () => new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));
+      stillWanted();
       // Bindings unbound while we asked the CC must not get their file back.
       const stillBound = await boundIds();
       const writes = plan.writes.filter((w) => stillBound.has(w.bindingId));
@@ -130,7 +178,9 @@ export class Reconciler {
         throw new Error(`${leftovers} of ${active.size} target files have no binding record at once; refusing to remove them (did the store list bindings/ incompletely, or were binding records deleted?)`);
       }
       try {
+        stillWanted();
         await inParallel(writes.map((w) => async () => {
+          stillWanted();
           await store.put(activeKey(w.bindingId), w.body);
           summary.written++;
         }), concurrency);
@@ -140,6 +190,7 @@ export class Reconciler {
         const boundNow = writes.length > 0 ? await boundIds() : stillBound;
         const unboundMeanwhile = writes.filter((w) => !boundNow.has(w.bindingId)).map((w) => ({ bindingId: w.bindingId, reason: 'unbound-during-run' }));
         await inParallel([...unboundMeanwhile, ...removals].map((r) => async () => {
+          stillWanted();
           await store.delete(activeKey(r.bindingId));
           summary.removed++;
           this.opts.metrics?.filesRemoved.inc({ reason: r.reason });
@@ -156,9 +207,13 @@ export class Reconciler {
       summary.ok = true;
     } catch (err) {
       summary.ok = false;
-      summary.error = (err as Error).message;
+      summary.error = signal.aborted
+        ? `reconcile ${abortReason(signal)}; ${summary.written + summary.removed > 0 ? `it had written ${summary.written} and removed ${summary.removed} target files, and stopped there` : 'nothing was changed'}`
+        : (err as Error).message;
       log.error({ err: summary.error }, 'reconcile failed; the store keeps what it had');
     } finally {
+      clearTimeout(deadline);
+      if (this.abortRun === abort) this.abortRun = undefined;
       summary.ccRequests = this.opts.cc.requestCount - ccBefore;
       summary.storeReads = this.bindings.reads + this.instances.reads - readsBefore;
       summary.durationMs = this.now() - started;
@@ -177,6 +232,7 @@ export class Reconciler {
     if (!summary.ok) return;
     m.reconcileLastSuccess.set(Date.now() / 1000);
     m.bindings.set(summary.bindings);
+    m.bindingsRefused.set(summary.refused);
     m.bindingsWithoutTargets.reset();
     for (const [reason, count] of inactiveByReason ?? []) m.bindingsWithoutTargets.set({ reason }, count);
   }

@@ -15,7 +15,7 @@ function reconcilerFor(config: Config, logger: Logger, metrics?: AppMetrics) {
   const cc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics?.onCcRequest });
   if (!cc) throw new Error('the updater needs CF_API_URL and CF credentials');
   const store = createStore(config.store);
-  return buildReconciler(metrics ? new InstrumentedStore(store, metrics) : store, cc, logger, metrics);
+  return buildReconciler(metrics ? new InstrumentedStore(store, metrics) : store, cc, logger, metrics, config.reconcileTimeoutMs);
 }
 
 /** `updater --once`: one reconcile, one JSON line on stdout, exit 0 only on success. */
@@ -56,7 +56,7 @@ export function scheduleReconciler(reconciler: Reconciler, cron: string, logger:
     async stop() {
       await task.stop();
       await task.destroy();
-      await reconciler.whenIdle();
+      await reconciler.shutdown();
     },
     last: () => last,
   };

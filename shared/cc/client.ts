@@ -2,7 +2,7 @@ import type { Logger } from '../logger';
 import {
   CcApiError, CcAuthError, CcBadResponseError, CcErrorInfo, CcIncompleteError, CcRateLimitedError, CcUnavailableError,
 } from './errors';
-import { describeUrl, exchange, parseJson, retryAfterMs, sleep } from './http';
+import { aborted, describeUrl, exchange, parseJson, retryAfterMs, sleep, unlessAborted } from './http';
 import { projectApp, projectDomain, projectOrganization, projectProcess, projectRoute, projectSpace } from './projections';
 import type {
   CcApp, CcDomain, CcErrorBody, CcListPage, CcOrganization, CcProcess, CcRoute, CcServiceCredentialBinding, CcSpace,
@@ -22,6 +22,13 @@ export interface CloudControllerClientOptions {
   logger?: Logger;
   /** Called after every CC request (status 0 when there was no answer), for metrics. */
   onRequest?: (info: { method: string; path: string; status: number; durationMs: number }) => void;
+  /** Most pages one listing may take (default MAX_PAGES). */
+  maxPages?: number;
+}
+
+/** What a caller may pass to any request: a signal whose abort ends it at once. */
+export interface RequestOptions {
+  signal?: AbortSignal;
 }
 
 type Query = Record<string, string | number | string[] | undefined>;
@@ -31,6 +38,12 @@ type Query = Record<string, string | number | string[] | undefined>;
 export interface Projection<T> { resource: (raw: any) => T; included?: Record<string, (raw: any) => unknown> }
 
 const MAX_RATE_LIMIT_WAITS = 3;
+
+/**
+ * Most pages one listing follows: 1,000,000 resources at per_page 5000. A Cloud Controller
+ * whose `next` links never end is broken; paging on would hold the caller forever.
+ */
+export const MAX_PAGES = 200;
 
 function toQueryString(query: Query): string {
   const parts: string[] = [];
@@ -80,7 +93,8 @@ export class CloudControllerClient {
   }
 
   /** GET a CC URL (absolute, same origin) and return its parsed JSON, handling auth, 429 and retries. */
-  async getJson(url: string): Promise<unknown> {
+  async getJson(url: string, opts: RequestOptions = {}): Promise<unknown> {
+    const { signal } = opts;
     if (new URL(url).origin !== this.origin) {
       throw new CcIncompleteError(`refusing to follow a link to another host: ${describeUrl('GET', url)}`, { url: describeUrl('GET', url) });
     }
@@ -89,17 +103,19 @@ export class CloudControllerClient {
     let failures = 0;
     let rateLimitWaits = 0;
     for (;;) {
-      const token = await this.tokens.get();
+      if (signal?.aborted) throw aborted(what, signal);
+      // The token fetch is shared by every caller: one caller giving up stops waiting for it, not it.
+      const token = await unlessAborted(this.tokens.get(), signal, what);
       const started = Date.now();
       let raw;
       try {
         this.requestCount++;
-        raw = await exchange(url, { headers: { Authorization: `bearer ${token}`, Accept: 'application/json' } }, this.timeoutMs);
+        raw = await exchange(url, { headers: { Authorization: `bearer ${token}`, Accept: 'application/json' } }, this.timeoutMs, signal);
       } catch (err) {
-        // status 0: no answer (refused, reset, timed out)
+        // status 0: no answer (refused, reset, timed out, abandoned)
         this.opts.onRequest?.({ method: 'GET', path: new URL(url).pathname, status: 0, durationMs: Date.now() - started });
         if (err instanceof CcUnavailableError && failures < this.retries) {
-          await sleep(100 * 2 ** failures++);
+          await sleep(100 * 2 ** failures++, signal, what);
           continue;
         }
         throw err;
@@ -122,12 +138,12 @@ export class CloudControllerClient {
         }
         rateLimitWaits++;
         this.opts.logger?.warn({ url: what, waitMs: wait }, 'Cloud Controller rate limit: waiting as asked');
-        await sleep(wait);
+        await sleep(wait, signal, what);
         continue;
       }
       if (raw.status >= 500) {
         if (failures < this.retries) {
-          await sleep(100 * 2 ** failures++);
+          await sleep(100 * 2 ** failures++, signal, what);
           continue;
         }
         throw new CcUnavailableError(`the Cloud Controller answered ${what} with ${raw.status}${info.title ? ` ${info.title}` : ''}`, info);
@@ -136,38 +152,54 @@ export class CloudControllerClient {
     }
   }
 
-  /** Every page of a list, verified to add up to pagination.total_results. */
-  async listAll<T>(path: string, query: Query, project?: Projection<T>): Promise<{ resources: T[]; included: Record<string, unknown[]> }> {
+  /**
+   * Every page of a list, by following `next` links. The platform changes while we page: an
+   * item can move to a page already read (others were deleted before it) or show up twice, so
+   * the result is what the pages held, deduplicated by guid, and it need not match page 1's
+   * total_results. What a v3 list never does is refused: a page that is not a list, a single
+   * page holding fewer or more resources than its own total_results, a `next` link to another
+   * host or back to a page already followed, more than `maxPages` pages.
+   */
+  async listAll<T>(path: string, query: Query, project?: Projection<T>, opts: RequestOptions = {}): Promise<{ resources: T[]; included: Record<string, unknown[]> }> {
     let url: string | undefined = `${this.apiUrl}${path}${toQueryString(query)}`;
-    const resources: T[] = [];
+    const maxPages = this.opts.maxPages ?? MAX_PAGES;
+    const followed = new Set<string>();
+    const resources = new Map<unknown, T>();
     const included: Record<string, unknown[]> = {};
-    let expected: number | undefined;
     while (url) {
-      const page = (await this.getJson(url)) as Partial<CcListPage<T>>;
+      if (followed.size >= maxPages) {
+        throw new CcIncompleteError(`listing ${path} did not end after ${maxPages} pages; refusing to page on (is the Cloud Controller returning endless next links?)`, { url: path });
+      }
+      followed.add(url);
+      const page = (await this.getJson(url, opts)) as Partial<CcListPage<T>>;
       const what = describeUrl('GET', url);
       if (!page || typeof page.pagination !== 'object' || page.pagination === null || !Array.isArray(page.resources)) {
         throw new CcIncompleteError(`${what} is not a v3 list (no pagination or resources)`, { url: what });
       }
-      expected ??= page.pagination.total_results;
-      for (const r of page.resources) resources.push(project ? project.resource(r) : r);
+      const next: unknown = page.pagination.next?.href;
+      if (next !== undefined && next !== null && typeof next !== 'string') throw new CcIncompleteError(`${what} has a next link that is not a URL`, { url: what });
+      // One answer contradicting itself (no CC counts and lists apart within one page this way).
+      if (followed.size === 1 && !next && page.resources.length !== page.pagination.total_results) {
+        throw new CcIncompleteError(`listing ${path} returned ${page.resources.length} of ${page.pagination.total_results} resources; treating it as incomplete`, { url: path });
+      }
+      for (const r of page.resources) {
+        const item = project ? project.resource(r) : r;
+        const guid = (item as { guid?: unknown })?.guid;
+        resources.set(typeof guid === 'string' ? guid : Symbol('no guid'), item);
+      }
       for (const [kind, items] of Object.entries(page.included ?? {})) {
         const keep = project?.included?.[kind];
         if (Array.isArray(items)) (included[kind] ??= []).push(...(keep ? items.map(keep) : items));
       }
-      url = page.pagination.next?.href ?? undefined;
-      if (url && resources.length >= (expected ?? 0)) {
-        throw new CcIncompleteError(`${what} points to a next page beyond total_results ${expected}`, { url: what });
-      }
-    }
-    if (resources.length !== expected) {
-      throw new CcIncompleteError(`listing ${path} returned ${resources.length} of ${expected} resources; treating it as incomplete`, { url: path });
+      url = next || undefined;
+      if (url && followed.has(url)) throw new CcIncompleteError(`${what} links back to a page already read (${describeUrl('GET', url)}); refusing to page in circles`, { url: what });
     }
     for (const kind of Object.keys(included)) included[kind] = dedupe(included[kind] as Array<{ guid: string }>);
-    return { resources, included };
+    return { resources: [...resources.values()], included };
   }
 
-  async getApp(guid: string): Promise<{ app: CcApp; space?: CcSpace; organization?: CcOrganization }> {
-    const body = (await this.getJson(`${this.apiUrl}/v3/apps/${encodeURIComponent(guid)}?include=space.organization`)) as CcApp & { included?: { spaces?: CcSpace[]; organizations?: CcOrganization[] } };
+  async getApp(guid: string, opts: RequestOptions = {}): Promise<{ app: CcApp; space?: CcSpace; organization?: CcOrganization }> {
+    const body = (await this.getJson(`${this.apiUrl}/v3/apps/${encodeURIComponent(guid)}?include=space.organization`, opts)) as CcApp & { included?: { spaces?: CcSpace[]; organizations?: CcOrganization[] } };
     if (!body || typeof body.guid !== 'string' || typeof body.name !== 'string') {
       throw new CcBadResponseError(`GET /v3/apps/${guid} did not return an app`, { url: `/v3/apps/${guid}` });
     }
@@ -176,24 +208,24 @@ export class CloudControllerClient {
     return { app: body, space, organization };
   }
 
-  async listApps(q: { guids?: string[]; perPage?: number }): Promise<{ apps: CcApp[]; spaces: CcSpace[]; organizations: CcOrganization[] }> {
+  async listApps(q: { guids?: string[]; perPage?: number }, opts: RequestOptions = {}): Promise<{ apps: CcApp[]; spaces: CcSpace[]; organizations: CcOrganization[] }> {
     const { resources, included } = await this.listAll<CcApp>('/v3/apps', { guids: q.guids, include: 'space.organization', per_page: q.perPage ?? 5000 },
-      { resource: projectApp, included: { spaces: projectSpace, organizations: projectOrganization } });
+      { resource: projectApp, included: { spaces: projectSpace, organizations: projectOrganization } }, opts);
     return { apps: resources, spaces: (included.spaces ?? []) as CcSpace[], organizations: (included.organizations ?? []) as CcOrganization[] };
   }
 
-  async listProcesses(q: { appGuids?: string[]; types?: string[]; perPage?: number }): Promise<CcProcess[]> {
-    return (await this.listAll<CcProcess>('/v3/processes', { app_guids: q.appGuids, types: q.types, per_page: q.perPage ?? 5000 }, { resource: projectProcess })).resources;
+  async listProcesses(q: { appGuids?: string[]; types?: string[]; perPage?: number }, opts: RequestOptions = {}): Promise<CcProcess[]> {
+    return (await this.listAll<CcProcess>('/v3/processes', { app_guids: q.appGuids, types: q.types, per_page: q.perPage ?? 5000 }, { resource: projectProcess }, opts)).resources;
   }
 
-  async listRoutes(q: { appGuids?: string[]; perPage?: number }): Promise<{ routes: CcRoute[]; domains: CcDomain[] }> {
+  async listRoutes(q: { appGuids?: string[]; perPage?: number }, opts: RequestOptions = {}): Promise<{ routes: CcRoute[]; domains: CcDomain[] }> {
     const { resources, included } = await this.listAll<CcRoute>('/v3/routes', { app_guids: q.appGuids, include: 'domain', per_page: q.perPage ?? 5000 },
-      { resource: projectRoute, included: { domains: projectDomain } });
+      { resource: projectRoute, included: { domains: projectDomain } }, opts);
     return { routes: resources, domains: (included.domains ?? []) as CcDomain[] };
   }
 
-  async listServiceCredentialBindings(q: { guids?: string[]; type?: 'app' | 'key'; perPage?: number }): Promise<CcServiceCredentialBinding[]> {
-    return (await this.listAll<CcServiceCredentialBinding>('/v3/service_credential_bindings', { guids: q.guids, type: q.type, per_page: q.perPage ?? 5000 })).resources;
+  async listServiceCredentialBindings(q: { guids?: string[]; type?: 'app' | 'key'; perPage?: number }, opts: RequestOptions = {}): Promise<CcServiceCredentialBinding[]> {
+    return (await this.listAll<CcServiceCredentialBinding>('/v3/service_credential_bindings', { guids: q.guids, type: q.type, per_page: q.perPage ?? 5000 }, undefined, opts)).resources;
   }
 }
 

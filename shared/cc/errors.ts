@@ -48,5 +48,8 @@ export class CcAuthError extends CcError {}
 /** A listing whose pages do not add up: never treat it as complete. */
 export class CcIncompleteError extends CcError {}
 
+/** The caller gave up (a bind's or a run's deadline, a shutdown): the request was cut, not failed. */
+export class CcAbortedError extends CcError {}
+
 /** A 2xx whose body is not the JSON we expect. */
 export class CcBadResponseError extends CcError {}

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { CcBadResponseError, CcUnavailableError } from './errors';
+import { CcAbortedError, CcBadResponseError, CcUnavailableError } from './errors';
 
 export interface RawResponse {
   status: number;
@@ -35,13 +35,26 @@ export function describeUrl(method: string, url: string): string {
   }
 }
 
+/** Why `signal` was aborted, as text for an error message. */
+export function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'the caller gave up';
+}
+
+/** The CcAbortedError for a request `what` that `signal` ended. */
+export function aborted(what: string, signal: AbortSignal): CcAbortedError {
+  return new CcAbortedError(`${what} abandoned: ${abortReason(signal)}`, { url: what }, { cause: signal.reason });
+}
+
 /**
  * One HTTP exchange with a hard deadline over node:http (lighter than fetch on the bind
- * path); network failures and timeouts become CcUnavailableError.
+ * path); network failures and timeouts become CcUnavailableError. Aborting `signal` destroys
+ * the socket at once and rejects with CcAbortedError, which nobody retries.
  */
-export function exchange(url: string, init: ExchangeInit, timeoutMs: number): Promise<RawResponse> {
+export function exchange(url: string, init: ExchangeInit, timeoutMs: number, signal?: AbortSignal): Promise<RawResponse> {
   const method = init.method ?? 'GET';
   const what = describeUrl(method, url);
+  if (signal?.aborted) return Promise.reject(aborted(what, signal));
   return new Promise((resolve, reject) => {
     let target: URL;
     try {
@@ -52,7 +65,18 @@ export function exchange(url: string, init: ExchangeInit, timeoutMs: number): Pr
     }
     const transport = target.protocol === 'https:' ? https : http;
     const agent = agents[target.protocol as 'http:' | 'https:'];
-    const fail = (reason: string, cause?: unknown) => reject(new CcUnavailableError(`${what} failed: ${reason}`, { url: what }, { cause }));
+    const fail = (reason: string, cause?: unknown) => {
+      done();
+      reject(signal?.aborted ? aborted(what, signal) : new CcUnavailableError(`${what} failed: ${reason}`, { url: what }, { cause }));
+    };
+    const onAbort = () => {
+      req.destroy();
+      fail('aborted');
+    };
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
     const headers: Record<string, string | number> = { ...init.headers };
     if (init.body !== undefined) headers['Content-Length'] = Buffer.byteLength(init.body);
     const req = transport.request(target, { method, headers, agent }, (res) => {
@@ -67,7 +91,7 @@ export function exchange(url: string, init: ExchangeInit, timeoutMs: number): Pr
         chunks.push(chunk);
       });
       res.on('end', () => {
-        clearTimeout(timer);
+        done();
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
       });
       res.on('error', (err) => fail(err.message, err));
@@ -76,8 +100,8 @@ export function exchange(url: string, init: ExchangeInit, timeoutMs: number): Pr
       req.destroy();
       fail(`no answer within ${timeoutMs} ms`);
     }, timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
       fail(`${err.message}${err.code && !err.message.includes(err.code) ? ` (${err.code})` : ''}`, err);
     });
     req.end(init.body);
@@ -110,4 +134,29 @@ export function retryAfterMs(headers: http.IncomingHttpHeaders, now = Date.now()
   return undefined;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`; an abort of `signal` ends the wait at once with CcAbortedError (`what` names the call waited for). */
+export function sleep(ms: number, signal?: AbortSignal, what = 'a wait between attempts'): Promise<void> {
+  if (signal?.aborted) return Promise.reject(aborted(what, signal));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(aborted(what, signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `work`, or CcAbortedError as soon as `signal` aborts (work itself runs on: it is shared). */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(aborted(what, signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted(what, signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

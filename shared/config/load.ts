@@ -27,6 +27,8 @@ export interface Config {
   store: StoreConfig & { s3ForcePathStyle: boolean };
   catalog: { serviceId: string; serviceName: string; planId: string; planName: string };
   updateSchedule: string;
+  /** A reconcile gives up (changing nothing) after this long. */
+  reconcileTimeoutMs: number;
   sidecar: {
     intervalMs: number;
     fullListIntervalMs: number;
@@ -182,6 +184,8 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
   if (!!raw.metricsUsername !== !!raw.metricsPassword) throw new ConfigError(`${raw.metricsUsername ? 'METRICS_PASSWORD' : 'METRICS_USERNAME'}: is required when the other is set`);
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(raw.sidecarMetricsHost!);
   if (!loopback && !raw.metricsUsername) throw new ConfigError(`SIDECAR_METRICS_HOST: ${raw.sidecarMetricsHost} is beyond loopback; set METRICS_USERNAME and METRICS_PASSWORD to protect /metrics`);
+  const reconcileTimeout = Number(raw.reconcileTimeoutSeconds);
+  if (!(reconcileTimeout >= 10 && reconcileTimeout <= 3600)) throw new ConfigError(`RECONCILE_TIMEOUT_SECONDS: must be a whole number of seconds from 10 to 3600 (got "${raw.reconcileTimeoutSeconds}")`);
   if (!validCron(raw.updateSchedule!)) throw new ConfigError(`UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`);
   return {
     port,
@@ -201,6 +205,7 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     },
     catalog: { serviceId: raw.serviceId!, serviceName: raw.serviceName!, planId: raw.planId!, planName: raw.planName! },
     updateSchedule: raw.updateSchedule!,
+    reconcileTimeoutMs: reconcileTimeout * 1000,
     sidecar: {
       intervalMs: Math.max(1, Number(raw.syncIntervalSeconds)) * 1000,
       fullListIntervalMs: Number(raw.sidecarFullListSeconds) * 1000,

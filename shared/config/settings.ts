@@ -53,6 +53,7 @@ export const SETTINGS = {
   host: { env: 'HOST', description: 'address the broker listens on; all interfaces when unset (CF needs them). On loopback, `broker` and `all` generate BROKER_PASSWORD when none is set (npm start)', schema: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,253}$', description: 'an IP address or host name' } },
   targetsUsername: { env: 'TARGETS_USERNAME', description: 'basic-auth user accepted on GET /targets only (Prometheus http_sd), refused everywhere else', schema: NON_EMPTY },
   targetsPassword: { env: 'TARGETS_PASSWORD', description: 'basic-auth password for TARGETS_USERNAME', schema: NON_EMPTY, secret: true },
+  reconcileTimeoutSeconds: { env: 'RECONCILE_TIMEOUT_SECONDS', description: 'a reconcile still asking the Cloud Controller after this long gives up and changes nothing (10-3600; keep it below the schedule\'s interval)', default: '240', schema: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'a whole number of seconds from 10 to 3600' } },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

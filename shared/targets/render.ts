@@ -1,3 +1,4 @@
+import { checkInstances } from './snapshot';
 import type { AppRoute, AppSnapshot, RenderedTargets, TargetGroup, TargetOptions } from './types';
 
 /** Blue-green deploys rename the old app `<name>-venerable`; keeping the job keeps its series. */
@@ -40,6 +41,8 @@ export function renderTargets(app: AppSnapshot, options: TargetOptions = {}): Re
   if (app.state !== 'STARTED') {
     return { groups: [], status: { state: 'inactive', reason: 'app-stopped', detail: `app ${app.name} is stopped; targets appear when it is started` } };
   }
+  // One group per instance: a count nobody checked must never reach the loop below.
+  checkInstances(app, app.instances);
   if (app.instances < 1) {
     return { groups: [], status: { state: 'inactive', reason: 'no-instances', detail: `app ${app.name} is scaled to 0 instances` } };
   }

@@ -2,6 +2,31 @@ import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } fro
 import type { AppRoute, AppSnapshot } from './types';
 
 /**
+ * Most instances of one app this service scrapes (the target-file schema allows as many
+ * groups). CF's own quotas stop far below; a count beyond it is a broken or hostile answer,
+ * and rendering it would allocate one target group per claimed instance.
+ */
+export const MAX_INSTANCES_PER_APP = 5000;
+
+/** An app the Cloud Controller describes in a way we refuse to render (e.g. 50,000,000 instances). */
+export class ImplausibleAppError extends Error {
+  constructor(readonly appGuid: string, readonly appName: string, readonly reason: string) {
+    super(`app ${appName} (${appGuid}) ${reason}`);
+    this.name = 'ImplausibleAppError';
+  }
+}
+
+/** Throws ImplausibleAppError unless `instances` is a whole number from 0 to MAX_INSTANCES_PER_APP. */
+export function checkInstances(app: { guid: string; name: string }, instances: unknown): void {
+  if (typeof instances !== 'number' || !Number.isInteger(instances) || instances < 0) {
+    throw new ImplausibleAppError(app.guid, app.name, `reports ${JSON.stringify(instances)} web instances, which is not a count of instances`);
+  }
+  if (instances > MAX_INSTANCES_PER_APP) {
+    throw new ImplausibleAppError(app.guid, app.name, `reports ${instances} web instances, more than the ${MAX_INSTANCES_PER_APP} this service scrapes per app`);
+  }
+}
+
+/**
  * During a rolling deploy CC lists two `web` processes for one app. Instance indices of
  * both are addressable through X-CF-APP-INSTANCE (`<guid>:<index>`), so we scrape up to
  * the larger of the two instance counts: no index that still answers loses its target
@@ -41,10 +66,11 @@ export interface SnapshotSources {
   domains: Map<string, CcDomain>;
 }
 
-/** Joins the CC resources of one app into the shape rendering uses. */
+/** Joins the CC resources of one app into the shape rendering uses; ImplausibleAppError for absurd instance counts. */
 export function buildSnapshot(src: SnapshotSources): AppSnapshot {
   const space = src.spaces.get(src.app.relationships.space.data.guid);
   const org = space ? src.organizations.get(space.relationships.organization.data.guid) : undefined;
+  for (const p of src.processes) if (p.type === 'web' && p.relationships.app.data.guid === src.app.guid) checkInstances(src.app, p.instances);
   return {
     guid: src.app.guid,
     name: src.app.name,

@@ -97,9 +97,11 @@ describe('Cloud Controller v3 client against the emulator over HTTP', function (
     assert.match(pages[1].query, /guids=[^&]*%2C/);
   });
 
-  it('treats a truncated page as an incomplete listing', async () => {
+  it('treats a truncated single-page answer as an incomplete listing', async () => {
+    // Across several pages the count is not checked: the platform changes between pages
+    // (spec/cc/pagination.spec.ts); one page contradicting its own total_results is broken.
     cc.injectTruncatedPage('/v3/processes');
-    const err = await rejection(client().listProcesses({ appGuids: apps, perPage: 3 }));
+    const err = await rejection(client().listProcesses({ appGuids: apps }));
     assert.ok(err instanceof CcIncompleteError, String(err));
     assert.match(err.message, /incomplete/);
   });

@@ -26,6 +26,14 @@ describe('configuration', () => {
     assert.equal(c.cf, undefined);
   });
 
+  it('gives a reconcile 240 s by default; RECONCILE_TIMEOUT_SECONDS takes 10 to 3600', () => {
+    assert.equal(loadConfig(BROKER).reconcileTimeoutMs, 240_000);
+    assert.equal(loadConfig({ ...BROKER, RECONCILE_TIMEOUT_SECONDS: '60' }).reconcileTimeoutMs, 60_000);
+    for (const bad of ['0', '9', '3601', '-5', '1.5', 'soon']) {
+      assert.match(problem({ ...BROKER, RECONCILE_TIMEOUT_SECONDS: bad }), /^RECONCILE_TIMEOUT_SECONDS: must be a whole number of seconds from 10 to 3600/);
+    }
+  });
+
   it('refuses to run the broker without broker credentials, naming the variable', () => {
     assert.match(problem({}), /^BROKER_USERNAME: is required/);
     assert.match(problem({ BROKER_USERNAME: 'x' }), /^BROKER_PASSWORD: is required/);

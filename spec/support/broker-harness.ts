@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
-import { buildBroker } from '../../broker/server';
-import { loadConfig } from '../../shared/config/load';
+import { buildBroker, BrokerTuning } from '../../broker/server';
+import { Config, loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';
 import type { Store } from '../../shared/store/store';
 import { CcEmulator } from './cc-emulator';
@@ -22,6 +22,9 @@ export interface BrokerHarness {
   http: supertest.Agent;
   /** The express app, for tests that need a real listening port. */
   app: ReturnType<typeof buildBroker>['app'];
+  /** The broker's reconciler (POST /update-targets). */
+  reconciler: ReturnType<typeof buildBroker>['reconciler'];
+  metrics: ReturnType<typeof buildBroker>['metrics'];
   cc: CcEmulator;
   store: Store;
   logs: string[];
@@ -31,7 +34,8 @@ export interface BrokerHarness {
   stop(): Promise<void>;
 }
 
-export async function startBrokerHarness(kind: StoreKind): Promise<BrokerHarness> {
+/** `tuning` and `config` override what the broker would read from its environment (e.g. short deadlines). */
+export async function startBrokerHarness(kind: StoreKind, opts: { tuning?: BrokerTuning; config?: Partial<Config> } = {}): Promise<BrokerHarness> {
   const cc = new CcEmulator();
   const ccUrl = await cc.start();
   cc.addUser(CF_USER, CF_PASS);
@@ -56,7 +60,7 @@ export async function startBrokerHarness(kind: StoreKind): Promise<BrokerHarness
     Object.assign(env, { STORE: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', S3_PREFIX: 'broker-test/' });
     cleanups.push(() => s3.stop());
   }
-  const config = loadConfig(env, { brokerCredentials: true, cloudController: true });
+  const config = { ...loadConfig(env, { brokerCredentials: true, cloudController: true }), ...opts.config };
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -64,9 +68,11 @@ export async function startBrokerHarness(kind: StoreKind): Promise<BrokerHarness
       done();
     },
   });
-  const { app, store } = buildBroker(config, createLogger('debug', sink));
+  const { app, store, reconciler, metrics } = buildBroker(config, createLogger('debug', sink), undefined, opts.tuning);
   return {
     app,
+    reconciler,
+    metrics,
     http: supertest.agent(app),
     cc,
     store,

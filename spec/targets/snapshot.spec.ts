@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { CcDomain, CcProcess, CcRoute } from '../../shared/cc/types';
-import { routesOfApp, webInstances } from '../../shared/targets/snapshot';
+import type { CcApp } from '../../shared/cc/types';
+import { renderTargets } from '../../shared/targets/render';
+import { buildSnapshot, ImplausibleAppError, MAX_INSTANCES_PER_APP, routesOfApp, webInstances } from '../../shared/targets/snapshot';
 
 const proc = (instances: number, created: string, type = 'web') => ({
   guid: `p-${created}`, type, instances, created_at: created, updated_at: created,
@@ -33,5 +35,19 @@ describe('app snapshot from Cloud Controller resources', () => {
     ];
     const got = routesOfApp('app-1', routes, domains);
     assert.deepEqual(got.map((r) => `${r.host}.${r.domain}:${r.internal}`), ['mine.apps.example.com:false', 'shared.apps.example.com:false', 'c2c.apps.internal:true']);
+  });
+
+  it(`refuses a web process claiming more than ${MAX_INSTANCES_PER_APP} instances, or a count that is not one, before rendering`, () => {
+    const app = { guid: 'app-1', name: 'shop', state: 'STARTED', relationships: { space: { data: { guid: 's' } } } } as unknown as CcApp;
+    const snapshot = (...processes: CcProcess[]) => buildSnapshot({ app, spaces: new Map(), organizations: new Map(), processes, routes: [], domains: new Map() });
+    assert.equal(snapshot(proc(MAX_INSTANCES_PER_APP, '2026-01-01')).instances, MAX_INSTANCES_PER_APP);
+    for (const bad of [MAX_INSTANCES_PER_APP + 1, 50_000_000, -1, 1.5, Number.NaN, Infinity]) {
+      // During a rolling deploy too: one absurd process is enough.
+      assert.throws(() => snapshot(proc(2, '2026-01-01'), proc(bad, '2026-01-02')), (err: unknown) => err instanceof ImplausibleAppError && /shop \(app-1\) reports/.test(err.message), String(bad));
+    }
+    assert.equal(snapshot(proc(50_000_000, '2026-01-01', 'worker')).instances, 0, 'other process types are not scraped, so not checked');
+    // A snapshot that did not come through buildSnapshot is checked by rendering itself.
+    const route = { host: 'shop', domain: 'apps.example.com', path: '', protocol: 'http', internal: false };
+    assert.throws(() => renderTargets({ guid: 'app-1', name: 'shop', state: 'STARTED', orgName: 'o', spaceName: 's', instances: 50_000_000, routes: [route] }), ImplausibleAppError);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { BindingRecord, InstanceRecord } from '../../shared/records/records';
 import type { AppSnapshot } from '../../shared/targets/types';
-import { AppObservation, etagOf, planReconcile, PlanInput } from '../../updater/plan';
+import { AppObservation, appsActedOn, etagOf, planReconcile, PlanInput } from '../../updater/plan';
 
 const at = '2026-01-01T00:00:00Z';
 const binding = (id: string, app: string, instance = 'i1'): BindingRecord => ({
@@ -54,5 +54,24 @@ describe('reconcile plan (pure)', () => {
   it('gives two bindings of one app (strategy multiple) a file each', () => {
     const plan = planReconcile(input({ bindings: [binding('b1', 'a1'), binding('b2', 'a1')], apps: new Map([['a1', snapshot('a1')]]) }));
     assert.deepEqual(plan.writes.map((w) => w.bindingId), ['b1', 'b2']);
+  });
+
+  it('leaves the file of an app observed as implausible exactly as it is, and reports it', () => {
+    const plan = planReconcile(input({
+      bindings: [binding('b1', 'a1'), binding('b2', 'a2')],
+      apps: new Map<string, AppObservation>([['a1', { kind: 'invalid', reason: 'reports 50000000 web instances' }], ['a2', snapshot('a2')]]),
+      active: new Map([['b1', '"x"']]),
+    }));
+    assert.deepEqual(plan.refused, [{ bindingId: 'b1', appGuid: 'a1', reason: 'reports 50000000 web instances' }]);
+    assert.deepEqual(plan.removals, [], 'not a leftover either');
+    assert.deepEqual(plan.writes.map((w) => w.bindingId), ['b2']);
+  });
+
+  it('names the apps whose CC observation it acts on: writes and CC-caused removals, not unchanged files or store-caused removals', () => {
+    const bindings = [binding('write', 'a1'), binding('gone', 'a2'), binding('same', 'a3'), binding('orphan', 'a4', 'i-deleted'), binding('zero', 'a5')];
+    const apps = new Map<string, AppObservation>([['a1', snapshot('a1')], ['a2', { kind: 'gone' }], ['a3', snapshot('a3')], ['a4', snapshot('a4')], ['a5', snapshot('a5', { instances: 0 })]]);
+    const sameBody = planReconcile(input({ bindings: [binding('same', 'a3')], apps })).writes[0].body;
+    const plan = planReconcile(input({ bindings, apps, active: new Map([['gone', '"x"'], ['same', etagOf(sameBody)], ['orphan', '"x"'], ['zero', '"x"'], ['leftover', '"x"']]) }));
+    assert.deepEqual(appsActedOn(plan, bindings).sort(), ['a1', 'a2', 'a5']);
   });
 });

@@ -7,8 +7,13 @@ import { PlatformState } from './state';
 
 export interface Fault {
   match: string | RegExp;
-  /** 'status' answers `status` (default); 'truncate' drops one resource but keeps the pagination; 'cut' cuts the JSON body in half; 'timeout' never answers. */
-  kind?: 'status' | 'truncate' | 'cut' | 'timeout';
+  /**
+   * 'status' answers `status` (default); 'truncate' drops one resource but keeps the pagination;
+   * 'cut' cuts the JSON body in half; 'timeout' never answers; 'endless' gives a list page a
+   * `next` link to the following page whatever the page, and claims a billion results; 'loop'
+   * gives it a `next` link to itself.
+   */
+  kind?: 'status' | 'truncate' | 'cut' | 'timeout' | 'endless' | 'loop';
   status?: number;
   times?: number;
   retryAfterSeconds?: number;
@@ -21,6 +26,8 @@ export interface LoggedRequest {
   path: string;
   query: string;
   status: number;
+  /** When the request arrived (Date.now()), before any latency the emulator adds. */
+  at: number;
   user?: string;
   /** Form fields of a POST /oauth/token, secrets replaced, so tests can check the grant and that no scope was narrowed. */
   form?: Record<string, string>;
@@ -54,6 +61,11 @@ export class CcEmulator extends PlatformState {
   tokenTtlSeconds: number;
   maxUriLength: number;
   readonly requests: LoggedRequest[] = [];
+  /**
+   * Called before each CC request is answered, with its path and query: a test changes the
+   * platform here, e.g. between the pages of a listing, as users pushing apps do.
+   */
+  beforeAnswer?: (path: string, query: URLSearchParams) => void;
 
   constructor(opts: { tokenTtlSeconds?: number; maxUriLength?: number } = {}) {
     super();
@@ -97,6 +109,7 @@ export class CcEmulator extends PlatformState {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
+    const at = Date.now();
     const rawUrl = req.url ?? '/';
     const url = new URL(rawUrl, this.url);
     const body = await new Promise<string>((resolve) => {
@@ -109,7 +122,7 @@ export class CcEmulator extends PlatformState {
     let user: string | undefined;
     const fault = this.takeFault(url.pathname);
     if (fault?.kind === 'timeout') {
-      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: 0 });
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: 0, at });
       return; // never answer; stop() destroys the socket
     }
     if (rawUrl.length > this.maxUriLength) {
@@ -118,6 +131,7 @@ export class CcEmulator extends PlatformState {
       answer = this.faultAnswer(fault);
     } else {
       try {
+        if (url.pathname.startsWith('/v3')) this.beforeAnswer?.(url.pathname, url.searchParams);
         ({ answer, user } = this.route(req.method ?? 'GET', url, req.headers.authorization, body));
       } catch (err) {
         answer = err instanceof BadQuery ? ccError(400, 'CF-BadQueryParameter', 10005, err.message) : ccError(500, 'UnknownError', 10001, String(err));
@@ -126,9 +140,18 @@ export class CcEmulator extends PlatformState {
         const page = answer.body as { resources?: unknown[] };
         if (Array.isArray(page.resources)) page.resources = page.resources.slice(0, Math.max(0, page.resources.length - 1));
       }
+      if ((fault?.kind === 'endless' || fault?.kind === 'loop') && answer.status === 200) {
+        const page = answer.body as { pagination?: { total_results: number; next: { href: string } | null } };
+        if (page.pagination) {
+          const next = new URL(url.href);
+          if (fault.kind === 'endless') next.searchParams.set('page', String(Number(next.searchParams.get('page') ?? '1') + 1));
+          page.pagination.next = { href: next.href };
+          page.pagination.total_results = 1_000_000_000;
+        }
+      }
     }
     const form = url.pathname === '/oauth/token' ? redactedForm(body) : undefined;
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: answer.status, user, ...(form ? { form } : {}) });
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, status: answer.status, at, user, ...(form ? { form } : {}) });
     let text = answer.text ?? JSON.stringify(answer.body);
     if (fault?.kind === 'cut') text = text.slice(0, Math.floor(text.length / 2));
     res.writeHead(answer.status, { 'Content-Type': 'application/json; charset=utf-8', ...answer.headers });
