@@ -3,7 +3,8 @@ import type { BindingRecord, InstanceRecord } from '../shared/records/records';
 import { serializeTargetFile } from '../shared/targets/file';
 import { targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
-import type { AppSnapshot, TargetStatus } from '../shared/targets/types';
+import { targetGroupsProblem } from '../shared/targets/schema';
+import type { AppSnapshot, TargetGroup, TargetStatus } from '../shared/targets/types';
 
 /** What the Cloud Controller told us about one bound app in a complete, successful run. */
 export type AppObservation = { kind: 'present'; snapshot: AppSnapshot } | { kind: 'gone' };
@@ -31,6 +32,11 @@ export interface Plan {
   unchanged: number;
   /** Bindings that have (and should have) no target file, with why: for logs and metrics. */
   inactive: Array<{ bindingId: string; reason: RemovalReason }>;
+  /**
+   * Rendered files that break the target file schema (a bug, or a Cloud Controller answer out
+   * of bounds): not written, and the binding's current file is left as it is.
+   */
+  refused: Array<{ bindingId: string; problem: string }>;
 }
 
 export const etagOf = (body: string) => `"${createHash('md5').update(body, 'utf8').digest('hex')}"`;
@@ -40,14 +46,14 @@ export const etagOf = (body: string) => `"${createHash('md5').update(body, 'utf8
  * by ETag with what `active/` holds. Nothing here does I/O, so tests can hammer it.
  */
 export function planReconcile(input: PlanInput): Plan {
-  const plan: Plan = { writes: [], removals: [], unchanged: 0, inactive: [] };
+  const plan: Plan = { writes: [], removals: [], unchanged: 0, inactive: [], refused: [] };
   const bound = new Set<string>();
   for (const binding of input.bindings) {
     bound.add(binding.binding_id);
     const current = input.active.get(binding.binding_id);
     const instance = input.instances.get(binding.instance_id);
     let reason: RemovalReason | undefined;
-    let desired: { body: string; status: TargetStatus } | undefined;
+    let desired: { body: string; status: TargetStatus; groups: TargetGroup[] } | undefined;
     const app = input.apps.get(binding.app_guid);
     if (!app) throw new Error(`no observation for app ${binding.app_guid}: refusing to plan on incomplete information`);
     if (!instance) reason = 'instance-gone';
@@ -55,11 +61,17 @@ export function planReconcile(input: PlanInput): Plan {
     else {
       const rendered = renderTargets(app.snapshot, targetOptions(instance.parameters, binding.parameters));
       if (rendered.status.state === 'inactive') reason = rendered.status.reason;
-      else desired = { body: serializeTargetFile(rendered.groups), status: rendered.status };
+      else desired = { body: serializeTargetFile(rendered.groups), status: rendered.status, groups: rendered.groups };
     }
     if (desired) {
-      if (current === etagOf(desired.body)) plan.unchanged++;
-      else plan.writes.push({ bindingId: binding.binding_id, ...desired });
+      if (current === etagOf(desired.body)) {
+        plan.unchanged++;
+        continue;
+      }
+      // Checked only when it would be written: an unchanged file passed when it was written.
+      const problem = targetGroupsProblem(desired.groups);
+      if (problem) plan.refused.push({ bindingId: binding.binding_id, problem });
+      else plan.writes.push({ bindingId: binding.binding_id, body: desired.body, status: desired.status });
     } else {
       plan.inactive.push({ bindingId: binding.binding_id, reason: reason! });
       if (current !== undefined) plan.removals.push({ bindingId: binding.binding_id, reason: reason! });

@@ -1,7 +1,7 @@
 import type { CloudControllerClient } from '../shared/cc';
 import type { Logger } from '../shared/logger';
 import type { AppMetrics } from '../shared/metrics';
-import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
+import { BindingRecord, InstanceRecord, MAX_RECORD_BYTES, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
 import { ACTIVE_PREFIX, activeKey, BINDINGS_PREFIX, idFromKey, INSTANCES_PREFIX } from '../shared/store/keys';
 import { bumpActiveMarker } from '../shared/store/marker';
 import type { Store } from '../shared/store/store';
@@ -33,6 +33,8 @@ export interface RunSummary {
   removed: number;
   unchanged: number;
   inactive: number;
+  /** Rendered files that broke the target file schema and were not written. */
+  refused: number;
   ccRequests: number;
   storeReads: number;
   storeWrites: number;
@@ -48,8 +50,8 @@ export class Reconciler {
   private readonly now: () => number;
 
   constructor(private readonly opts: ReconcilerOptions) {
-    this.bindings = new RecordCache(opts.store, parseBindingRecord);
-    this.instances = new RecordCache(opts.store, parseInstanceRecord);
+    this.bindings = new RecordCache(opts.store, parseBindingRecord, MAX_RECORD_BYTES);
+    this.instances = new RecordCache(opts.store, parseInstanceRecord, MAX_RECORD_BYTES);
     this.now = opts.now ?? Date.now;
   }
 
@@ -70,7 +72,7 @@ export class Reconciler {
     const started = this.now();
     const ccBefore = this.opts.cc.requestCount;
     const readsBefore = this.bindings.reads + this.instances.reads;
-    const summary: RunSummary = { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none' };
+    const summary: RunSummary = { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, refused: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none' };
     const log = this.opts.logger;
     const concurrency = this.opts.concurrency ?? 8;
     let inactiveByReason: Map<string, number> | undefined;
@@ -80,15 +82,25 @@ export class Reconciler {
       // never mistaken for a leftover.
       const activeListing = await store.list(ACTIVE_PREFIX);
       const [bindingListing, instanceListing] = await Promise.all([store.list(BINDINGS_PREFIX), store.list(INSTANCES_PREFIX)]);
-      const corrupt = new Set<string>();
       const onCorrupt = (key: string, err: unknown) => {
-        corrupt.add(key);
+        this.opts.metrics?.corruptRecordReads.inc({ kind: key.startsWith(BINDINGS_PREFIX) ? 'binding' : 'instance' });
         log.error({ key, err: (err as Error).message }, 'corrupt record in the store: its targets are left as they are');
       };
       const bindingRecords = await this.bindings.load(bindingListing, concurrency, onCorrupt);
       const instanceRecords = await this.instances.load(instanceListing, concurrency, onCorrupt);
-      const bindings = [...bindingRecords.values()].filter((b): b is BindingRecord => b !== undefined);
-      const protectedIds = new Set([...corrupt].map((k) => idFromKey(BINDINGS_PREFIX, k)).filter((id): id is string => !!id));
+      // Corrupt records (unreadable, too large, parameters that break the published schema)
+      // map to undefined, in this run and in later ones that reuse the cache.
+      const corruptBindings = [...bindingRecords].filter(([, b]) => b === undefined).map(([key]) => key);
+      const corruptInstances = new Set([...instanceRecords].filter(([, i]) => i === undefined)
+        .map(([key]) => idFromKey(INSTANCES_PREFIX, key)).filter((id): id is string => !!id));
+      this.opts.metrics?.corruptRecords.set(corruptBindings.length + corruptInstances.size);
+      const readable = [...bindingRecords.values()].filter((b): b is BindingRecord => b !== undefined);
+      // A binding whose instance record is corrupt cannot be rendered either: as if its own were.
+      const bindings = readable.filter((b) => !corruptInstances.has(b.instance_id));
+      const protectedIds = new Set([
+        ...corruptBindings.map((k) => idFromKey(BINDINGS_PREFIX, k)).filter((id): id is string => !!id),
+        ...readable.filter((b) => corruptInstances.has(b.instance_id)).map((b) => b.binding_id),
+      ]);
       const instances = new Map([...instanceRecords.values()].filter((i): i is InstanceRecord => !!i).map((i) => [i.instance_id, i]));
       summary.bindings = bindings.length;
 
@@ -115,6 +127,11 @@ export class Reconciler {
       inactiveByReason = new Map();
       for (const i of plan.inactive) inactiveByReason.set(i.reason, (inactiveByReason.get(i.reason) ?? 0) + 1);
       summary.unchanged = plan.unchanged;
+      summary.refused = plan.refused.length;
+      for (const r of plan.refused) {
+        this.opts.metrics?.refusedTargetWrites.inc({ writer: 'reconcile' });
+        log.error({ bindingId: r.bindingId, problem: r.problem }, 'rendered target file breaks the target file schema: not written, the current file is left as it is');
+      }
       summary.inactive = plan.inactive.length;
 
       const boundIds = async () => new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FsStore } from '../../shared/store';
 import { bumpActiveMarker } from '../../shared/store/marker';
+import { targetFile } from '../support/target-files';
 
 const CLI = resolve(__dirname, '..', '..', 'cli.js');
-const target = '[{"targets":["a.example.com"],"labels":{"job":"a","instance":"g:0"}}]\n';
+const target = targetFile('a.example.com', { job: 'a' });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -11,9 +11,10 @@ import { stateFileIn } from '../../sidecar/state-file';
 import { SyncOptions, Syncer } from '../../shared/mirror/sync';
 import { TargetDir } from '../../sidecar/target-dir';
 import { S3Server, startS3Server } from '../support/s3-server';
+import { targetFile } from '../support/target-files';
 
-const group = (host: string, instance: string) => [{ targets: [host], labels: { job: 'app', instance, __metrics_path__: '/metrics' } }];
-const body = (host: string, instance = 'g:0') => JSON.stringify(group(host, instance)) + '\n';
+/** A valid target file; `instance` (`g:<n>`) makes the n+1 instances' groups. */
+const body = (host: string, instance = 'g:0') => targetFile(host, { instances: Number(instance.split(':')[1]) + 1 });
 const OPTS: SyncOptions = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8 };
 
 /** What a writer of active/ does: write, then bump the marker. */
