@@ -125,17 +125,16 @@ function describeShapeError(e: ErrorObject | undefined): string {
   if (!e) return 'the file is not a target list';
   const where = place(e.instancePath);
   const params = e.params as Record<string, unknown>;
+  if (e.propertyName !== undefined) return `${where}: ${quoted(e.propertyName)} is not a valid Prometheus label name`;
   switch (e.keyword) {
     case 'maxItems':
       return e.instancePath === '' ? `more than ${MAX_TARGET_GROUPS} target groups` : `${where} must name exactly one host`;
     case 'minItems':
       return `${where} must name exactly one host`;
     case 'required':
-      return e.instancePath.endsWith('/labels') ? `${where} lacks ${quoted(String(params.missingProperty))}` : `${where} lacks ${quoted(String(params.missingProperty))}`;
+      return `${where} lacks ${quoted(String(params.missingProperty))}`;
     case 'additionalProperties':
       return `${where} has an unexpected field ${quoted(String(params.additionalProperty))}`;
-    case 'propertyNames':
-      return `${where}: ${quoted(String(params.propertyName))} is not a valid Prometheus label name`;
     case 'maxProperties':
       return `${where}: more than ${String(params.limit)} labels`;
     case 'pattern':
