@@ -18,9 +18,9 @@ export class CountingStore implements Store {
     this.counts.get++;
     return this.inner.get(key, options);
   }
-  getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+  getIfChanged(key: string, etag: string, options?: GetOptions): Promise<StoredObject | 'not-modified' | undefined> {
     this.counts.get++;
-    return this.inner.getIfChanged(key, etag);
+    return this.inner.getIfChanged(key, etag, options);
   }
   put(key: string, body: string): Promise<string> {
     this.counts.put++;

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger';
 import { ACTIVE_PREFIX, idFromKey } from '../store/keys';
-import { ACTIVE_MARKER_KEY } from '../store/marker';
+import { ACTIVE_MARKER_KEY, MAX_MARKER_BYTES } from '../store/marker';
 import { StoreError, UnusableObjectError } from '../store/store';
 import type { Store } from '../store/store';
 import { inParallel } from '../parallel';
@@ -108,12 +108,12 @@ export class Syncer {
     let markerEtag = known.markerEtag;
     if (!fullDue && markerEtag) {
       result.storeRequests++;
-      const marker = await this.store.getIfChanged(ACTIVE_MARKER_KEY, markerEtag);
+      const marker = await this.store.getIfChanged(ACTIVE_MARKER_KEY, markerEtag, { maxBytes: MAX_MARKER_BYTES });
       if (marker === 'not-modified') return this.finish(result, known);
       markerEtag = marker?.etag;
     } else {
       result.storeRequests++;
-      markerEtag = (await this.store.get(ACTIVE_MARKER_KEY))?.etag;
+      markerEtag = (await this.store.get(ACTIVE_MARKER_KEY, { maxBytes: MAX_MARKER_BYTES }))?.etag;
     }
 
     const state = (this.state ??= await this.initialState());

@@ -96,7 +96,7 @@ export class FsStore implements Store {
   }
 
   /** A stat decides: the etag cache knows the ETag of the file's current version. */
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+  async getIfChanged(key: string, etag: string, options: GetOptions = {}): Promise<StoredObject | 'not-modified' | undefined> {
     const file = this.pathFor(key);
     const cached = this.etags.get(file);
     if (cached && cached.etag === etag) {
@@ -108,7 +108,7 @@ export class FsStore implements Store {
         throw this.failure('read', file, err);
       }
     }
-    const got = await this.get(key);
+    const got = await this.get(key, options);
     if (got && got.etag === etag) return 'not-modified';
     return got;
   }

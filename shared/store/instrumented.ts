@@ -24,8 +24,8 @@ export class InstrumentedStore implements Store {
   get(key: string, options?: GetOptions): Promise<StoredObject | undefined> {
     return this.count('get', () => this.inner.get(key, options));
   }
-  getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
-    return this.count('get_if_changed', () => this.inner.getIfChanged(key, etag));
+  getIfChanged(key: string, etag: string, options?: GetOptions): Promise<StoredObject | 'not-modified' | undefined> {
+    return this.count('get_if_changed', () => this.inner.getIfChanged(key, etag, options));
   }
   put(key: string, body: string): Promise<string> {
     return this.count('put', () => this.inner.put(key, body));

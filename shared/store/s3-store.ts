@@ -123,13 +123,14 @@ export class S3Store implements Store {
     }
   }
 
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+  async getIfChanged(key: string, etag: string, options: GetOptions = {}): Promise<StoredObject | 'not-modified' | undefined> {
     const fullKey = this.fullKey(key);
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: fullKey, IfNoneMatch: etag }), this.callOptions());
-      const body = res.Body ? await res.Body.transformToString('utf-8') : '';
+      const body = await readBody(key, res, options.maxBytes);
       return { key, body, etag: quoted(res.ETag) };
     } catch (err) {
+      if (err instanceof UnusableObjectError) throw err;
       // The SDK has no type for 304; the status is the reliable signal (real S3 and s3rver).
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 304) return 'not-modified';
       if (isNoSuchKey(err)) return undefined;

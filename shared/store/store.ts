@@ -41,7 +41,7 @@ export interface Store {
    * The object only if its ETag differs from `etag` (a conditional GET, so polling a marker
    * costs no body transfer): 'not-modified' when it is unchanged, undefined when it is gone.
    */
-  getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined>;
+  getIfChanged(key: string, etag: string, options?: GetOptions): Promise<StoredObject | 'not-modified' | undefined>;
   /** Creates or replaces atomically: readers see the old or the new body, never a mix. Returns the new etag. */
   put(key: string, body: string): Promise<string>;
   /** Removes the key. Removing a key that does not exist is not an error. */

@@ -200,6 +200,7 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
           return true;
         });
       }
+      await assert.rejects(store.getIfChanged('active/big.json', '"0123456789abcdef0123456789abcdef"', { maxBytes: 1000 }), ObjectTooLargeError, 'a conditional get too');
       assert.equal((await store.get('active/big.json', { maxBytes: 1200 }))?.body, body, 'at the cap it is read');
       assert.equal(await store.get('active/missing.json', { maxBytes: 1 }), undefined, 'a missing key is still undefined');
       assert.equal((await store.get('active/big.json'))?.body, body, 'without a cap, as before');

@@ -61,8 +61,8 @@ class CrashingStore implements Store {
     return this.inner.get(key, options);
   }
 
-  getIfChanged(key: string, etag: string) {
-    return this.inner.getIfChanged(key, etag);
+  getIfChanged(key: string, etag: string, options?: GetOptions) {
+    return this.inner.getIfChanged(key, etag, options);
   }
 
   list(prefix: string) {
