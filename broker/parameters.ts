@@ -1,55 +1,14 @@
-import Ajv04 from 'ajv-draft-04';
 import type { ErrorObject } from 'ajv';
-import { extraLabelProblem, LABEL_NAME_PATTERN, MAX_EXTRA_LABELS, MAX_LABEL_NAME_LENGTH, MAX_LABEL_VALUE_LENGTH, RESERVED_LABELS } from '../shared/targets/labels';
+import { extraLabelProblem } from '../shared/targets/labels';
 import type { BindingParameters, InstanceParameters } from '../shared/targets/options';
+import {
+  BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA, validateBindingParameters as validateBinding,
+  validateInstanceParameters as validateInstance,
+} from '../shared/targets/parameters-schema';
 import { badRequest } from './errors';
 
-/**
- * The parameter schemas are published in the catalog (CF validates them as draft-04 and
- * shows them to app teams) and enforced here with the very same objects.
- */
-const DRAFT_04 = 'http://json-schema.org/draft-04/schema#';
-
-const reserved = RESERVED_LABELS.join('|');
-const labelsSchema = {
-  type: 'object',
-  description: `Extra labels on every target (at most ${MAX_EXTRA_LABELS}); names as Prometheus label names of at most ${MAX_LABEL_NAME_LENGTH} characters, not starting with "__", not ${RESERVED_LABELS.join('/')}`,
-  maxProperties: MAX_EXTRA_LABELS,
-  patternProperties: {
-    // The length lookahead keeps the schema and extraLabelProblem() in step: without it a
-    // 101-character name passed the schema and was stored.
-    [`^(?!__)(?!(${reserved})$)(?=.{1,${MAX_LABEL_NAME_LENGTH}}$)${LABEL_NAME_PATTERN.slice(1, -1)}$`]: { type: 'string', maxLength: MAX_LABEL_VALUE_LENGTH },
-  },
-  additionalProperties: false,
-};
-
-export const INSTANCE_PARAMETERS_SCHEMA = {
-  $schema: DRAFT_04,
-  type: 'object',
-  additionalProperties: false,
-  properties: { labels: labelsSchema },
-};
-
-export const BINDING_PARAMETERS_SCHEMA = {
-  $schema: DRAFT_04,
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    path: {
-      type: 'string',
-      description: 'Metrics path relative to the app route, e.g. /internal/metrics (default /metrics)',
-      maxLength: 256,
-      // absolute; no "..", "//", query, fragment or whitespace
-      pattern: "^(?!.*/\\.\\.?(/|$))(?!.*//)/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$",
-    },
-    scheme: { type: 'string', enum: ['http', 'https'], description: 'Scheme the scrape proxy uses to reach the app (default https)' },
-    labels: labelsSchema,
-  },
-};
-
-const ajv = new Ajv04({ allErrors: true, strict: false });
-const validateInstance = ajv.compile(INSTANCE_PARAMETERS_SCHEMA);
-const validateBinding = ajv.compile(BINDING_PARAMETERS_SCHEMA);
+/** The schemas the catalog publishes; the broker enforces these very objects. */
+export { BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA };
 
 function describe(errors: ErrorObject[], supported: string[]): string {
   const unknown: string[] = [];
@@ -60,6 +19,9 @@ function describe(errors: ErrorObject[], supported: string[]): string {
     } else if (e.keyword === 'additionalProperties' && e.instancePath === '/labels') {
       const name = (e.params as { additionalProperty: string }).additionalProperty;
       problems.push(`label ${extraLabelProblem(name) ?? `"${name}" is not allowed`}`);
+    } else if (e.keyword === 'pattern' && e.instancePath.startsWith('/labels/')) {
+      const name = e.instancePath.slice('/labels/'.length);
+      problems.push(`label "${name}" value must not contain control characters (line breaks, tabs, NUL...)`);
     } else if (e.keyword === 'pattern' && e.instancePath === '/path') {
       problems.push('path must be an absolute URL path such as /internal/metrics, without "..", "//", "?" or "#"');
     } else if (e.keyword === 'type' && e.instancePath === '') {

@@ -40,7 +40,16 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
   const reconciler = updaterCc ? buildReconciler(store, updaterCc, logger, metrics, config.reconcileTimeoutMs) : undefined;
   const service = new MonitoringBroker({
     catalog: config.catalog,
-    records: new RecordRepository(store),
+    records: new RecordRepository(store, {
+      onInvalidTargets: (key, reason, problem) => {
+        metrics.invalidTargetFiles.inc({ reader: 'binding_fetch', reason });
+        logger.error({ key, reason, problem }, 'target file in the store refused on read');
+      },
+      onRefusedTargets: (err) => {
+        metrics.refusedTargetWrites.inc({ writer: 'bind' });
+        logger.error({ bindingId: err.bindingId, problem: err.problem }, 'rendered target file breaks the target file schema: not written');
+      },
+    }),
     apps: cc ? new CcAppDirectory(cc, { deadlineMs: tuning.bindDeadlineMs }) : undefined,
     cfPrincipal: config.cf?.credentials,
   });
@@ -49,7 +58,7 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
     targetsCredentials: config.targetsAuth,
     extraRoutes: (router, guards) => {
       router.post('/update-targets', guards.operator, updateTargets(reconciler));
-      router.get('/targets', guards.targetsReader, getTargets(new TargetsView(store, logger)));
+      router.get('/targets', guards.targetsReader, getTargets(new TargetsView(store, logger, metrics)));
     },
   });
   return { app, store, cc, service, reconciler, metrics };

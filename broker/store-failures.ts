@@ -1,5 +1,6 @@
 import { CorruptRecordError } from '../shared/records/records';
 import { StoreError } from '../shared/store/store';
+import { InvalidTargetFileError } from '../shared/targets/schema';
 import { BrokerFailure } from './errors';
 
 /**
@@ -15,6 +16,9 @@ export async function withStoreFailures<T>(work: () => Promise<T>): Promise<T> {
     }
     if (err instanceof CorruptRecordError) {
       throw new BrokerFailure('Internal', `The broker's store holds a damaged record (${err.message}); the platform operator must repair or remove it.`, 'InternalError');
+    }
+    if (err instanceof InvalidTargetFileError) {
+      throw new BrokerFailure('Internal', `The broker refused to write the target file of binding ${err.bindingId}: ${err.problem}. Nothing was bound; the platform operator can find the details in its logs.`, 'InternalError');
     }
     throw err;
   }

@@ -1,5 +1,6 @@
 import type { Logger } from '../shared/logger';
-import { Syncer, TargetSink } from '../shared/mirror/sync';
+import type { AppMetrics } from '../shared/metrics';
+import { REFUSAL_REASONS, Syncer, TargetSink } from '../shared/mirror/sync';
 import type { Store } from '../shared/store/store';
 import type { TargetGroup } from '../shared/targets/types';
 
@@ -35,14 +36,20 @@ export class TargetsView {
   private inflight?: Promise<void>;
   private rendered?: { version: number; body: string };
 
-  constructor(store: Store, log: Logger) {
+  /**
+   * Files that break the target file schema, exceed MAX_TARGET_FILE_BYTES (checked on the
+   * listing's size, before any GET) or cannot be read are skipped, logged by key and counted;
+   * the others are served as usual.
+   */
+  constructor(store: Store, log: Logger, private readonly metrics?: AppMetrics) {
     this.syncer = new Syncer(store, this.sink, { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 16 }, log.child({ component: 'targets' }));
   }
 
   async body(): Promise<string> {
     if (Date.now() - this.lastSync >= FRESH_MS) {
-      this.inflight ??= this.syncer.syncOnce().then(() => {
+      this.inflight ??= this.syncer.syncOnce().then((result) => {
         this.lastSync = Date.now();
+        for (const reason of REFUSAL_REASONS) if (result.refused[reason] > 0) this.metrics?.invalidTargetFiles.inc({ reader: 'targets', reason }, result.refused[reason]);
       }).finally(() => {
         this.inflight = undefined;
       });

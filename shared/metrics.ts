@@ -23,8 +23,12 @@ export class AppMetrics {
   readonly filesWritten = new Counter({ name: 'cf_app_discovery_target_files_written_total', help: 'Target files written by reconcile runs', registers: this.r });
   readonly filesRemoved = new Counter({ name: 'cf_app_discovery_target_files_removed_total', help: 'Target files removed by reconcile runs', labelNames: ['reason'], registers: this.r });
   readonly bindingsWithoutTargets = new Gauge({ name: 'cf_app_discovery_bindings_without_targets', help: 'Bindings that have no target file, by reason, as of the last successful reconcile', labelNames: ['reason'], registers: this.r });
+  readonly invalidTargetFiles = new Counter({ name: 'cf_app_discovery_invalid_target_files_total', help: 'Target files in the store refused on read (never served), by reader (targets: GET /targets; binding_fetch) and reason (invalid, too_large, not_regular, read_failed)', labelNames: ['reader', 'reason'], registers: this.r });
+  readonly refusedTargetWrites = new Counter({ name: 'cf_app_discovery_target_files_refused_total', help: 'Rendered target files that broke the target file schema and were not written, by writer (bind, reconcile)', labelNames: ['writer'], registers: this.r });
+  readonly corruptRecordReads = new Counter({ name: 'cf_app_discovery_corrupt_records_total', help: 'Records read from the store that are not valid (bad JSON, fields, parameters, too large), by kind (binding, instance)', labelNames: ['kind'], registers: this.r });
+  readonly corruptRecords = new Gauge({ name: 'cf_app_discovery_corrupt_records', help: 'Corrupt records in the store as of the last reconcile; their targets are left as they are', registers: this.r });
   readonly bindings = new Gauge({ name: 'cf_app_discovery_bindings', help: 'Binding records as of the last successful reconcile', registers: this.r });
-  readonly bindingsRefused = new Gauge({ name: 'cf_app_discovery_bindings_refused', help: 'Bindings left as they are because the Cloud Controller describes their app implausibly (e.g. more than 5000 instances), as of the last successful reconcile', registers: this.r });
+  readonly bindingsRefused = new Gauge({ name: 'cf_app_discovery_bindings_refused', help: 'Bindings whose target files were left as they are in the last successful reconcile: the Cloud Controller describes their app implausibly (e.g. more than 5000 instances), or the file rendered from it breaks the target file schema', registers: this.r });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cf_app_discovery_process_' });

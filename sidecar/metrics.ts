@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SyncResult } from '../shared/mirror/sync';
+import { REFUSAL_REASONS, SyncResult } from '../shared/mirror/sync';
 
 /** The sidecar's own health, for the "sidecar stale" and "no file_sd targets" alerts. */
 export class SidecarMetrics {
@@ -8,7 +8,7 @@ export class SidecarMetrics {
   private readonly files = new Gauge({ name: 'cf_app_discovery_sidecar_files', help: 'Target files in the file_sd directory', registers: [this.registry] });
   private readonly bytes = new Gauge({ name: 'cf_app_discovery_sidecar_bytes', help: 'Bytes of target files in the file_sd directory', registers: [this.registry] });
   private readonly held = new Gauge({ name: 'cf_app_discovery_sidecar_held_removals', help: 'Removals held back until a later listing confirms them', registers: [this.registry] });
-  private readonly invalid = new Counter({ name: 'cf_app_discovery_sidecar_invalid_objects_total', help: 'Store objects skipped because they are not valid file_sd target files', registers: [this.registry] });
+  private readonly invalid = new Counter({ name: 'cf_app_discovery_sidecar_invalid_objects_total', help: 'Store objects not mirrored, by reason: invalid (not a target file of this service\'s schema), too_large, not_regular, read_failed', labelNames: ['reason'], registers: [this.registry] });
   private readonly refused = new Counter({ name: 'cf_app_discovery_sidecar_refused_keys_total', help: 'Store keys refused because they do not map to a safe file name', registers: [this.registry] });
   private readonly errors = new Counter({ name: 'cf_app_discovery_sidecar_sync_errors_total', help: 'Syncs that failed (store unreachable or failing)', registers: [this.registry] });
   private readonly written = new Counter({ name: 'cf_app_discovery_sidecar_files_written_total', help: 'Target files written', registers: [this.registry] });
@@ -21,7 +21,7 @@ export class SidecarMetrics {
     this.files.set(r.files);
     this.bytes.set(r.bytes);
     this.held.set(r.held);
-    this.invalid.inc(r.invalid);
+    for (const reason of REFUSAL_REASONS) this.invalid.inc({ reason }, r.refused[reason]);
     this.refused.inc(r.refusedKeys);
     this.written.inc(r.written);
     this.removed.inc(r.removed);

@@ -19,8 +19,9 @@ function syncer(config: Config, dir: string, logger: Logger, persistState: boole
     minGuardedRemovals: 3,
     downloadConcurrency: 16,
   };
-  const target = new TargetDir(dir);
-  return new Syncer(createStore(config.store), target, options, logger.child({ component: 'sidecar' }), persistState ? stateFileIn(target) : undefined);
+  const log = logger.child({ component: 'sidecar' });
+  const target = new TargetDir(dir, log);
+  return new Syncer(createStore(config.store), target, options, log, persistState ? stateFileIn(target) : undefined);
 }
 
 /** `sidecar --once`: one sync for cron; state between runs lives in a dot-file in DIR. */

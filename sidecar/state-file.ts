@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { emptyState, SyncState } from '../shared/mirror/state';
@@ -9,6 +10,8 @@ import type { TargetDir } from './target-dir';
  * name Prometheus' `*.json` glob cannot match.
  */
 export const STATE_FILE = '.cf-app-discovery-sidecar.state';
+/** Ids and ETags of at most a few thousand files; far more is not a state file we wrote. */
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 
 /** The state file of `sidecar --once`, beside the target files it describes. */
@@ -18,7 +21,11 @@ export function stateFileIn(dir: TargetDir): StateStore {
 
 export async function loadState(dir: TargetDir): Promise<SyncState | undefined> {
   try {
-    const parsed = JSON.parse(await fs.readFile(path.join(dir.dir, STATE_FILE), 'utf8')) as SyncState;
+    const file = path.join(dir.dir, STATE_FILE);
+    // Only a regular file of sane size: a FIFO or device under this name must not block --once.
+    const st = await fs.lstat(file);
+    if (!st.isFile() || st.size > MAX_STATE_BYTES) return undefined;
+    const parsed = JSON.parse(await fs.readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW })) as SyncState;
     if (typeof parsed !== 'object' || parsed === null || typeof parsed.files !== 'object') return undefined;
     return { ...emptyState(), ...parsed };
   } catch {

@@ -1,11 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ID_PATTERN } from '../shared/ids';
 import * as fd from '../shared/store/fd';
+import type { Logger } from '../shared/logger';
 import type { SyncState } from '../shared/mirror/state';
-import type { TargetSink } from '../shared/mirror/sync';
+import { SinkRefusedError, TargetSink } from '../shared/mirror/sync';
 import { inParallel } from '../shared/parallel';
+
+/** Never blocks on a FIFO, never follows a symlink out of the directory. */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
+function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
 
 /**
  * The directory Prometheus' file_sd_configs watch. The sidecar owns exactly the files named
@@ -18,8 +27,39 @@ export function ownedId(fileName: string): string | undefined {
   return OWNED.exec(fileName)?.[1];
 }
 
+/**
+ * Only regular files are ours. A FIFO, device, socket, directory or symlink named `<id>.json`
+ * was put there by someone else: it is never opened in a way that can block, never replaced
+ * and never removed; it is logged and left alone.
+ */
 export class TargetDir implements TargetSink {
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly log?: Logger) {}
+
+  private notOurs(file: string, what: string): void {
+    this.log?.warn({ file, what }, 'a target file name in the directory is not a regular file: left alone');
+  }
+
+  /** Undefined when file is absent; whether it is a regular file (lstat: a symlink is not). */
+  private async isRegular(file: string): Promise<boolean | undefined> {
+    try {
+      return (await fs.lstat(file)).isFile();
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** The bytes of a regular file, or undefined when it is not one (checked on the open descriptor). */
+  private async readRegular(file: string): Promise<Buffer | undefined> {
+    const handle = await fd.open(file, READ_FLAGS);
+    try {
+      const st = await fd.fstat(handle);
+      if (!st.isFile()) return undefined;
+      return await fd.readAll(handle, st.size);
+    } finally {
+      await fd.close(handle);
+    }
+  }
 
   /**
    * A file not modified since the previous run saved its state still has the ETag recorded
@@ -33,15 +73,15 @@ export class TargetDir implements TargetSink {
     await inParallel(ids.map((id) => async () => {
       const file = path.join(this.dir, `${id}.json`);
       try {
+        const st = await fs.lstat(file);
+        if (!st.isFile()) return this.notOurs(file, 'skipped');
         const known = previous?.files[id];
-        if (known && previous?.savedAt) {
-          const st = await fs.stat(file);
-          if (st.isFile() && st.mtimeMs <= previous.savedAt) {
-            out.set(id, { etag: known, size: st.size });
-            return;
-          }
+        if (known && previous?.savedAt && st.mtimeMs <= previous.savedAt) {
+          out.set(id, { etag: known, size: st.size });
+          return;
         }
-        const bytes = await fs.readFile(file);
+        const bytes = await this.readRegular(file);
+        if (!bytes) return this.notOurs(file, 'skipped');
         out.set(id, { etag: `"${createHash('md5').update(bytes).digest('hex')}"`, size: bytes.length });
       } catch {
         // vanished or unreadable: treated as absent, so it is downloaded again
@@ -61,7 +101,12 @@ export class TargetDir implements TargetSink {
 
   /** Write by rename: Prometheus sees the old file or the new one, never half of one. */
   async write(id: string, body: string): Promise<void> {
-    await this.writeRaw(this.fileFor(id), body);
+    const file = this.fileFor(id);
+    if ((await this.isRegular(file)) === false) {
+      this.notOurs(file, 'not replaced');
+      throw new SinkRefusedError(`${file} is not a regular file; it is not ours to replace`);
+    }
+    await this.writeRaw(file, body);
   }
 
   async writeRaw(file: string, body: string): Promise<void> {
@@ -82,6 +127,8 @@ export class TargetDir implements TargetSink {
   }
 
   async remove(id: string): Promise<void> {
-    await fs.rm(this.fileFor(id), { force: true });
+    const file = this.fileFor(id);
+    if ((await this.isRegular(file)) === false) return this.notOurs(file, 'not removed');
+    await fs.rm(file, { force: true });
   }
 }

@@ -3,7 +3,8 @@ import type { BindingRecord, InstanceRecord } from '../shared/records/records';
 import { serializeTargetFile } from '../shared/targets/file';
 import { targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
-import type { AppSnapshot, TargetStatus } from '../shared/targets/types';
+import { targetGroupsProblem } from '../shared/targets/schema';
+import type { AppSnapshot, TargetGroup, TargetStatus } from '../shared/targets/types';
 
 /**
  * What the Cloud Controller told us about one bound app in a complete, successful run.
@@ -35,8 +36,12 @@ export interface Plan {
   unchanged: number;
   /** Bindings that have (and should have) no target file, with why: for logs and metrics. */
   inactive: Array<{ bindingId: string; reason: RemovalReason }>;
-  /** Bindings of apps observed 'invalid': their files are left exactly as they are. */
-  refused: Array<{ bindingId: string; appGuid: string; reason: string }>;
+  /**
+   * Bindings whose files are left exactly as they are: their app's CC answer is implausible
+   * ('implausible-app'), or the file rendered from it breaks the target file schema
+   * ('breaks-schema': a bug, or a CC answer out of bounds).
+   */
+  refused: Array<{ bindingId: string; appGuid: string; cause: 'implausible-app' | 'breaks-schema'; reason: string }>;
 }
 
 /** Removals that follow from what the CC said (the others follow from the store alone). */
@@ -66,22 +71,28 @@ export function planReconcile(input: PlanInput): Plan {
     const current = input.active.get(binding.binding_id);
     const instance = input.instances.get(binding.instance_id);
     let reason: RemovalReason | undefined;
-    let desired: { body: string; status: TargetStatus } | undefined;
+    let desired: { body: string; status: TargetStatus; groups: TargetGroup[] } | undefined;
     const app = input.apps.get(binding.app_guid);
     if (!app) throw new Error(`no observation for app ${binding.app_guid}: refusing to plan on incomplete information`);
     if (!instance) reason = 'instance-gone';
     else if (app.kind === 'invalid') {
-      plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, reason: app.reason });
+      plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, cause: 'implausible-app', reason: app.reason });
       continue;
     } else if (app.kind === 'gone') reason = 'app-gone';
     else {
       const rendered = renderTargets(app.snapshot, targetOptions(instance.parameters, binding.parameters));
       if (rendered.status.state === 'inactive') reason = rendered.status.reason;
-      else desired = { body: serializeTargetFile(rendered.groups), status: rendered.status };
+      else desired = { body: serializeTargetFile(rendered.groups), status: rendered.status, groups: rendered.groups };
     }
     if (desired) {
-      if (current === etagOf(desired.body)) plan.unchanged++;
-      else plan.writes.push({ bindingId: binding.binding_id, ...desired });
+      if (current === etagOf(desired.body)) {
+        plan.unchanged++;
+        continue;
+      }
+      // Checked only when it would be written: an unchanged file passed when it was written.
+      const problem = targetGroupsProblem(desired.groups);
+      if (problem) plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, cause: 'breaks-schema', reason: problem });
+      else plan.writes.push({ bindingId: binding.binding_id, body: desired.body, status: desired.status });
     } else {
       plan.inactive.push({ bindingId: binding.binding_id, reason: reason! });
       if (current !== undefined) plan.removals.push({ bindingId: binding.binding_id, reason: reason! });

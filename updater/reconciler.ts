@@ -1,7 +1,7 @@
 import type { CloudControllerClient } from '../shared/cc';
 import type { Logger } from '../shared/logger';
 import type { AppMetrics } from '../shared/metrics';
-import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
+import { BindingRecord, InstanceRecord, MAX_RECORD_BYTES, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
 import { ACTIVE_PREFIX, activeKey, BINDINGS_PREFIX, idFromKey, INSTANCES_PREFIX } from '../shared/store/keys';
 import { bumpActiveMarker } from '../shared/store/marker';
 import type { Store } from '../shared/store/store';
@@ -47,7 +47,10 @@ export interface RunSummary {
   strategy: string;
   /** Bound apps re-read by guid because a paged listing alone would have changed their files. */
   confirmed: number;
-  /** Bindings left as they are because their app's CC answer is implausible. */
+  /**
+   * Bindings left as they are: their app's CC answer is implausible, or the file rendered from
+   * it broke the target file schema and was not written.
+   */
   refused: number;
 }
 
@@ -61,8 +64,8 @@ export class Reconciler {
   private readonly now: () => number;
 
   constructor(private readonly opts: ReconcilerOptions) {
-    this.bindings = new RecordCache(opts.store, parseBindingRecord);
-    this.instances = new RecordCache(opts.store, parseInstanceRecord);
+    this.bindings = new RecordCache(opts.store, parseBindingRecord, MAX_RECORD_BYTES);
+    this.instances = new RecordCache(opts.store, parseInstanceRecord, MAX_RECORD_BYTES);
     this.now = opts.now ?? Date.now;
   }
 
@@ -112,15 +115,25 @@ export class Reconciler {
       // never mistaken for a leftover.
       const activeListing = await store.list(ACTIVE_PREFIX);
       const [bindingListing, instanceListing] = await Promise.all([store.list(BINDINGS_PREFIX), store.list(INSTANCES_PREFIX)]);
-      const corrupt = new Set<string>();
       const onCorrupt = (key: string, err: unknown) => {
-        corrupt.add(key);
+        this.opts.metrics?.corruptRecordReads.inc({ kind: key.startsWith(BINDINGS_PREFIX) ? 'binding' : 'instance' });
         log.error({ key, err: (err as Error).message }, 'corrupt record in the store: its targets are left as they are');
       };
       const bindingRecords = await this.bindings.load(bindingListing, concurrency, onCorrupt);
       const instanceRecords = await this.instances.load(instanceListing, concurrency, onCorrupt);
-      const bindings = [...bindingRecords.values()].filter((b): b is BindingRecord => b !== undefined);
-      const protectedIds = new Set([...corrupt].map((k) => idFromKey(BINDINGS_PREFIX, k)).filter((id): id is string => !!id));
+      // Corrupt records (unreadable, too large, parameters that break the published schema)
+      // map to undefined, in this run and in later ones that reuse the cache.
+      const corruptBindings = [...bindingRecords].filter(([, b]) => b === undefined).map(([key]) => key);
+      const corruptInstances = new Set([...instanceRecords].filter(([, i]) => i === undefined)
+        .map(([key]) => idFromKey(INSTANCES_PREFIX, key)).filter((id): id is string => !!id));
+      this.opts.metrics?.corruptRecords.set(corruptBindings.length + corruptInstances.size);
+      const readable = [...bindingRecords.values()].filter((b): b is BindingRecord => b !== undefined);
+      // A binding whose instance record is corrupt cannot be rendered either: as if its own were.
+      const bindings = readable.filter((b) => !corruptInstances.has(b.instance_id));
+      const protectedIds = new Set([
+        ...corruptBindings.map((k) => idFromKey(BINDINGS_PREFIX, k)).filter((id): id is string => !!id),
+        ...readable.filter((b) => corruptInstances.has(b.instance_id)).map((b) => b.binding_id),
+      ]);
       const instances = new Map([...instanceRecords.values()].filter((i): i is InstanceRecord => !!i).map((i) => [i.instance_id, i]));
       summary.bindings = bindings.length;
 
@@ -157,11 +170,18 @@ export class Reconciler {
       if (gone >= 5 && gone > maxGone * appGuids.length) {
         throw new Error(`${gone} of ${appGuids.length} bound apps are missing from the Cloud Controller at once; refusing to remove their targets (has the broker's CF user lost its roles?)`);
       }
-      summary.refused = plan.refused.length;
-      for (const r of plan.refused) log.warn({ bindingId: r.bindingId, appGuid: r.appGuid, reason: r.reason }, 'implausible Cloud Controller answer for a bound app: its targets are left as they are');
       inactiveByReason = new Map();
       for (const i of plan.inactive) inactiveByReason.set(i.reason, (inactiveByReason.get(i.reason) ?? 0) + 1);
       summary.unchanged = plan.unchanged;
+      summary.refused = plan.refused.length;
+      for (const r of plan.refused) {
+        if (r.cause === 'implausible-app') {
+          log.warn({ bindingId: r.bindingId, appGuid: r.appGuid, reason: r.reason }, 'implausible Cloud Controller answer for a bound app: its targets are left as they are');
+        } else {
+          this.opts.metrics?.refusedTargetWrites.inc({ writer: 'reconcile' });
+          log.error({ bindingId: r.bindingId, appGuid: r.appGuid, problem: r.reason }, 'rendered target file breaks the target file schema: not written, the current file is left as it is');
+        }
+      }
       summary.inactive = plan.inactive.length;
 
       const boundIds = async () => new Set((await store.list(BINDINGS_PREFIX)).map((o) => idFromKey(BINDINGS_PREFIX, o.key)));

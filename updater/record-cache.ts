@@ -1,4 +1,4 @@
-import type { ListedObject, Store } from '../shared/store/store';
+import { ListedObject, ObjectTooLargeError, Store, UnusableObjectError } from '../shared/store/store';
 
 /**
  * Records keyed by store key, kept between runs and re-read only when the listing shows a new
@@ -8,7 +8,8 @@ export class RecordCache<T> {
   private readonly entries = new Map<string, { etag: string; value: T | undefined }>();
   reads = 0;
 
-  constructor(private readonly store: Store, private readonly parse: (key: string, body: string) => T) {}
+  /** maxBytes: a larger record is corrupt, and is never downloaded (the listing's size decides). */
+  constructor(private readonly store: Store, private readonly parse: (key: string, body: string) => T, private readonly maxBytes: number) {}
 
   /**
    * The records behind `listed`; a record that cannot be parsed maps to undefined and is
@@ -21,8 +22,21 @@ export class RecordCache<T> {
     await Promise.all(Array.from({ length: Math.min(concurrency, stale.length) }, async () => {
       while (next < stale.length) {
         const o = stale[next++];
+        if (o.size > this.maxBytes) {
+          onCorrupt(o.key, new ObjectTooLargeError(o.key, this.maxBytes, o.size));
+          this.entries.set(o.key, { etag: o.etag, value: undefined });
+          continue;
+        }
         this.reads++;
-        const got = await this.store.get(o.key);
+        let got;
+        try {
+          got = await this.store.get(o.key, { maxBytes: this.maxBytes });
+        } catch (err) {
+          if (!(err instanceof UnusableObjectError)) throw err;
+          onCorrupt(o.key, err);
+          this.entries.set(o.key, { etag: o.etag, value: undefined });
+          continue;
+        }
         if (!got) continue; // removed since the listing: simply not there
         let value: T | undefined;
         try {

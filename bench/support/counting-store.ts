@@ -1,4 +1,4 @@
-import type { ListedObject, Store, StoredObject } from '../../shared/store/store';
+import type { GetOptions, ListedObject, Store, StoredObject } from '../../shared/store/store';
 
 export interface StoreCounts { list: number; get: number; put: number; delete: number }
 
@@ -14,13 +14,13 @@ export class CountingStore implements Store {
     this.description = inner.description;
   }
 
-  get(key: string): Promise<StoredObject | undefined> {
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined> {
     this.counts.get++;
-    return this.inner.get(key);
+    return this.inner.get(key, options);
   }
-  getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+  getIfChanged(key: string, etag: string, options?: GetOptions): Promise<StoredObject | 'not-modified' | undefined> {
     this.counts.get++;
-    return this.inner.getIfChanged(key, etag);
+    return this.inner.getIfChanged(key, etag, options);
   }
   put(key: string, body: string): Promise<string> {
     this.counts.put++;

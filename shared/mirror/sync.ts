@@ -1,11 +1,12 @@
 import type { Logger } from '../logger';
 import { ACTIVE_PREFIX, idFromKey } from '../store/keys';
-import { ACTIVE_MARKER_KEY } from '../store/marker';
+import { ACTIVE_MARKER_KEY, MAX_MARKER_BYTES } from '../store/marker';
+import { StoreError, UnusableObjectError } from '../store/store';
 import type { Store } from '../store/store';
 import { inParallel } from '../parallel';
+import { MAX_TARGET_FILE_BYTES, TargetSchemaOptions, targetFileProblem } from '../targets/schema';
 import { planSync } from './plan';
 import { emptyState, SyncState } from './state';
-import { targetFileProblem } from './validate';
 
 /** Where synced target files go: Prometheus' directory, or memory (the broker's /targets). */
 export interface TargetSink {
@@ -14,9 +15,25 @@ export interface TargetSink {
    * state saved by an earlier run, which a sink may trust for entries unchanged since then.
    */
   initial(previous?: SyncState): Promise<Map<string, { etag: string; size: number }>>;
+  /** Throws SinkRefusedError when the place of this file holds something that is not ours. */
   write(id: string, body: string): Promise<void>;
   remove(id: string): Promise<void>;
 }
+
+/** The sink will not put a file where something it does not own (a FIFO, a directory...) is. */
+export class SinkRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SinkRefusedError';
+  }
+}
+
+/**
+ * Why a store object was not mirrored: not a valid target file, larger than the cap, not a
+ * regular file (fs store) or its place in the sink holds something not ours, or its GET failed.
+ */
+export type RefusalReason = 'invalid' | 'too_large' | 'not_regular' | 'read_failed';
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['invalid', 'too_large', 'not_regular', 'read_failed'];
 
 /** Keeps SyncState between runs of separate processes (sidecar --once). */
 export interface StateStore {
@@ -30,6 +47,9 @@ export interface SyncOptions {
   maxRemoveShare: number;
   minGuardedRemovals: number;
   downloadConcurrency: number;
+  /** Objects larger than this are never downloaded. Default MAX_TARGET_FILE_BYTES. */
+  maxObjectBytes?: number;
+  schema?: TargetSchemaOptions;
 }
 
 export interface SyncResult {
@@ -38,7 +58,9 @@ export interface SyncResult {
   written: number;
   removed: number;
   held: number;
+  /** Objects skipped this sync, for any reason (the sum of `refused`). */
   invalid: number;
+  refused: Record<RefusalReason, number>;
   refusedKeys: number;
   storeRequests: number;
   files: number;
@@ -78,17 +100,20 @@ export class Syncer {
     if (!this.state && this.saved === undefined) this.saved = (await this.stateStore?.load()) ?? emptyState();
     // The marker check needs only what was saved: an unchanged run reads nothing local.
     const known = this.state ?? this.saved!;
-    const result: SyncResult = { listed: false, fetched: 0, written: 0, removed: 0, held: 0, invalid: 0, refusedKeys: 0, storeRequests: 0, files: 0, bytes: 0 };
+    const result: SyncResult = {
+      listed: false, fetched: 0, written: 0, removed: 0, held: 0, invalid: 0, refusedKeys: 0, storeRequests: 0, files: 0, bytes: 0,
+      refused: { invalid: 0, too_large: 0, not_regular: 0, read_failed: 0 },
+    };
     const fullDue = now - known.lastFullListAt >= this.opts.fullListIntervalMs;
     let markerEtag = known.markerEtag;
     if (!fullDue && markerEtag) {
       result.storeRequests++;
-      const marker = await this.store.getIfChanged(ACTIVE_MARKER_KEY, markerEtag);
+      const marker = await this.store.getIfChanged(ACTIVE_MARKER_KEY, markerEtag, { maxBytes: MAX_MARKER_BYTES });
       if (marker === 'not-modified') return this.finish(result, known);
       markerEtag = marker?.etag;
     } else {
       result.storeRequests++;
-      markerEtag = (await this.store.get(ACTIVE_MARKER_KEY))?.etag;
+      markerEtag = (await this.store.get(ACTIVE_MARKER_KEY, { maxBytes: MAX_MARKER_BYTES }))?.etag;
     }
 
     const state = (this.state ??= await this.initialState());
@@ -97,6 +122,15 @@ export class Syncer {
     result.storeRequests++;
     result.listed = true;
     const listing = new Map<string, string>();
+    const maxBytes = this.opts.maxObjectBytes ?? MAX_TARGET_FILE_BYTES;
+    const refuse = (id: string, etag: string | undefined, reason: RefusalReason, problem: string) => {
+      result.invalid++;
+      result.refused[reason]++;
+      // Remembered by ETag, so it is not fetched again until it changes; a failed GET is not.
+      if (etag !== undefined) state.invalid[id] = etag;
+      // The key and why, never the body: the object is untrusted and may be huge.
+      this.log.error({ key: `${ACTIVE_PREFIX}${id}.json`, etag, reason, problem }, 'target file in the store skipped: the last good local copy stays');
+    };
     for (const o of listed) {
       const id = idFromKey(ACTIVE_PREFIX, o.key);
       if (!id) {
@@ -105,23 +139,35 @@ export class Syncer {
         continue;
       }
       listing.set(id, o.etag);
+      // The listing's size decides before any GET: an oversized object is never downloaded.
+      if (o.size > maxBytes && state.invalid[id] !== o.etag) refuse(id, o.etag, 'too_large', `listed at ${o.size} bytes, more than ${maxBytes}`);
     }
     for (const id of Object.keys(state.invalid)) if (!listing.has(id)) delete state.invalid[id];
 
     const plan = planSync(listing, state, { maxRemoveShare: this.opts.maxRemoveShare, minGuardedRemovals: this.opts.minGuardedRemovals, now });
+    // One object that cannot be read must not hold up the others, nor the removals.
+    let retryListing = false;
     await inParallel(plan.fetch.map((id) => async () => {
       result.storeRequests++;
-      const obj = await this.store.get(`${ACTIVE_PREFIX}${id}.json`);
+      let obj;
+      try {
+        obj = await this.store.get(`${ACTIVE_PREFIX}${id}.json`, { maxBytes });
+      } catch (err) {
+        if (err instanceof UnusableObjectError) return refuse(id, listing.get(id), err.reason, err.message);
+        if (!(err instanceof StoreError)) throw err;
+        retryListing = true;
+        return refuse(id, undefined, 'read_failed', err.message);
+      }
       result.fetched++;
       if (!obj) return; // removed since the listing; the next listing settles it
-      const problem = targetFileProblem(obj.body);
-      if (problem) {
-        result.invalid++;
-        state.invalid[id] = obj.etag;
-        this.log.error({ bindingId: id, etag: obj.etag, problem }, 'invalid target file in the store: skipped, the last good local copy stays');
-        return;
+      const problem = targetFileProblem(obj.body, this.opts.schema);
+      if (problem) return refuse(id, obj.etag, 'invalid', problem);
+      try {
+        await this.sink.write(id, obj.body);
+      } catch (err) {
+        if (!(err instanceof SinkRefusedError)) throw err;
+        return refuse(id, undefined, 'not_regular', err.message);
       }
-      await this.sink.write(id, obj.body);
       state.files[id] = obj.etag;
       delete state.invalid[id];
       this.bytes.set(id, Buffer.byteLength(obj.body));
@@ -138,7 +184,8 @@ export class Syncer {
       this.log.warn({ held: plan.held.length, files: Object.keys(state.files).length }, 'the store listing would remove most target files at once; keeping them until a later listing confirms');
     }
     state.pendingRemoval = plan.pendingRemoval;
-    state.markerEtag = markerEtag;
+    // After a failed GET the next poll lists again (and retries it), whatever the marker says.
+    state.markerEtag = retryListing ? undefined : markerEtag;
     state.lastFullListAt = now;
     await this.stateStore?.save(state);
     return this.finish(result, state);

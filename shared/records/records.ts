@@ -1,5 +1,12 @@
 import type { BindingParameters, InstanceParameters } from '../targets/options';
+import { bindingParametersProblem, instanceParametersProblem } from '../targets/parameters-schema';
 import type { TargetStatus } from '../targets/types';
+
+/**
+ * Records are about 1 KB (parameters are bounded by their schema: 20 labels of 256 characters);
+ * anything near this size was not written by the broker and is never read whole.
+ */
+export const MAX_RECORD_BYTES = 256 * 1024;
 
 /** `instances/<instance_id>.json` */
 export interface InstanceRecord {
@@ -55,15 +62,28 @@ function requireStrings(key: string, obj: Record<string, unknown>, fields: strin
   }
 }
 
+/**
+ * Parameters are checked again against the schemas the broker publishes: a record edited in
+ * the store must not render what a bind would have refused (a path with a line break, an
+ * `__address__` label). Such a record is corrupt, like one that is not JSON.
+ */
+function requireParameters(key: string, obj: Record<string, unknown>, problemOf: (value: unknown) => string | undefined): void {
+  if (obj.parameters === undefined) return;
+  const problem = problemOf(obj.parameters);
+  if (problem) throw new CorruptRecordError(key, `its parameters break the published schema (${problem})`);
+}
+
 export function parseInstanceRecord(key: string, body: string): InstanceRecord {
   const obj = parseObject(key, body);
   requireStrings(key, obj, ['instance_id', 'service_id', 'plan_id']);
+  requireParameters(key, obj, instanceParametersProblem);
   return { parameters: {}, ...obj } as unknown as InstanceRecord;
 }
 
 export function parseBindingRecord(key: string, body: string): BindingRecord {
   const obj = parseObject(key, body);
   requireStrings(key, obj, ['binding_id', 'instance_id', 'app_guid']);
+  requireParameters(key, obj, bindingParametersProblem);
   return { parameters: {}, ...obj } as unknown as BindingRecord;
 }
 

@@ -1,16 +1,37 @@
 import type { Store } from '../store/store';
+import { UnusableObjectError } from '../store/store';
 import { activeKey, BINDINGS_PREFIX, bindingKey, idFromKey, instanceKey } from '../store/keys';
 import { serializeTargetFile } from '../targets/file';
+import { InvalidTargetFileError, MAX_TARGET_FILE_BYTES, targetFileProblem, targetGroupsProblem } from '../targets/schema';
 import type { TargetGroup } from '../targets/types';
-import { BindingRecord, InstanceRecord, parseBindingRecord, parseInstanceRecord, serializeRecord } from './records';
+import {
+  BindingRecord, CorruptRecordError, InstanceRecord, MAX_RECORD_BYTES, parseBindingRecord, parseInstanceRecord, serializeRecord,
+} from './records';
+
+export interface RecordRepositoryHooks {
+  /** A target file in the store that is refused on read: its key (never its body) and why. */
+  onInvalidTargets?(key: string, reason: 'invalid' | UnusableObjectError['reason'], problem: string): void;
+  /** A rendered target file that broke the schema and was not written. */
+  onRefusedTargets?(error: InvalidTargetFileError): void;
+}
 
 /** Typed access to the store layout of DESIGN.md. */
 export class RecordRepository {
-  constructor(readonly store: Store) {}
+  constructor(readonly store: Store, private readonly hooks: RecordRepositoryHooks = {}) {}
+
+  /** A record's body, refusing one too large to be a record (or not a regular file) as corrupt. */
+  private async readRecord(key: string) {
+    try {
+      return await this.store.get(key, { maxBytes: MAX_RECORD_BYTES });
+    } catch (err) {
+      if (err instanceof UnusableObjectError) throw new CorruptRecordError(key, err.message);
+      throw err;
+    }
+  }
 
   async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
     const key = instanceKey(instanceId);
-    const obj = await this.store.get(key);
+    const obj = await this.readRecord(key);
     return obj ? parseInstanceRecord(key, obj.body) : undefined;
   }
 
@@ -24,7 +45,7 @@ export class RecordRepository {
 
   async getBinding(bindingId: string): Promise<BindingRecord | undefined> {
     const key = bindingKey(bindingId);
-    const obj = await this.store.get(key);
+    const obj = await this.readRecord(key);
     return obj ? parseBindingRecord(key, obj.body) : undefined;
   }
 
@@ -42,19 +63,38 @@ export class RecordRepository {
     await this.store.delete(bindingKey(bindingId));
   }
 
-  /** The target groups currently published for a binding, or undefined when it has no file. */
+  /**
+   * The target groups currently published for a binding, or undefined when it has no file.
+   * A file that is there but breaks the target file schema (or is too large to read) gives
+   * [] — it exists, so an unbind still removes it — and is reported through the hook.
+   */
   async getTargets(bindingId: string): Promise<TargetGroup[] | undefined> {
-    const obj = await this.store.get(activeKey(bindingId));
-    if (!obj) return undefined;
+    const key = activeKey(bindingId);
+    let obj;
     try {
-      const groups = JSON.parse(obj.body) as unknown;
-      return Array.isArray(groups) ? (groups as TargetGroup[]) : [];
-    } catch {
+      obj = await this.store.get(key, { maxBytes: MAX_TARGET_FILE_BYTES });
+    } catch (err) {
+      if (!(err instanceof UnusableObjectError)) throw err;
+      this.hooks.onInvalidTargets?.(key, err.reason, err.message);
       return [];
     }
+    if (!obj) return undefined;
+    const problem = targetFileProblem(obj.body);
+    if (problem) {
+      this.hooks.onInvalidTargets?.(key, 'invalid', problem);
+      return [];
+    }
+    return JSON.parse(obj.body) as TargetGroup[];
   }
 
+  /** Writes only a file that passes the target file schema; anything else is a bug and throws. */
   async putTargets(bindingId: string, groups: TargetGroup[]): Promise<void> {
+    const problem = targetGroupsProblem(groups);
+    if (problem) {
+      const error = new InvalidTargetFileError(bindingId, problem);
+      this.hooks.onRefusedTargets?.(error);
+      throw error;
+    }
     await this.store.put(activeKey(bindingId), serializeTargetFile(groups));
   }
 

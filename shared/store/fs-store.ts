@@ -1,12 +1,16 @@
 import { randomBytes } from 'crypto';
+import * as fs from 'fs';
 import type { Dirent } from 'fs';
 import * as fsp from 'fs/promises';
 import type { FileHandle } from 'fs/promises';
 import * as path from 'path';
 import * as fd_ from './fd';
 import {
-  assertSafeKey, assertSafePrefix, compareKeys, describeKey, ListedObject, md5Etag, Store, StoredObject, StoreError,
+  assertSafeKey, assertSafePrefix, compareKeys, describeKey, GetOptions, ListedObject, md5Etag, NotARegularFileError,
+  ObjectTooLargeError, Store, StoredObject, StoreError, UnusableObjectError,
 } from './store';
+
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
 
 /** Where put writes before its rename: dot-named, so never listed nor matched by `*.json`. */
 const tempFileFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -57,22 +61,29 @@ export class FsStore implements Store {
     this.description = `fs:${this.root}`;
   }
 
-  async get(key: string): Promise<StoredObject | undefined> {
+  async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     const file = this.pathFor(key);
     let fd: number | undefined;
     try {
-      fd = await fd_.open(file, 'r');
-      // Stat and read the same open inode, so the cached etag describes exactly the bytes read.
+      // Non-blocking, so a FIFO under an object's name opens at once instead of waiting for a
+      // writer; no-follow, so a symlink never makes us read a file outside the store.
+      fd = await fd_.open(file, READ_FLAGS);
+      // Stat and read the same open inode, so the cached etag describes exactly the bytes read,
+      // and the size is known before a byte is read.
       const stat = await fd_.fstat(fd);
-      if (!stat.isFile()) return undefined;
+      if (stat.isDirectory()) return undefined;
+      if (!stat.isFile()) throw new NotARegularFileError(key);
+      if (options.maxBytes !== undefined && stat.size > options.maxBytes) throw new ObjectTooLargeError(key, options.maxBytes, stat.size);
       const bytes = await fd_.readAll(fd, stat.size);
       const etag = md5Etag(bytes);
       this.etags.set(file, { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, etag });
       return { key, body: bytes.toString('utf8'), etag };
     } catch (err) {
+      if (err instanceof UnusableObjectError) throw err;
       // ENOTDIR: a parent is a file; EISDIR: the key names a directory. Neither is an object,
       // just as S3 would have no object under that key.
       const code = errnoCode(err);
+      if (code === 'ELOOP') throw new NotARegularFileError(key);
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
         // ...unless the root itself is broken: "not found" would then be a lie.
         if (code === 'ENOTDIR') await this.checkRoot();
@@ -85,7 +96,7 @@ export class FsStore implements Store {
   }
 
   /** A stat decides: the etag cache knows the ETag of the file's current version. */
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+  async getIfChanged(key: string, etag: string, options: GetOptions = {}): Promise<StoredObject | 'not-modified' | undefined> {
     const file = this.pathFor(key);
     const cached = this.etags.get(file);
     if (cached && cached.etag === etag) {
@@ -97,7 +108,7 @@ export class FsStore implements Store {
         throw this.failure('read', file, err);
       }
     }
-    const got = await this.get(key);
+    const got = await this.get(key, options);
     if (got && got.etag === etag) return 'not-modified';
     return got;
   }

@@ -1,5 +1,5 @@
 import type { AppMetrics } from '../metrics';
-import type { ListedObject, Store, StoredObject } from './store';
+import { GetOptions, ListedObject, Store, StoredObject, UnusableObjectError } from './store';
 
 /** A Store that counts every operation and its outcome; behaviour is the wrapped store's. */
 export class InstrumentedStore implements Store {
@@ -15,16 +15,17 @@ export class InstrumentedStore implements Store {
       this.metrics.storeOperations.inc({ operation, outcome: 'ok' });
       return result;
     } catch (err) {
-      this.metrics.storeOperations.inc({ operation, outcome: 'error' });
+      // One unusable object is not a failing store: counted apart so store alerts stay quiet.
+      this.metrics.storeOperations.inc({ operation, outcome: err instanceof UnusableObjectError ? 'unusable' : 'error' });
       throw err;
     }
   }
 
-  get(key: string): Promise<StoredObject | undefined> {
-    return this.count('get', () => this.inner.get(key));
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined> {
+    return this.count('get', () => this.inner.get(key, options));
   }
-  getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
-    return this.count('get_if_changed', () => this.inner.getIfChanged(key, etag));
+  getIfChanged(key: string, etag: string, options?: GetOptions): Promise<StoredObject | 'not-modified' | undefined> {
+    return this.count('get_if_changed', () => this.inner.getIfChanged(key, etag, options));
   }
   put(key: string, body: string): Promise<string> {
     return this.count('put', () => this.inner.put(key, body));

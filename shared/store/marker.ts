@@ -8,6 +8,8 @@ import type { Store } from './store';
  * lives outside `active/`, so `aws s3 sync .../active/` users never see it.
  */
 export const ACTIVE_MARKER_KEY = 'markers/active.json';
+/** A marker is ~100 bytes; a larger one was not written by us and is not read whole on every poll. */
+export const MAX_MARKER_BYTES = 64 * 1024;
 
 /**
  * Best effort: a failed bump only delays the change until the sidecar's periodic full

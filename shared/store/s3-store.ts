@@ -1,9 +1,36 @@
 import {
-  DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client,
+  DeleteObjectCommand, GetObjectCommand, GetObjectCommandOutput, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  assertSafeKey, assertSafePrefix, compareKeys, describeKey, ListedObject, Store, StoredObject, StoreError,
+  assertSafeKey, assertSafePrefix, compareKeys, describeKey, GetOptions, ListedObject, ObjectTooLargeError, Store,
+  StoredObject, StoreError, UnusableObjectError,
 } from './store';
+
+/**
+ * The body of a GetObject answer as text, refusing one over maxBytes before reading it when
+ * the answer states its length, and otherwise as soon as the bytes read pass the cap: the
+ * stream is then destroyed, so neither memory nor the transfer grows with the object.
+ */
+async function readBody(key: string, res: GetObjectCommandOutput, maxBytes: number | undefined): Promise<string> {
+  const stream = res.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+  if (!stream) return '';
+  if (maxBytes === undefined) return res.Body!.transformToString('utf-8');
+  if (res.ContentLength !== undefined && res.ContentLength > maxBytes) {
+    stream.destroy?.();
+    throw new ObjectTooLargeError(key, maxBytes, res.ContentLength);
+  }
+  const chunks: Buffer[] = [];
+  let read = 0;
+  for await (const chunk of stream) {
+    read += chunk.length;
+    if (read > maxBytes) {
+      stream.destroy?.();
+      throw new ObjectTooLargeError(key, maxBytes);
+    }
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+  }
+  return Buffer.concat(chunks, read).toString('utf8');
+}
 
 export interface S3StoreOptions {
   bucket: string;
@@ -83,25 +110,27 @@ export class S3Store implements Store {
     });
   }
 
-  async get(key: string): Promise<StoredObject | undefined> {
+  async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     const fullKey = this.fullKey(key);
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: fullKey }), this.callOptions());
-      const body = res.Body ? await res.Body.transformToString('utf-8') : '';
+      const body = await readBody(key, res, options.maxBytes);
       return { key, body, etag: quoted(res.ETag) };
     } catch (err) {
+      if (err instanceof UnusableObjectError) throw err;
       if (isNoSuchKey(err)) return undefined;
       throw this.failure('get', fullKey, err);
     }
   }
 
-  async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+  async getIfChanged(key: string, etag: string, options: GetOptions = {}): Promise<StoredObject | 'not-modified' | undefined> {
     const fullKey = this.fullKey(key);
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: fullKey, IfNoneMatch: etag }), this.callOptions());
-      const body = res.Body ? await res.Body.transformToString('utf-8') : '';
+      const body = await readBody(key, res, options.maxBytes);
       return { key, body, etag: quoted(res.ETag) };
     } catch (err) {
+      if (err instanceof UnusableObjectError) throw err;
       // The SDK has no type for 304; the status is the reliable signal (real S3 and s3rver).
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 304) return 'not-modified';
       if (isNoSuchKey(err)) return undefined;

@@ -21,16 +21,27 @@ export interface ListedObject {
   lastModified: Date;
 }
 
+export interface GetOptions {
+  /**
+   * Refuse (ObjectTooLargeError) an object larger than this many bytes, before its body is
+   * read: a huge object must cost neither the time nor the memory of reading it.
+   */
+  maxBytes?: number;
+}
+
 export interface Store {
   /** A short human description for logs, e.g. `fs:/var/lib/x` or `s3://bucket/prefix`. */
   readonly description: string;
-  /** The object, or undefined when the key does not exist. Other failures throw StoreError. */
-  get(key: string): Promise<StoredObject | undefined>;
+  /**
+   * The object, or undefined when the key does not exist. An object that exists but cannot be
+   * used throws UnusableObjectError (too large, not a regular file); other failures StoreError.
+   */
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined>;
   /**
    * The object only if its ETag differs from `etag` (a conditional GET, so polling a marker
    * costs no body transfer): 'not-modified' when it is unchanged, undefined when it is gone.
    */
-  getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined>;
+  getIfChanged(key: string, etag: string, options?: GetOptions): Promise<StoredObject | 'not-modified' | undefined>;
   /** Creates or replaces atomically: readers see the old or the new body, never a mix. Returns the new etag. */
   put(key: string, body: string): Promise<string>;
   /** Removes the key. Removing a key that does not exist is not an error. */
@@ -44,6 +55,32 @@ export class StoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreError';
+  }
+}
+
+/**
+ * One object that exists but cannot be used, while the store itself works: callers skip it
+ * (and count it) rather than treat the store as down. Not a StoreError on purpose.
+ */
+export class UnusableObjectError extends Error {
+  constructor(readonly key: string, readonly reason: 'too_large' | 'not_regular', message: string) {
+    super(message);
+    this.name = 'UnusableObjectError';
+  }
+}
+
+export class ObjectTooLargeError extends UnusableObjectError {
+  constructor(key: string, readonly maxBytes: number, size?: number) {
+    super(key, 'too_large', `store object ${describeKey(key)} is larger than ${maxBytes} bytes${size !== undefined ? ` (${size})` : ''}; not read`);
+    this.name = 'ObjectTooLargeError';
+  }
+}
+
+/** fs store only: a FIFO, device, socket or symlink where an object should be. Never opened for reading. */
+export class NotARegularFileError extends UnusableObjectError {
+  constructor(key: string) {
+    super(key, 'not_regular', `store object ${describeKey(key)} is not a regular file; not read`);
+    this.name = 'NotARegularFileError';
   }
 }
 

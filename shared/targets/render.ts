@@ -1,18 +1,40 @@
 import { checkInstances } from './snapshot';
+import { HOST_NAME_REGEX, MAX_ROUTE_PATH_LENGTH, ROUTE_PATH_REGEX } from './host';
 import type { AppRoute, AppSnapshot, RenderedTargets, TargetGroup, TargetOptions } from './types';
 
-/** Blue-green deploys rename the old app `<name>-venerable`; keeping the job keeps its series. */
+/**
+ * Job names of the platform's own components. An app named like one of them would otherwise
+ * put its series under the job of cf-app-discovery, the cf-apps scrape job or Prometheus
+ * itself; its job becomes `app-<name>` instead. deploy/prometheus/ uses the same expression.
+ */
+export const RESERVED_JOB_PATTERN = '^(cf-app-discovery(-.*)?|cf-apps|prometheus)$';
+export const RESERVED_JOB_REGEX = new RegExp(RESERVED_JOB_PATTERN);
+
+/**
+ * Blue-green deploys rename the old app `<name>-venerable`; keeping the job keeps its series.
+ * A name that is nothing but the suffix keeps it (an empty job would become the scrape job's).
+ */
 export function jobName(appName: string): string {
-  return appName.replace(/-venerable$/, '');
+  const job = appName.replace(/(.)-venerable$/s, '$1');
+  return RESERVED_JOB_REGEX.test(job) ? `app-${job}` : job;
 }
 
 function isPublicHttp(route: AppRoute): boolean {
   return route.protocol === 'http' && !route.internal;
 }
 
+/**
+ * A route Prometheus can address by name: a plain host name (not a wildcard `*.domain`, no
+ * port) and a plain path. Anything else could not pass the target file schema.
+ */
+function isAddressable(route: AppRoute): boolean {
+  return HOST_NAME_REGEX.test(routeHost(route))
+    && (route.path === '' || (route.path.length <= MAX_ROUTE_PATH_LENGTH && !route.path.endsWith('/') && ROUTE_PATH_REGEX.test(route.path)));
+}
+
 /** A route whose path ends in `metrics` is meant for scraping; otherwise the first public route. */
 export function chooseRoute(routes: AppRoute[]): AppRoute | undefined {
-  const candidates = routes.filter(isPublicHttp);
+  const candidates = routes.filter((r) => isPublicHttp(r) && isAddressable(r));
   return candidates.find((r) => /metrics$/.test(r.path)) ?? candidates[0];
 }
 
@@ -32,7 +54,12 @@ export function metricsPath(route: AppRoute, requested?: string): string {
 
 function describeRoutes(routes: AppRoute[]): string {
   if (routes.length === 0) return 'the app has no routes; map a public route (cf map-route) to have it scraped';
-  const kinds = routes.map((r) => (r.internal ? `${routeHost(r)} (internal domain)` : `${routeHost(r)} (${r.protocol} route)`));
+  const kinds = routes.map((r) => {
+    const name = JSON.stringify(`${routeHost(r)}${r.path}`.slice(0, 300)).slice(1, -1);
+    if (r.internal) return `${name} (internal domain)`;
+    if (isPublicHttp(r)) return `${name} (not a plain host name and path: wildcard, port or unusual characters)`;
+    return `${name} (${r.protocol} route)`;
+  });
   return `the app has no public http route, only ${kinds.join(', ')}; map a public route (cf map-route) to have it scraped`;
 }
 

@@ -2,6 +2,16 @@ import assert from 'node:assert/strict';
 import { bumpActiveMarker } from '../../shared/store/marker';
 import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TargetsView } from '../../broker/targets-view';
+import { silentLogger } from '../../shared/logger';
+import { AppMetrics } from '../../shared/metrics';
+import { FsStore } from '../../shared/store';
+import { GetOptions, Store, StoreError } from '../../shared/store/store';
+import type { TargetGroup } from '../../shared/targets/types';
+import { targetFile, targetGroups } from '../support/target-files';
 
 describe('GET /targets (Prometheus http_sd)', function () {
   this.timeout(30_000);
@@ -55,5 +65,90 @@ describe('GET /targets (Prometheus http_sd)', function () {
     await settle();
     const groups = (await get().expect(200)).body as Array<{ labels: Record<string, string> }>;
     assert.ok(groups.every((g) => !('bad-name' in g.labels)));
+  });
+});
+
+for (const kind of ['fs', 's3'] as const) {
+  describe(`GET /targets with hostile objects in the ${kind} store`, function () {
+    this.timeout(60_000);
+    let h: BrokerHarness;
+    const get = () => h.http.get('/targets').auth(BROKER_USER, BROKER_PASS);
+    const settle = () => new Promise((r) => setTimeout(r, 1100));
+    const metric = async (reason: string) => {
+      const text = (await h.http.get('/metrics').auth(BROKER_USER, BROKER_PASS).expect(200)).text;
+      const m = new RegExp(`^cf_app_discovery_invalid_target_files_total\\{reader="targets",reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    let good: string;
+
+    before(async () => {
+      h = await startBrokerHarness(kind);
+      const space = h.cc.addSpace(h.cc.addOrg('o').guid, 's');
+      h.cc.grantSpaceRole(CF_USER, space.guid);
+      const app = h.cc.addApp({ name: 'good', spaceGuid: space.guid, instances: 2 });
+      h.cc.mapRoute(h.cc.addRoute({ host: 'good', domainGuid: h.cc.addDomain('apps.example.com').guid, spaceGuid: space.guid }).guid, app.guid);
+      const p = asPlatform(h.http);
+      await p.put('/v2/service_instances/h1', provisionBody(h.catalog)).expect(201);
+      await p.put('/v2/service_instances/h1/service_bindings/hb1', bindBody(h.catalog, app.guid)).expect(201);
+      await settle();
+      good = (await get().expect(200)).text;
+      assert.equal(JSON.parse(good).length, 2);
+    });
+    after(() => h?.stop());
+
+    it('never serves a file with a label or target this service would not write, and counts it', async () => {
+      const tampered: Array<(g: TargetGroup[]) => unknown> = [
+        (g) => { g[0].labels.__scrape_interval__ = '1ms'; },
+        (g) => { g[0].labels.__address__ = '169.254.169.254:80'; },
+        (g) => { g[0].labels.__scheme__ = 'https'; },
+        (g) => { g[0].labels.__metrics_path__ = '/metrics\n'; },
+        (g) => { g[0].labels.job = 'cf-app-discovery'; },
+        (g) => { g[0].targets = ['evil.example.com:9090']; },
+        (g) => { g[0].targets.push('evil.example.com'); },
+        (g) => Array.from({ length: 10_000 }, () => g[0]),
+      ];
+      const before = await metric('invalid');
+      for (const [i, change] of tampered.entries()) {
+        const groups = targetGroups('evil.example.com', { job: 'evil' });
+        await h.store.put(`active/tampered-${i}.json`, JSON.stringify(change(groups) ?? groups));
+      }
+      await bumpActiveMarker(h.store, 'test');
+      await settle();
+      assert.equal((await get().expect(200)).text, good, 'only the good targets, byte for byte');
+      assert.equal(await metric('invalid') - before, tampered.length);
+      for (let i = 0; i < tampered.length; i++) await h.store.delete(`active/tampered-${i}.json`);
+    });
+
+    it('answers 200 with an oversized object in active/, and counts it', async () => {
+      await h.store.put('active/huge.json', `[${' '.repeat(50 * 1024 * 1024)}]`);
+      await bumpActiveMarker(h.store, 'test');
+      await settle();
+      assert.equal((await get().expect(200)).text, good);
+      assert.equal(await metric('too_large'), 1);
+      await h.store.delete('active/huge.json');
+    });
+  });
+}
+
+describe('GET /targets when one object cannot be read', () => {
+  it('serves the others instead of failing (a 503 would freeze every target of Prometheus)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'targets-view-'));
+    try {
+      const store = new FsStore(dir);
+      await store.put('active/a.json', targetFile('a.example.com'));
+      await store.put('active/b.json', targetFile('b.example.com'));
+      const failing: Store = Object.create(store, {
+        get: { value: async (key: string, o?: GetOptions) => {
+          if (key === 'active/b.json') throw new StoreError('s3 get failed: InternalError (HTTP 500)');
+          return store.get(key, o);
+        } },
+      });
+      const metrics = new AppMetrics();
+      const body = await new TargetsView(failing, silentLogger, metrics).body();
+      assert.deepEqual(JSON.parse(body), targetGroups('a.example.com'));
+      assert.match(await metrics.registry.metrics(), /cf_app_discovery_invalid_target_files_total\{reader="targets",reason="read_failed"\} 1/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

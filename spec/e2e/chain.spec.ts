@@ -49,7 +49,8 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
     process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
     process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
     app = await startMetricsApp();
-    proxy = await startNginxProxy({ appDomainsRegex: '^127\\.0\\.0\\.1(:[0-9]+)?$' }, this);
+    // Real-looking app host names, resolved to the test app by the proxy's DNS stub.
+    proxy = await startNginxProxy({ appDomainsRegex: '^([a-z0-9-]+\\.)*apps\\.test$', dns: { '*.apps.test': '127.0.0.1' } }, this);
     dir = await mkdtemp(join(tmpdir(), 'e2e-file-sd-'));
     prom = await startPrometheus({
       scrapeConfigs: [{
@@ -58,6 +59,9 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
         scrape_timeout: '1s',
         proxy_url: proxy.url,
         file_sd_configs: [{ files: [`${dir}/*.json`], refresh_interval: '5s' }],
+        // Target files name hosts without a port (the gorouter's 80/443); the test app listens
+        // on a random port, which only this test's scrape job adds.
+        relabel_configs: [{ source_labels: ['__address__'], target_label: '__address__', replacement: `\${1}:${app.port}` }],
       }],
     }, this);
 
@@ -66,10 +70,9 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
     cc.addUser(CF_USER, CF_PASS);
     const space = cc.addSpace(cc.addOrg('e2e-org').guid, 'e2e-space');
     cc.grantSpaceRole(CF_USER, space.guid);
-    // The app's "route" is the test app itself: nginx with a variable upstream needs an IP.
-    const domain = cc.addDomain(`127.0.0.1:${app.port}`);
+    const domain = cc.addDomain('apps.test');
     const a = cc.addApp({ name: 'e2e-app', spaceGuid: space.guid, instances: 2 });
-    cc.mapRoute(cc.addRoute({ host: '', domainGuid: domain.guid, spaceGuid: space.guid }).guid, a.guid);
+    cc.mapRoute(cc.addRoute({ host: 'e2e-app', domainGuid: domain.guid, spaceGuid: space.guid }).guid, a.guid);
     appGuid = a.guid;
 
     const config = loadConfig({

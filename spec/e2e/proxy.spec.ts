@@ -89,13 +89,15 @@ describe('end to end: Prometheus file_sd -> nginx forward proxy (deploy/) -> app
   const targetsOf = async (job: string): Promise<PromTarget[]> => (await prom.targets()).filter((t) => t.labels.job === job);
   const upCount = async (job: string) => (await targetsOf(job)).filter((t) => t.health === 'up').length;
 
-  it('writes target files in exactly the format of shared/targets/render.ts', () => {
+  it('writes target files in exactly the format of shared/targets/render.ts (but for the test apps\' ports)', () => {
+    // Production routes have no port (the schema refuses one); these files add the test apps' ports.
     const rendered = renderTargets(
       { guid: CHECKOUT.guid, name: 'checkout-venerable', state: 'STARTED', orgName: 'shop', spaceName: 'prod', instances: 2,
-        routes: [{ host: 'checkout', domain: `apps.test:${checkoutApp.port}`, path: '', protocol: 'http', internal: false }] },
+        routes: [{ host: 'checkout', domain: 'apps.test', path: '', protocol: 'http', internal: false }] },
       { scheme: 'http' },
     );
-    assert.deepEqual(rendered.groups, targetFile(CHECKOUT, checkoutHost, 2, '/metrics', 'http'));
+    assert.deepEqual(rendered.groups, targetFile(CHECKOUT, 'checkout.apps.test', 2, '/metrics', 'http'));
+    assert.equal(checkoutHost, `checkout.apps.test:${checkoutApp.port}`);
   });
 
   it('discovers the files: every instance is up with job, org, space and instance labels within 30 s', async () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { targetFileProblem } from '../../shared/mirror/validate';
+import { targetFileProblem } from '../../shared/targets/schema';
 import { ACTIVE_MARKER_KEY } from '../../shared/store/marker';
 import { asPlatform, bindBody, deleteQuery } from '../support/osb-client';
 import { BoundApp, CrashWorld, StoreKind } from './support/crash-world';

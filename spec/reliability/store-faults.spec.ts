@@ -25,6 +25,7 @@ import { bumpActiveMarker } from '../../shared/store/marker';
 import { TargetDir } from '../../sidecar/target-dir';
 import { provisionBody } from '../support/osb-client';
 import { captureLogger, FaultStack, PREFIX, startFaultStack } from './support/fault-stack';
+import { targetFile } from '../support/target-files';
 import type { ProxiedRequest } from './support/s3-fault-proxy';
 
 const INSTANCE = 'faults-instance';
@@ -226,7 +227,7 @@ describe('reliability: the store failing under broker, updater and sidecar (real
       } finally {
         st.s3.resume();
       }
-      const extra = JSON.stringify([{ targets: ['late.example.com'], labels: { job: 'late' } }]) + '\n';
+      const extra = targetFile('late.example.com', { job: 'late' });
       await publish('late-arrival', extra);
       await syncer.syncOnce();
       assert.deepEqual(await files(), { ...before, 'late-arrival.json': extra });

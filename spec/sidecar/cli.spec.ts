@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FsStore } from '../../shared/store';
 import { bumpActiveMarker } from '../../shared/store/marker';
+import { freePort } from '../support/real-component';
+import { targetFile } from '../support/target-files';
 
 const CLI = resolve(__dirname, '..', '..', 'cli.js');
-const target = '[{"targets":["a.example.com"],"labels":{"job":"a","instance":"g:0"}}]\n';
+const target = targetFile('a.example.com', { job: 'a' });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -84,7 +86,8 @@ describe('cf-app-discovery sidecar (as a process)', function () {
     });
 
     it('follows the store every SYNC_INTERVAL_SECONDS and reports itself on /metrics', async () => {
-      const port = 20000 + Math.floor(Math.random() * 20000);
+      // A port the OS just handed out, not a guess that another process may hold.
+      const port = await freePort();
       child = spawn(process.execPath, [CLI, 'sidecar', '--dir', dir, '--metrics-port', String(port)], { env: { PATH: process.env.PATH ?? '', ...env, SYNC_INTERVAL_SECONDS: '1' }, stdio: 'ignore' });
       const store = new FsStore(storeDir);
       await store.put('active/b1.json', target);

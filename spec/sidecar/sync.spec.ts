@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -11,9 +11,21 @@ import { stateFileIn } from '../../sidecar/state-file';
 import { SyncOptions, Syncer } from '../../shared/mirror/sync';
 import { ownedId, TargetDir } from '../../sidecar/target-dir';
 import { S3Server, startS3Server } from '../support/s3-server';
+import { targetFile, targetGroups } from '../support/target-files';
+import { makeFifo, removeFifo } from '../support/fifo';
+import { SidecarMetrics } from '../../sidecar/metrics';
+import type { TargetGroup } from '../../shared/targets/types';
+import { GetOptions, StoreError } from '../../shared/store/store';
 
-const group = (host: string, instance: string) => [{ targets: [host], labels: { job: 'app', instance, __metrics_path__: '/metrics' } }];
-const body = (host: string, instance = 'g:0') => JSON.stringify(group(host, instance)) + '\n';
+/** The store, recording the key of every get. */
+function countingGets(inner: Store): { store: Store; keys: string[] } {
+  const keys: string[] = [];
+  const store: Store = Object.create(inner, { get: { value: (key: string, o?: GetOptions) => { keys.push(key); return inner.get(key, o); } } });
+  return { store, keys };
+}
+
+/** A valid target file; `instance` (`g:<n>`) makes the n+1 instances' groups. */
+const body = (host: string, instance = 'g:0') => targetFile(host, { instances: Number(instance.split(':')[1]) + 1 });
 const OPTS: SyncOptions = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8 };
 
 /** What a writer of active/ does: write, then bump the marker. */
@@ -192,6 +204,127 @@ for (const kind of ['fs', 's3'] as const) {
       const r = await syncer({ fullListIntervalMs: 0 }, true).syncOnce();
       assert.deepEqual([r.fetched, r.written], [1, 1], 'only the edited file is fetched again');
       assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a.example.com'));
+    });
+
+    describe('hostile objects in active/', function () {
+      const tamperings: Record<string, (g: TargetGroup[]) => unknown> = {
+        'interval-1ms': (g) => { g[0].labels.__scrape_interval__ = '1ms'; },
+        address: (g) => { g[0].labels.__address__ = '169.254.169.254:80'; },
+        scheme: (g) => { g[0].labels.__scheme__ = 'https'; },
+        'path-newline': (g) => { g[0].labels.__metrics_path__ = '/metrics\nX-Injected: 1'; },
+        'reserved-job': (g) => { g[0].labels.job = 'prometheus'; },
+        'own-metric-label': (g) => { g[0].labels.cf_app_discovery_bindings = '1'; },
+        'host-port': (g) => { g[0].targets = ['a.example.com:9090']; },
+        'host-path': (g) => { g[0].targets = ['a.example.com/admin']; },
+        'two-targets': (g) => { g[0].targets.push('b.example.com'); },
+        'forged-instance': (g) => { g[0].labels.instance = 'other-app:0'; },
+        'groups-10000': (g) => Array.from({ length: 10_000 }, () => g[0]),
+      };
+      const hostile = (change: (g: TargetGroup[]) => unknown) => {
+        const groups = targetGroups('a.example.com');
+        return JSON.stringify(change(groups) ?? groups);
+      };
+
+      it('a file with any label or target this service would not write never reaches DIR, and is counted by reason', async () => {
+        await publish(store, 'good', body('good.example.com'));
+        for (const [id, change] of Object.entries(tamperings)) await publish(store, id, hostile(change));
+        const metrics = new SidecarMetrics();
+        const r = await syncer().syncOnce();
+        metrics.success(r, 0);
+        assert.deepEqual(await local(), ['good.json']);
+        assert.equal(r.refused.invalid, Object.keys(tamperings).length);
+        assert.match(await metrics.registry.metrics(), new RegExp(`cf_app_discovery_sidecar_invalid_objects_total\\{reason="invalid"\\} ${Object.keys(tamperings).length}\\b`));
+      });
+
+      it('an oversized object is never downloaded; in the same sync the other files are written and an unbound app\'s file is removed', async function () {
+        this.timeout(60_000);
+        for (const id of ['b1', 'b2', 'b3']) await publish(store, id, body(`${id}.example.com`));
+        const counting = countingGets(store);
+        const s = new Syncer(counting.store, new TargetDir(dir), OPTS, silentLogger);
+        await s.syncOnce();
+        await store.put('active/huge.json', `[${' '.repeat(50 * 1024 * 1024)}]`);
+        await publish(store, 'b4', body('b4.example.com'));
+        await unpublish(store, 'b1');
+        counting.keys.length = 0;
+        const r = await s.syncOnce();
+        assert.deepEqual(await local(), ['b2.json', 'b3.json', 'b4.json']);
+        assert.deepEqual([r.written, r.removed, r.refused.too_large], [1, 1, 1]);
+        assert.deepEqual(counting.keys.filter((k) => k.startsWith('active/')), ['active/b4.json'], 'the 50 MB object was never read');
+        await bumpActiveMarker(store, 'test');
+        const again = await s.syncOnce();
+        assert.deepEqual([again.refused.too_large, again.fetched], [0, 0], 'counted once per version, not on every poll');
+      });
+
+      it('an object that grew past the cap after the listing is refused by the store read itself', async () => {
+        await publish(store, 'b1', body('b1.example.com'));
+        await store.put('active/grown.json', `[${' '.repeat(5 * 1024 * 1024)}]`);
+        const shrunk: Store = Object.create(store, { list: { value: async (prefix: string) => (await store.list(prefix)).map((o) => ({ ...o, size: 10 })) } });
+        const r = await new Syncer(shrunk, new TargetDir(dir), OPTS, silentLogger).syncOnce();
+        assert.deepEqual(await local(), ['b1.json']);
+        assert.equal(r.refused.too_large, 1);
+      });
+
+      it('a read that fails for one object skips it: the others are written, removals done, and it is retried at the next poll', async () => {
+        for (const id of ['b1', 'b2', 'b3']) await publish(store, id, body(`${id}.example.com`));
+        let failing = true;
+        const flaky: Store = Object.create(store, {
+          get: { value: async (key: string, o?: GetOptions) => {
+            if (failing && key === 'active/b5.json') throw new StoreError('s3 get failed: InternalError (HTTP 500)');
+            return store.get(key, o);
+          } },
+        });
+        const s = new Syncer(flaky, new TargetDir(dir), OPTS, silentLogger);
+        await s.syncOnce();
+        await publish(store, 'b4', body('b4.example.com'));
+        await publish(store, 'b5', body('b5.example.com'));
+        await unpublish(store, 'b1');
+        const r = await s.syncOnce();
+        assert.deepEqual(await local(), ['b2.json', 'b3.json', 'b4.json']);
+        assert.deepEqual([r.written, r.removed, r.refused.read_failed], [1, 1, 1]);
+        failing = false;
+        const next = await s.syncOnce();
+        assert.equal(next.listed, true, 'listed again though the marker did not change');
+        assert.deepEqual(await local(), ['b2.json', 'b3.json', 'b4.json', 'b5.json']);
+      });
+
+      if (kind === 'fs') {
+        describe('FIFOs never block a sync', function () {
+          this.timeout(5000);
+          const fifos: string[] = [];
+          afterEach(async () => {
+            for (const f of fifos.splice(0)) await removeFifo(f);
+          });
+
+          it('one in the store\'s active/ (even when a listing names it) is skipped and counted', async () => {
+            await publish(store, 'b1', body('b1.example.com'));
+            await mkdir(join(storeDir, 'active'), { recursive: true });
+            fifos.push(join(storeDir, 'active', 'x.json'));
+            makeFifo(fifos[0]);
+            const r1 = await syncer().syncOnce();
+            assert.deepEqual([await local(), r1.invalid], [['b1.json'], 0], 'not listed by the fs store');
+            // A listing taken just before a regular file was swapped for the FIFO names it.
+            const racing: Store = Object.create(store, { list: { value: async (p: string) => [...await store.list(p), { key: 'active/x.json', etag: '"1"', size: 10, lastModified: new Date() }] } });
+            const r2 = await new Syncer(racing, new TargetDir(dir), OPTS, silentLogger).syncOnce();
+            assert.equal(r2.refused.not_regular, 1);
+            assert.deepEqual(await local(), ['b1.json']);
+          });
+
+          it('one in the target directory is not read, not replaced and not removed', async () => {
+            fifos.push(join(dir, 'x.json'));
+            makeFifo(fifos[0]);
+            await publish(store, 'x', body('x.example.com'));
+            await publish(store, 'b1', body('b1.example.com'));
+            const s = syncer({}, true);
+            const r = await s.syncOnce();
+            assert.deepEqual([r.written, r.refused.not_regular], [1, 1]);
+            assert.ok((await lstat(fifos[0])).isFIFO(), 'still the FIFO');
+            await unpublish(store, 'x');
+            await syncer({ fullListIntervalMs: 0 }, true).syncOnce();
+            assert.ok((await lstat(fifos[0])).isFIFO(), 'not removed either');
+            assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('b1.example.com'));
+          });
+        });
+      }
     });
 
     if (kind === 's3') {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Store, StoreError } from '../../shared/store/store';
+import { ObjectTooLargeError, Store, StoreError } from '../../shared/store/store';
 
 export interface StoreUnderTest {
   store: Store;
@@ -186,6 +186,25 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       assert.deepEqual(listed.map((o) => o.key), ids.map((id) => `active/${id}.json`));
       assert.equal(listed[1099].etag, expectedEtag(JSON.stringify({ id: ids[1099] })));
       assert.equal((await store.list('')).length, 1101);
+    });
+
+    it('get with maxBytes refuses a larger object (counted in bytes) with ObjectTooLargeError, not StoreError', async function () {
+      const body = '€'.repeat(400); // 1,200 bytes in 400 characters
+      await store.put('active/big.json', body);
+      for (const maxBytes of [0, 1000, 1199]) {
+        await assert.rejects(store.get('active/big.json', { maxBytes }), (err: unknown) => {
+          assert.ok(err instanceof ObjectTooLargeError, String(err));
+          assert.ok(!(err instanceof StoreError), 'one object too large is not a failing store');
+          assert.equal(err.key, 'active/big.json');
+          assert.match(err.message, new RegExp(`larger than ${maxBytes} bytes`));
+          return true;
+        });
+      }
+      await assert.rejects(store.getIfChanged('active/big.json', '"0123456789abcdef0123456789abcdef"', { maxBytes: 1000 }), ObjectTooLargeError, 'a conditional get too');
+      assert.equal((await store.get('active/big.json', { maxBytes: 1200 }))?.body, body, 'at the cap it is read');
+      assert.equal(await store.get('active/missing.json', { maxBytes: 1 }), undefined, 'a missing key is still undefined');
+      assert.equal((await store.get('active/big.json'))?.body, body, 'without a cap, as before');
+      assert.deepEqual((await store.list('active/')).map((o) => [o.key, o.size]), [['active/big.json', 1200]], 'the listing tells the size before any read');
     });
 
     it('refuses unsafe keys with StoreError and writes nothing', async function () {

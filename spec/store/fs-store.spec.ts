@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createStore, FsStore, StoreError } from '../../shared/store';
+import { symlink } from 'node:fs/promises';
+import { createStore, FsStore, NotARegularFileError, ObjectTooLargeError, StoreError } from '../../shared/store';
+import { makeFifo, removeFifo } from '../support/fifo';
 import { STALE_TEMP_MS } from '../../shared/store/fs-store';
 import { storeContract } from './contract';
 
@@ -41,6 +43,42 @@ describe('FsStore', function () {
 
   afterEach(async function () {
     await cleanup();
+  });
+
+  describe('acts only on regular files', function () {
+    // A blocking open of a FIFO never returns: the mocha timeout is what fails the old code.
+    this.timeout(5000);
+    let fifo: string;
+    afterEach(async () => removeFifo(fifo));
+
+    it('a FIFO named like an object never blocks a read: NotARegularFileError, and it is not listed', async function () {
+      await store.put('active/good.json', '[]');
+      fifo = path.join(root, 'active', 'x.json');
+      makeFifo(fifo);
+      for (const read of [() => store.get('active/x.json'), () => store.get('active/x.json', { maxBytes: 10 }), () => store.getIfChanged('active/x.json', '"0"')]) {
+        await assert.rejects(read(), (err: unknown) => err instanceof NotARegularFileError && !(err instanceof StoreError));
+      }
+      assert.deepEqual((await store.list('active/')).map((o) => o.key), ['active/good.json']);
+      assert.ok((await stat(fifo)).isFIFO(), 'left as it is');
+    });
+
+    it('a symlink named like an object is not followed (it could point outside the store)', async function () {
+      fifo = path.join(parent, 'unused-fifo');
+      await writeFile(path.join(parent, 'secret'), 'outside the store');
+      await store.put('bindings/real.json', '{}');
+      await symlink(path.join(parent, 'secret'), path.join(root, 'bindings', 'link.json'));
+      await assert.rejects(store.get('bindings/link.json'), NotARegularFileError);
+      assert.deepEqual((await store.list('bindings/')).map((o) => o.key), ['bindings/real.json']);
+    });
+  });
+
+  it('checks the size with fstat before reading: a 50 MB file is refused without being read', async function () {
+    this.timeout(20_000);
+    await mkdir(path.join(root, 'active'), { recursive: true });
+    await writeFile(path.join(root, 'active', 'huge.json'), Buffer.alloc(50 * 1024 * 1024, 0x20));
+    const before = process.memoryUsage().arrayBuffers;
+    await assert.rejects(store.get('active/huge.json', { maxBytes: 4 * 1024 * 1024 }), ObjectTooLargeError);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 10 * 1024 * 1024, 'no buffer the size of the file was allocated');
   });
 
   it('keeps each key in the file of the same relative path', async function () {

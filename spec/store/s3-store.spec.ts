@@ -1,7 +1,8 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createStore, S3Store, StoreError } from '../../shared/store';
+import { Readable } from 'node:stream';
+import { createStore, ObjectTooLargeError, S3Store, StoreError } from '../../shared/store';
 import { S3Server, startS3ServerOrSkip, useS3rverCredentials } from '../support/s3-server';
 import { storeContract } from './contract';
 
@@ -159,5 +160,45 @@ describe('S3Store (against s3rver)', function () {
       const res = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: 'cfg/instances/i.json' }));
       assert.equal(await res.Body?.transformToString(), '{"via":"config"}');
     });
+  });
+});
+
+describe('S3Store reads capped by size (answers without a length)', function () {
+  this.timeout(10_000);
+
+  /** A client whose GetObject answers stream chunk after chunk forever, with no Content-Length. */
+  function endless(): { client: S3Client; produced: () => number; destroyed: () => boolean } {
+    let produced = 0;
+    let body: Readable | undefined;
+    const client = {
+      send: async () => {
+        body = new Readable({
+          read() {
+            produced += 64 * 1024;
+            this.push(Buffer.alloc(64 * 1024, 0x20));
+          },
+        });
+        return { Body: Object.assign(body, { transformToString: async () => { throw new Error('an uncapped read of an endless body'); } }), ETag: '"x"', $metadata: {} };
+      },
+    } as unknown as S3Client;
+    return { client, produced: () => produced, destroyed: () => body?.destroyed === true };
+  }
+
+  it('stops reading past maxBytes and destroys the stream: memory never grows with the object', async function () {
+    const fake = endless();
+    const store = new S3Store({ bucket: 'b', client: fake.client });
+    await assert.rejects(store.get('active/endless.json', { maxBytes: 1024 * 1024 }), (err: unknown) => err instanceof ObjectTooLargeError && !(err instanceof StoreError));
+    assert.ok(fake.destroyed(), 'the body stream was destroyed');
+    assert.ok(fake.produced() <= 1024 * 1024 + 4 * 64 * 1024, `read ${fake.produced()} bytes`);
+  });
+
+  it('refuses an answer whose Content-Length is over the cap without reading its body', async function () {
+    let read = false;
+    const body = new Readable({ read() { read = true; this.push(null); } });
+    const client = { send: async () => ({ Body: body, ContentLength: 50 * 1024 * 1024, ETag: '"x"', $metadata: {} }) } as unknown as S3Client;
+    const store = new S3Store({ bucket: 'b', client });
+    await assert.rejects(store.get('active/big.json', { maxBytes: 4 * 1024 * 1024 }), ObjectTooLargeError);
+    assert.equal(read, false);
+    assert.ok(body.destroyed);
   });
 });

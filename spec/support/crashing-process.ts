@@ -20,7 +20,7 @@ import { startBroker } from '../../broker/server';
 import { ccClientFromConfig } from '../../shared/cc/from-config';
 import { loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';
-import type { Store } from '../../shared/store/store';
+import type { GetOptions, Store } from '../../shared/store/store';
 import { buildReconciler, UPDATER_CC_TUNING } from '../../updater/build';
 
 interface CrashPoint {
@@ -57,12 +57,12 @@ class CrashingStore implements Store {
     return this.inner.description;
   }
 
-  get(key: string) {
-    return this.inner.get(key);
+  get(key: string, options?: GetOptions) {
+    return this.inner.get(key, options);
   }
 
-  getIfChanged(key: string, etag: string) {
-    return this.inner.getIfChanged(key, etag);
+  getIfChanged(key: string, etag: string, options?: GetOptions) {
+    return this.inner.getIfChanged(key, etag, options);
   }
 
   list(prefix: string) {

@@ -62,7 +62,7 @@ describe('reconcile plan (pure)', () => {
       apps: new Map<string, AppObservation>([['a1', { kind: 'invalid', reason: 'reports 50000000 web instances' }], ['a2', snapshot('a2')]]),
       active: new Map([['b1', '"x"']]),
     }));
-    assert.deepEqual(plan.refused, [{ bindingId: 'b1', appGuid: 'a1', reason: 'reports 50000000 web instances' }]);
+    assert.deepEqual(plan.refused, [{ bindingId: 'b1', appGuid: 'a1', cause: 'implausible-app', reason: 'reports 50000000 web instances' }]);
     assert.deepEqual(plan.removals, [], 'not a leftover either');
     assert.deepEqual(plan.writes.map((w) => w.bindingId), ['b2']);
   });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { CloudControllerClient } from '../../shared/cc';
 import { silentLogger } from '../../shared/logger';
+import { AppMetrics } from '../../shared/metrics';
+import { MAX_RECORD_BYTES } from '../../shared/records/records';
 import { Reconciler, ReconcilerOptions } from '../../updater/reconciler';
 import { BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
@@ -280,6 +282,76 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     assert.equal(s.ok, false);
     assert.match(s.error ?? '', /missing from the Cloud Controller at once/);
     assert.deepEqual(await h.dump(), before);
+  });
+
+  describe('records tampered in the store', () => {
+    const tamper = async (key: string, change: (record: Record<string, unknown>) => void) => {
+      const record = JSON.parse((await h.store.get(key))!.body) as Record<string, unknown>;
+      change(record);
+      await h.store.put(key, JSON.stringify(record));
+    };
+    const metric = async (metrics: AppMetrics, name: string) => {
+      const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(await metrics.registry.metrics());
+      return m ? Number(m[1]) : undefined;
+    };
+
+    it('a binding record whose parameters break the published schema is not rendered: its file stays as it is, and it is counted', async () => {
+      const tampered: Array<[string, Record<string, unknown>]> = [
+        ['a path with a line break', { path: '/metrics\nX-Injected: 1' }],
+        ['an __address__ label', { labels: { __address__: '169.254.169.254:80' } }],
+        ['a path that climbs', { path: '/../admin' }],
+        ['a label of this service\'s metrics', { labels: { cf_app_discovery_up: '1' } }],
+      ];
+      const bound = [];
+      for (const [, parameters] of tampered) {
+        const b = await boundApp();
+        await tamper(`bindings/${b.bindingId}.json`, (r) => { r.parameters = parameters; });
+        h.cc.scale(b.app.guid, 3); // a change the run would write, were the record trusted
+        bound.push({ ...b, before: (await h.store.get(`active/${b.bindingId}.json`))!.body });
+      }
+      const metrics = new AppMetrics();
+      const s = await reconciler({ metrics }).run();
+      assert.ok(s.ok, s.error);
+      for (const [i, b] of bound.entries()) {
+        assert.equal((await h.store.get(`active/${b.bindingId}.json`))?.body, b.before, `${tampered[i][0]}: the file is left as it was`);
+      }
+      assert.equal(await metric(metrics, 'cf_app_discovery_corrupt_records_total{kind="binding"}'), tampered.length);
+      assert.ok((await metric(metrics, 'cf_app_discovery_corrupt_records'))! >= tampered.length);
+      for (const b of bound) await h.store.delete(`bindings/${b.bindingId}.json`);
+      await reconciler().run();
+    });
+
+    it('a record larger than MAX_RECORD_BYTES is corrupt and never read', async () => {
+      const { app, bindingId } = await boundApp();
+      await tamper(`bindings/${bindingId}.json`, (r) => { r.padding = 'x'.repeat(MAX_RECORD_BYTES); });
+      h.cc.scale(app.guid, 3);
+      const before = (await h.store.get(`active/${bindingId}.json`))!.body;
+      const r = reconciler();
+      const s = await r.run();
+      assert.ok(s.ok, s.error);
+      assert.equal((await h.store.get(`active/${bindingId}.json`))?.body, before);
+      h.cc.scale(app.guid, 2);
+      assert.equal((await r.run()).storeReads, 0, 'a later run reads nothing: the listing\'s size decides');
+      await h.store.delete(`bindings/${bindingId}.json`);
+      await reconciler().run();
+    });
+
+    it('an instance record with tampered parameters leaves the targets of its bindings as they are', async () => {
+      const other = 'tampered-instance';
+      await p.put(`/v2/service_instances/${other}`, provisionBody(h.catalog)).expect(201);
+      const app = h.cc.addApp({ name: 'inst-app', spaceGuid: space.guid, instances: 2 });
+      h.cc.mapRoute(h.cc.addRoute({ host: 'inst-app', domainGuid: domain.guid, spaceGuid: space.guid }).guid, app.guid);
+      await p.put(`/v2/service_instances/${other}/service_bindings/inst-b`, bindBody(h.catalog, app.guid)).expect(201);
+      await tamper(`instances/${other}.json`, (r) => { r.parameters = { labels: { __scheme__: 'http' } }; });
+      const before = (await h.store.get('active/inst-b.json'))!.body;
+      h.cc.scale(app.guid, 4);
+      const s = await reconciler().run();
+      assert.ok(s.ok, s.error);
+      assert.equal((await h.store.get('active/inst-b.json'))?.body, before, 'neither rewritten nor removed as "instance gone"');
+      await h.store.delete('bindings/inst-b.json');
+      await h.store.delete(`instances/${other}.json`);
+      await reconciler().run();
+    });
   });
 
   it('joins a run already in flight instead of starting a second', async () => {
