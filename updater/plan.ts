@@ -3,7 +3,7 @@ import type { BindingRecord, InstanceRecord } from '../shared/records/records';
 import { serializeTargetFile } from '../shared/targets/file';
 import { targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
-import { targetGroupsProblem } from '../shared/targets/schema';
+import { targetFileWriteProblem } from '../shared/targets/schema';
 import type { AppSnapshot, TargetGroup, TargetStatus } from '../shared/targets/types';
 
 /**
@@ -90,8 +90,8 @@ export function planReconcile(input: PlanInput): Plan {
         continue;
       }
       // Checked only when it would be written: an unchanged file passed when it was written.
-      const problem = targetGroupsProblem(desired.groups);
-      if (problem) plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, cause: 'breaks-schema', reason: problem });
+      const refused = targetFileWriteProblem(desired.groups, desired.body);
+      if (refused) plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, cause: 'breaks-schema', reason: refused.problem });
       else plan.writes.push({ bindingId: binding.binding_id, body: desired.body, status: desired.status });
     } else {
       plan.inactive.push({ bindingId: binding.binding_id, reason: reason! });

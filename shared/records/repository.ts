@@ -2,7 +2,7 @@ import type { Store } from '../store/store';
 import { UnusableObjectError } from '../store/store';
 import { activeKey, BINDINGS_PREFIX, bindingKey, idFromKey, instanceKey } from '../store/keys';
 import { serializeTargetFile } from '../targets/file';
-import { InvalidTargetFileError, MAX_TARGET_FILE_BYTES, targetFileProblem, targetGroupsProblem } from '../targets/schema';
+import { InvalidTargetFileError, MAX_TARGET_FILE_BYTES, targetFileProblem, targetFileWriteProblem } from '../targets/schema';
 import type { TargetGroup } from '../targets/types';
 import {
   BindingRecord, CorruptRecordError, InstanceRecord, MAX_RECORD_BYTES, parseBindingRecord, parseInstanceRecord, serializeRecord,
@@ -89,13 +89,14 @@ export class RecordRepository {
 
   /** Writes only a file that passes the target file schema; anything else is a bug and throws. */
   async putTargets(bindingId: string, groups: TargetGroup[]): Promise<void> {
-    const problem = targetGroupsProblem(groups);
-    if (problem) {
-      const error = new InvalidTargetFileError(bindingId, problem);
+    const body = serializeTargetFile(groups);
+    const refused = targetFileWriteProblem(groups, body);
+    if (refused) {
+      const error = new InvalidTargetFileError(bindingId, refused.problem, refused.tooLarge);
       this.hooks.onRefusedTargets?.(error);
       throw error;
     }
-    await this.store.put(activeKey(bindingId), serializeTargetFile(groups));
+    await this.store.put(activeKey(bindingId), body);
   }
 
   async deleteTargets(bindingId: string): Promise<void> {

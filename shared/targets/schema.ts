@@ -196,10 +196,29 @@ export function targetGroupsProblem(groups: unknown, options: TargetSchemaOption
   return undefined;
 }
 
-/** The same for a file's body as read from the store: its size first, then JSON, then the schema. */
-export function targetFileProblem(body: string, options: TargetSchemaOptions = {}): string | undefined {
+/** Why a body is larger than any reader accepts, or undefined. */
+function sizeProblem(body: string): string | undefined {
   // UTF-16 length bounds the UTF-8 size from below: skip counting bytes of bodies far too large.
   if (body.length > MAX_TARGET_FILE_BYTES || Buffer.byteLength(body, 'utf8') > MAX_TARGET_FILE_BYTES) return `larger than ${MAX_TARGET_FILE_BYTES} bytes`;
+  return undefined;
+}
+
+/**
+ * For writers: why `groups`, serialized as `body`, must not be written. The size matters as much
+ * as the shape: every reader refuses a file over MAX_TARGET_FILE_BYTES, and an app at the instance
+ * bound with many long labels renders one.
+ */
+export function targetFileWriteProblem(groups: unknown, body: string, options: TargetSchemaOptions = {}): { problem: string; tooLarge: boolean } | undefined {
+  const tooLarge = sizeProblem(body);
+  if (tooLarge) return { problem: tooLarge, tooLarge: true };
+  const problem = targetGroupsProblem(groups, options);
+  return problem ? { problem, tooLarge: false } : undefined;
+}
+
+/** The same for a file's body as read from the store: its size first, then JSON, then the schema. */
+export function targetFileProblem(body: string, options: TargetSchemaOptions = {}): string | undefined {
+  const tooLarge = sizeProblem(body);
+  if (tooLarge) return tooLarge;
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -209,9 +228,13 @@ export function targetFileProblem(body: string, options: TargetSchemaOptions = {
   return targetGroupsProblem(value, options);
 }
 
-/** A rendered file that breaks the schema: a bug (or a Cloud Controller answer out of bounds); never written. */
+/**
+ * A rendered file that is never written: it breaks the schema (a bug, or a Cloud Controller
+ * answer out of bounds), or it is too large for any reader (`tooLarge`: the app's instances
+ * times its labels, something the app team can change).
+ */
 export class InvalidTargetFileError extends Error {
-  constructor(readonly bindingId: string, readonly problem: string) {
+  constructor(readonly bindingId: string, readonly problem: string, readonly tooLarge = false) {
     super(`refusing to write the target file of binding ${bindingId}: ${problem}`);
     this.name = 'InvalidTargetFileError';
   }

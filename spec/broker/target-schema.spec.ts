@@ -40,6 +40,17 @@ describe('broker: target files follow the target file schema', function () {
     assert.equal(await metric('cf_app_discovery_target_files_refused_total{writer="bind"}'), 1);
   });
 
+  it('a bind whose file would be larger than any reader accepts (5,000 instances x 20 long labels) writes nothing and tells the app team why (400)', async () => {
+    const a = h.cc.addApp({ name: 'wide', spaceGuid: space.guid, instances: 5000 });
+    h.cc.mapRoute(h.cc.addRoute({ host: 'wide', domainGuid: domain.guid, spaceGuid: space.guid }).guid, a.guid);
+    const labels = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`label_${i}`, 'v'.repeat(256)]));
+    const before = await h.dump();
+    const res = await p.put('/v2/service_instances/ts/service_bindings/tsb-wide', bindBody(h.catalog, a.guid, { labels })).expect(400);
+    assert.equal(res.body.error, 'TargetsTooLarge');
+    assert.match(res.body.description, /larger than 4194304 bytes.*fewer or shorter labels/);
+    assert.deepEqual(await h.dump(), before, 'no target file, no record, no marker bump');
+  });
+
   it('an app named like a platform job is bound under app-<name>', async () => {
     const a = app('prometheus');
     await p.put('/v2/service_instances/ts/service_bindings/tsb2', bindBody(h.catalog, a.guid)).expect(201);

@@ -5,7 +5,7 @@ import { CONTROL_CHARACTER_REGEX, extraLabelProblem, MAX_EXTRA_LABELS } from '..
 import { targetOptions } from '../../shared/targets/options';
 import { bindingParametersProblem, instanceParametersProblem } from '../../shared/targets/parameters-schema';
 import { jobName, renderTargets, RESERVED_JOB_REGEX } from '../../shared/targets/render';
-import { MAX_TARGET_FILE_BYTES, MAX_TARGET_GROUPS, targetFileProblem, targetGroupsProblem } from '../../shared/targets/schema';
+import { MAX_TARGET_FILE_BYTES, MAX_TARGET_GROUPS, targetFileProblem, targetFileWriteProblem, targetGroupsProblem } from '../../shared/targets/schema';
 import type { AppRoute, AppSnapshot, TargetGroup } from '../../shared/targets/types';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -75,8 +75,15 @@ describe('the target file schema', () => {
       }
       active++;
       assert.equal(targetGroupsProblem(rendered.groups), undefined);
-      // ...and as bytes, as a reader sees them.
-      assert.equal(targetFileProblem(serializeTargetFile(rendered.groups)), undefined);
+      // ...and as bytes, as a reader sees them, unless the app's instances times its labels make
+      // a file larger than readers accept: then the writers refuse it for exactly that reason.
+      const body = serializeTargetFile(rendered.groups);
+      if (Buffer.byteLength(body) > MAX_TARGET_FILE_BYTES) {
+        assert.deepEqual(targetFileWriteProblem(rendered.groups, body), { problem: `larger than ${MAX_TARGET_FILE_BYTES} bytes`, tooLarge: true });
+      } else {
+        assert.equal(targetFileWriteProblem(rendered.groups, body), undefined);
+        assert.equal(targetFileProblem(body), undefined);
+      }
     }), { numRuns: RUNS });
     assert.ok(active > RUNS / 10, `enough rendered files were checked (${active})`);
   });
