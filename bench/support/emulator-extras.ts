@@ -8,9 +8,9 @@
  * and wrapping its router keeps authentication, latency, faults and the request log exactly
  * as for every other endpoint. If the router's name or shape changes this fails at startup.
  */
-import type { CcEmulator } from '../../spec/support/cc-emulator';
-import { paginate, parseListQuery } from '../../spec/support/cc-emulator/listing';
-import { ccError, presentDomain, presentOrg, presentRoute, presentSpace } from '../../spec/support/cc-emulator/presenters';
+import type { CcEmulator } from '../../emulator';
+import { paginate, parseListQuery } from '../../emulator/listing';
+import { ccError, presentDomain, presentOrg, presentRoute, presentSpace } from '../../emulator/presenters';
 
 interface Answer { status: number; body?: unknown }
 type V3Router = (path: string, q: URLSearchParams, user: string) => Answer;
