@@ -4,7 +4,7 @@
  * character, or everything with the secret, with one accepted pair and with two (rotation).
  * The time may depend on the guess's own length (it is hashed), never on its closeness.
  *
- *   npm run build && node dist/bench/auth-timing.js      (BENCH_ITERATIONS=200000 per sample)
+ *   npm run build:test && node dist-test/bench/auth-timing.js      (BENCH_ITERATIONS=200000 per sample)
  */
 import { basicAuthChecker, Credential } from '../shared/basic-auth';
 

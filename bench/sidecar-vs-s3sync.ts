@@ -13,7 +13,7 @@
  *     and its periodic full listing.
  *   - s3rver's own floor: the listing and 5,000 GETs with plain keep-alive HTTP, no SDK.
  * Prints one JSON object. Needs /usr/bin/aws (Debian awscli) and /usr/bin/time (Debian time).
- *   npm run build && node dist/bench/sidecar-vs-s3sync.js
+ *   npm run build:test && node dist-test/bench/sidecar-vs-s3sync.js
  *   env: BENCH_OBJECTS=5000 BENCH_RUNS=3 BENCH_IDLE_POLLS=50
  *        BENCH_PROFILE_DIR=/tmp/prof  (adds --cpu-prof to the timed sidecar processes)
  */

@@ -7,7 +7,7 @@
  * requests the old algorithm needs on the same platform (re-enacted against the emulator at
  * 1,000, computed above that). About 75 s; BENCH_STORE=s3 (s3rver) takes minutes at 10,000.
  *
- *   npm run build && node dist/bench/updater-run.js
+ *   npm run build:test && node dist-test/bench/updater-run.js
  *
  * Each scenario runs in a fresh process (support/reconcile-scenario.ts), so its peak RSS is its
  * own, with the node flags of manifest.yml's updater command (the heap cap the deployment runs

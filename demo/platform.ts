@@ -1,4 +1,4 @@
-import { CcEmulator } from '../spec/support/cc-emulator';
+import { CcEmulator } from '../emulator';
 
 export const DEMO_USER = 'demo-broker-reader';
 export const DEMO_PASSWORD = 'demo-reader-password';

@@ -18,7 +18,7 @@
  *                                    BENCH_APPS apps between 3 and 4 instances; answers `changed`
  */
 import { createInterface } from 'node:readline';
-import { CcEmulator } from '../../spec/support/cc-emulator';
+import { CcEmulator } from '../../emulator';
 import { addSingleResourceEndpoints } from './emulator-extras';
 
 const int = (name: string, fallback: number) => Number(process.env[name] ?? fallback);

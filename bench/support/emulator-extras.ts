@@ -1,16 +1,17 @@
 /**
- * The four single-resource GETs the old clock process made per app, which spec/support's
- * emulator does not serve (nothing in this project calls them): GET /v3/spaces/:guid,
+ * The four single-resource GETs the old clock process made per app, which the emulator
+ * (emulator/) does not serve (nothing in this project calls them): GET /v3/spaces/:guid,
  * /v3/organizations/:guid, /v3/domains/:guid and /v3/apps/:guid/routes. The old algorithm's
  * re-enactment (old-algorithm.ts) needs real answers to count real requests.
  *
- * Why a patch of a private method: the emulator lives in spec/ (not ours to change from here),
- * and wrapping its router keeps authentication, latency, faults and the request log exactly
- * as for every other endpoint. If the router's name or shape changes this fails at startup.
+ * Why a patch of a private method: the emulator ships with the demo and serves only what this
+ * project calls, so the old algorithm's extra endpoints stay here with the one benchmark that
+ * needs them; wrapping its router keeps authentication, latency, faults and the request log
+ * exactly as for every other endpoint. If the router's name or shape changes this fails at startup.
  */
-import type { CcEmulator } from '../../spec/support/cc-emulator';
-import { paginate, parseListQuery } from '../../spec/support/cc-emulator/listing';
-import { ccError, presentDomain, presentOrg, presentRoute, presentSpace } from '../../spec/support/cc-emulator/presenters';
+import type { CcEmulator } from '../../emulator';
+import { paginate, parseListQuery } from '../../emulator/listing';
+import { ccError, presentDomain, presentOrg, presentRoute, presentSpace } from '../../emulator/presenters';
 
 interface Answer { status: number; body?: unknown }
 type V3Router = (path: string, q: URLSearchParams, user: string) => Answer;

@@ -7,7 +7,7 @@ import supertest from 'supertest';
 import { buildBroker } from '../../broker/server';
 import { loadConfig } from '../../shared/config/load';
 import { silentLogger } from '../../shared/logger';
-import { CcEmulator } from '../support/cc-emulator';
+import { CcEmulator } from '../../emulator';
 import { CF_PASS, CF_USER } from '../support/broker-harness';
 import { bindBody, deleteQuery, provisionBody } from '../support/osb-client';
 import { freePort, waitFor } from '../support/real-component';

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CcAuthError, CcError, CloudControllerClient, TokenProvider } from '../../shared/cc';
 import { trustedTokenEndpoint } from '../../shared/cc/uaa';
-import type { CcEmulator } from '../support/cc-emulator';
+import type { CcEmulator } from '../../emulator';
 import {
   CLIENT_ID, CLIENT_SECRET, Platform, READER, READER_PASSWORD, readerClient, rejection, seedPlatform, seen, startEmulator,
 } from './fixtures';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { CcAbortedError, CcIncompleteError, MAX_PAGES } from '../../shared/cc';
-import type { CcEmulator } from '../support/cc-emulator';
+import type { CcEmulator } from '../../emulator';
 import { Platform, readerClient, rejection, seedPlatform, seen, startEmulator, timed } from './fixtures';
 
 /*

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import {
   CcApiError, CcAuthError, CcBadResponseError, CcIncompleteError, CcRateLimitedError, CcUnavailableError, CloudControllerClient,
 } from '../../shared/cc';
-import { CcEmulator } from '../support/cc-emulator';
+import { CcEmulator } from '../../emulator';
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { CcEmulator } from '../support/cc-emulator';
+import type { CcEmulator } from '../../emulator';
 import { Platform, READER, READER_PASSWORD, readerClient, seedPlatform, startEmulator, timed } from './fixtures';
 
 interface Reply {

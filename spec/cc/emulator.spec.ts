@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { CcEmulator } from '../support/cc-emulator';
+import { CcEmulator } from '../../emulator';
 
 /** The emulator must behave like CC where the client and the updater depend on it. */
 describe('CC emulator fidelity', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import {
   CcApiError, CcBadResponseError, CcRateLimitedError, CcUnavailableError,
 } from '../../shared/cc';
-import type { CcEmulator } from '../support/cc-emulator';
+import type { CcEmulator } from '../../emulator';
 import { Platform, READER_PASSWORD, readerClient, rejection, seedPlatform, seen, startEmulator, timed } from './fixtures';
 
 const APP_PATH = /^\/v3\/apps\/[^/]+$/;

@@ -1,5 +1,5 @@
 import { CloudControllerClient, CloudControllerClientOptions } from '../../shared/cc';
-import { CcEmulator, LoggedRequest } from '../support/cc-emulator';
+import { CcEmulator, LoggedRequest } from '../../emulator';
 
 /** The broker's CF user in these tests; the password must never show up in errors or logs. */
 export const READER = 'discovery-reader';

@@ -15,7 +15,7 @@ import { SidecarDaemon } from '../../sidecar/daemon';
 import { SidecarMetrics } from '../../sidecar/metrics';
 import { TargetDir } from '../../sidecar/target-dir';
 import { BROKER_PASS, BROKER_USER } from '../support/broker-harness';
-import { CcEmulator } from '../support/cc-emulator';
+import { CcEmulator } from '../../emulator';
 import { startMetricsApp } from '../support/metrics-app';
 import { startNginxProxy } from '../support/nginx';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';

@@ -30,7 +30,7 @@ import { Answered, BindParams, BindRequest, expectedGroups, Group, ModelApp, prn
  * the reconciler's leftover grace would otherwise keep them (and hide them) for two minutes.
  *
  * Reproduce a failure with the seed it prints: RACE_SEED=<seed> RACE_OPS=<n> npx mocha
- * --no-config --timeout 120000 --exit dist/spec/reliability/concurrency.spec.js
+ * --no-config --timeout 120000 --exit dist-test/spec/reliability/concurrency.spec.js
  * (RACE_S3_OPS sets the size of the s3 run).
  */
 

@@ -7,7 +7,7 @@ import { buildBroker, BrokerTuning } from '../../broker/server';
 import { Config, loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';
 import type { Store } from '../../shared/store/store';
-import { CcEmulator } from './cc-emulator';
+import { CcEmulator } from '../../emulator';
 import { startS3Server } from './s3-server';
 
 export const BROKER_USER = 'cf-broker';

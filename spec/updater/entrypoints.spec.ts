@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { RecordRepository } from '../../shared/records/repository';
 import { FsStore } from '../../shared/store';
 import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
-import { CcEmulator } from '../support/cc-emulator';
+import { CcEmulator } from '../../emulator';
 import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
 
 describe('POST /update-targets on the broker', function () {

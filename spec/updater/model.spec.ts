@@ -16,7 +16,7 @@ import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb
  *
  * A failure prints the world, the command list that ran and the fast-check seed/path.
  * Reproduce with: MODEL_SEED=<seed> MODEL_PATH=<path> MODEL_REPLAY_PATH=<replayPath> npx mocha --no-config
- * --timeout 120000 --exit dist/spec/updater/model.spec.js (MODEL_RUNS=<n> changes the number of runs).
+ * --timeout 120000 --exit dist-test/spec/updater/model.spec.js (MODEL_RUNS=<n> changes the number of runs).
  */
 
 // ---------------------------------------------------------------- the world

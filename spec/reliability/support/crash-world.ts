@@ -10,7 +10,7 @@ import { createStore } from '../../../shared/store';
 import type { Store } from '../../../shared/store/store';
 import { Reconciler, ReconcilerOptions } from '../../../updater/reconciler';
 import { BROKER_PASS, BROKER_USER, CF_PASS, CF_USER } from '../../support/broker-harness';
-import { CcEmulator } from '../../support/cc-emulator';
+import { CcEmulator } from '../../../emulator';
 import { asPlatform, bindBody, provisionBody } from '../../support/osb-client';
 import { S3RVER_CREDENTIALS, startS3Server, useS3rverCredentials } from '../../support/s3-server';
 import { CrashAt, CrashChild, spawnCrashChild } from './crash-child';

@@ -14,7 +14,7 @@ import { AppMetrics } from '../../../shared/metrics';
 import { S3Store } from '../../../shared/store';
 import { Reconciler, ReconcilerOptions } from '../../../updater/reconciler';
 import { BROKER_PASS, BROKER_USER, CF_PASS, CF_USER } from '../../support/broker-harness';
-import { CcEmulator } from '../../support/cc-emulator';
+import { CcEmulator } from '../../../emulator';
 import { asPlatform, bindBody, deleteQuery } from '../../support/osb-client';
 import { S3Server, startS3Server, useS3rverCredentials } from '../../support/s3-server';
 import { S3FaultProxy, startS3FaultProxy } from './s3-fault-proxy';
