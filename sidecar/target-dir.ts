@@ -1,4 +1,3 @@
-import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeFileAtomically } from '../shared/files/atomic-write';
@@ -10,9 +9,6 @@ import type { SyncState } from '../shared/mirror/state';
 import { SinkRefusedError, TargetSink } from '../shared/mirror/sync';
 import { inParallel } from '../shared/parallel';
 import { md5Etag } from '../shared/store/store';
-
-/** Never blocks on a FIFO, never follows a symlink out of the directory. */
-const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 
 /**
  * The directory Prometheus' file_sd_configs watch. The sidecar owns exactly the files named
@@ -49,7 +45,7 @@ export class TargetDir implements TargetSink {
 
   /** The bytes of a regular file, or undefined when it is not one (checked on the open descriptor). */
   private async readRegular(file: string): Promise<Buffer | undefined> {
-    const handle = await fd.open(file, READ_FLAGS);
+    const handle = await fd.open(file, fd.READ_SAFELY);
     try {
       const st = await fd.fstat(handle);
       if (!st.isFile()) return undefined;

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import type { Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -14,8 +13,6 @@ import {
 } from './store';
 
 export { STALE_TEMP_MS } from './stale-temp';
-
-const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
 
 function causeText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -47,9 +44,7 @@ export class FsStore implements Store {
     const file = this.pathFor(key);
     let fd: number | undefined;
     try {
-      // Non-blocking, so a FIFO under an object's name opens at once instead of waiting for a
-      // writer; no-follow, so a symlink never makes us read a file outside the store.
-      fd = await fd_.open(file, READ_FLAGS);
+      fd = await fd_.open(file, fd_.READ_SAFELY);
       // Stat and read the same open inode, so the cached etag describes exactly the bytes read,
       // and the size is known before a byte is read.
       const stat = await fd_.fstat(fd);
