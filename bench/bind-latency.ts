@@ -13,6 +13,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CloudControllerClient } from '../shared/cc';
+import { inParallel } from '../shared/parallel';
 import { createStore } from '../shared/store';
 import { startS3Server } from '../spec/support/s3-server';
 import { startNode, stopNode } from './support/processes';
@@ -88,17 +89,13 @@ async function main() {
 
   const latencies: number[] = [];
   let errors = 0;
-  let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < cc.apps.length) {
-      const i = next++;
-      const t = performance.now();
-      const status = await put(port, agent, `/v2/service_instances/bench-instance/service_bindings/bench-${i}`, { ...ids, bind_resource: { app_guid: cc.apps[i] } }, auth).catch(() => 0);
-      latencies.push(performance.now() - t);
-      if (status !== 201) errors++;
-    }
-  }));
+  await inParallel(cc.apps.map((appGuid, i) => async () => {
+    const t = performance.now();
+    const status = await put(port, agent, `/v2/service_instances/bench-instance/service_bindings/bench-${i}`, { ...ids, bind_resource: { app_guid: appGuid } }, auth).catch(() => 0);
+    latencies.push(performance.now() - t);
+    if (status !== 201) errors++;
+  }), CONCURRENCY);
   const wall = performance.now() - started;
   for (const list of [latencies, rtts, writes]) list.sort((a, b) => a - b);
   const rtt = percentile(rtts, 50);

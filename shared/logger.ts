@@ -3,14 +3,14 @@ import pino, { Logger } from 'pino';
 export type { Logger };
 
 /**
- * JSON lines on stdout. Secrets never reach a log line: the paths below are censored
- * wherever a caller passes a config, a request or a token response object.
+ * JSON lines on stdout. Secrets never reach a log line: the paths below are censored wherever
+ * a caller passes credentials, request headers or a token response. No caller logs the
+ * process configuration whole; it logs the fields it means to show, none of them secret.
  */
 export const REDACT_PATHS = [
   'password', '*.password', 'secret', '*.secret', '*.client_secret', '*.clientSecret',
   'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
   '*.access_token', '*.refresh_token', 'token', '*.token',
-  'config.brokerPassword', 'config.brokerPrevious.password', 'config.cfPassword', 'config.cfClientSecret',
 ];
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {

@@ -1,6 +1,6 @@
-import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { READ_SAFELY } from '../shared/files/fd';
 import { emptyState, SyncState } from '../shared/mirror/state';
 import type { StateStore } from '../shared/mirror/sync';
 import type { TargetDir } from './target-dir';
@@ -13,7 +13,6 @@ export const STATE_FILE = '.cf-app-discovery-sidecar.state';
 /** Ids and ETags of at most a few thousand files; far more is not a state file we wrote. */
 const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
-
 /** The state file of `sidecar --once`, beside the target files it describes. */
 export function stateFileIn(dir: TargetDir): StateStore {
   return { load: () => loadState(dir), save: (state) => saveState(dir, state) };
@@ -25,7 +24,7 @@ export async function loadState(dir: TargetDir): Promise<SyncState | undefined> 
     // Only a regular file of sane size: a FIFO or device under this name must not block --once.
     const st = await fs.lstat(file);
     if (!st.isFile() || st.size > MAX_STATE_BYTES) return undefined;
-    const parsed = JSON.parse(await fs.readFile(file, { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW })) as SyncState;
+    const parsed = JSON.parse(await fs.readFile(file, { encoding: 'utf8', flag: READ_SAFELY })) as SyncState;
     if (typeof parsed !== 'object' || parsed === null || typeof parsed.files !== 'object') return undefined;
     return { ...emptyState(), ...parsed };
   } catch {

@@ -1,20 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileAtomically } from '../shared/files/atomic-write';
+import { errnoCode } from '../shared/files/errno';
+import * as fd from '../shared/files/fd';
 import { ID_PATTERN } from '../shared/ids';
-import * as fd from '../shared/store/fd';
 import type { Logger } from '../shared/logger';
 import type { SyncState } from '../shared/mirror/state';
 import { SinkRefusedError, TargetSink } from '../shared/mirror/sync';
 import { inParallel } from '../shared/parallel';
-
-/** Never blocks on a FIFO, never follows a symlink out of the directory. */
-const READ_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
-
-function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
+import { md5Etag } from '../shared/store/store';
 
 /**
  * The directory Prometheus' file_sd_configs watch. The sidecar owns exactly the files named
@@ -51,7 +45,7 @@ export class TargetDir implements TargetSink {
 
   /** The bytes of a regular file, or undefined when it is not one (checked on the open descriptor). */
   private async readRegular(file: string): Promise<Buffer | undefined> {
-    const handle = await fd.open(file, READ_FLAGS);
+    const handle = await fd.open(file, fd.READ_SAFELY);
     try {
       const st = await fd.fstat(handle);
       if (!st.isFile()) return undefined;
@@ -82,7 +76,7 @@ export class TargetDir implements TargetSink {
         }
         const bytes = await this.readRegular(file);
         if (!bytes) return this.notOurs(file, 'skipped');
-        out.set(id, { etag: `"${createHash('md5').update(bytes).digest('hex')}"`, size: bytes.length });
+        out.set(id, { etag: md5Etag(bytes), size: bytes.length });
       } catch {
         // vanished or unreadable: treated as absent, so it is downloaded again
       }
@@ -109,21 +103,9 @@ export class TargetDir implements TargetSink {
     await this.writeRaw(file, body);
   }
 
+  /** Replaces file atomically (temp file, fsync, rename), whatever its name. */
   async writeRaw(file: string, body: string): Promise<void> {
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-    try {
-      const handle = await fd.open(tmp, 'wx', 0o644);
-      try {
-        await fd.writeAll(handle, Buffer.from(body, 'utf8'));
-        await fd.fsync(handle);
-      } finally {
-        await fd.close(handle);
-      }
-      await fs.rename(tmp, file);
-    } catch (err) {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
-      throw err;
-    }
+    await writeFileAtomically(file, Buffer.from(body, 'utf8'));
   }
 
   async remove(id: string): Promise<void> {

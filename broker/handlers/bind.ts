@@ -2,12 +2,12 @@ import type { RequestHandler } from 'express';
 import { idProblem } from '../../shared/ids';
 import { badRequest } from '../errors';
 import type { BrokerService } from '../service';
-import { contextOf, objectBody, optionalObject, parametersField, requiredString } from './request-fields';
+import { appGuidCandidate, contextOf, objectBody, optionalObject, parametersField, requiredString } from './request-fields';
 
-/** `bind_resource.app_guid`, or the deprecated top-level `app_guid` older platforms send. */
+/** The bind's app guid when it names one; a malformed one is refused. */
 function appGuidOf(body: Record<string, unknown>): string | undefined {
-  const resource = optionalObject(body, 'bind_resource');
-  const candidate = resource?.app_guid ?? body.app_guid;
+  optionalObject(body, 'bind_resource'); // refuses a bind_resource that is not an object
+  const candidate = appGuidCandidate(body);
   if (candidate === undefined || candidate === null || candidate === '') return undefined;
   const problem = idProblem(candidate);
   if (problem) throw badRequest(`The app_guid ${problem}.`);

@@ -29,6 +29,17 @@ export function optionalObject(obj: Record<string, unknown>, field: string): Rec
   return value as Record<string, unknown>;
 }
 
+/**
+ * The app a bind names, unchecked: `bind_resource.app_guid`, or the deprecated top-level
+ * `app_guid` older platforms send. The bind validates it; the request log only shows it when valid.
+ */
+export function appGuidCandidate(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { bind_resource: resource, app_guid: topLevel } = body as Record<string, unknown>;
+  const fromResource = typeof resource === 'object' && resource !== null ? (resource as Record<string, unknown>).app_guid : undefined;
+  return fromResource ?? topLevel;
+}
+
 /** `parameters` must be an object when present; its content is checked by the schemas. */
 export function parametersField(obj: Record<string, unknown>): unknown {
   const value = obj.parameters;

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import { isValidId } from '../../shared/ids';
 import type { Logger } from '../../shared/logger';
 import type { AppMetrics } from '../../shared/metrics';
+import { appGuidCandidate } from '../handlers/request-fields';
 import { operationOf } from './operation';
 import type { RequestContext } from '../service';
 
@@ -42,8 +43,7 @@ export function requestIdentity(logger: Logger, metrics?: AppMetrics): RequestHa
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const operation = operationOf(req);
       const { instance_id: instanceId, binding_id: bindingId } = req.params as Record<string, string | undefined>;
-      const body = (req.body ?? {}) as { app_guid?: unknown; bind_resource?: { app_guid?: unknown } };
-      const appCandidate = body.bind_resource?.app_guid ?? body.app_guid;
+      const appCandidate = appGuidCandidate(req.body);
       const appGuid = isValidId(appCandidate) ? appCandidate : undefined;
       const outcome = (res.locals.errorCode as string | undefined) ?? (res.statusCode < 400 ? 'success' : String(res.statusCode));
       metrics?.osbRequests.inc({ operation, status: String(res.statusCode) });

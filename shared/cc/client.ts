@@ -5,7 +5,7 @@ import {
 import { aborted, describeUrl, exchange, parseJson, retryAfterMs, sleep, unlessAborted } from './http';
 import { projectApp, projectDomain, projectOrganization, projectProcess, projectRoute, projectSpace } from './projections';
 import type {
-  CcApp, CcDomain, CcErrorBody, CcListPage, CcOrganization, CcProcess, CcRoute, CcServiceCredentialBinding, CcSpace,
+  CcApp, CcDomain, CcErrorBody, CcListPage, CcOrganization, CcProcess, CcRoute, CcSpace,
 } from './types';
 import { CfAuth, TokenProvider } from './uaa';
 
@@ -222,10 +222,6 @@ export class CloudControllerClient {
     const { resources, included } = await this.listAll<CcRoute>('/v3/routes', { app_guids: q.appGuids, include: 'domain', per_page: q.perPage ?? 5000 },
       { resource: projectRoute, included: { domains: projectDomain } }, opts);
     return { routes: resources, domains: (included.domains ?? []) as CcDomain[] };
-  }
-
-  async listServiceCredentialBindings(q: { guids?: string[]; type?: 'app' | 'key'; perPage?: number }, opts: RequestOptions = {}): Promise<CcServiceCredentialBinding[]> {
-    return (await this.listAll<CcServiceCredentialBinding>('/v3/service_credential_bindings', { guids: q.guids, type: q.type, per_page: q.perPage ?? 5000 }, undefined, opts)).resources;
   }
 }
 

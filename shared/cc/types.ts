@@ -1,9 +1,5 @@
 /** Typed subsets of Cloud Controller v3 resources: only the fields this project reads. */
 
-export interface Relationship {
-  data: { guid: string } | null;
-}
-
 export interface CcApp {
   guid: string;
   name: string;
@@ -56,13 +52,6 @@ export interface CcDomain {
   name: string;
   internal: boolean;
   supported_protocols?: string[];
-}
-
-export interface CcServiceCredentialBinding {
-  guid: string;
-  name: string | null;
-  type: 'app' | 'key';
-  relationships: { app?: Relationship; service_instance: Relationship };
 }
 
 export interface CcPagination {

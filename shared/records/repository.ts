@@ -15,7 +15,7 @@ export interface RecordRepositoryHooks {
   onRefusedTargets?(error: InvalidTargetFileError): void;
 }
 
-/** Typed access to the store layout of DESIGN.md. */
+/** Typed access to the store layout (instances/, bindings/, active/: see keys.ts and ARCHITECTURE.md). */
 export class RecordRepository {
   constructor(readonly store: Store, private readonly hooks: RecordRepositoryHooks = {}) {}
 

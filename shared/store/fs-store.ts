@@ -1,38 +1,18 @@
-import { randomBytes } from 'crypto';
-import * as fs from 'fs';
-import type { Dirent } from 'fs';
-import * as fsp from 'fs/promises';
-import type { FileHandle } from 'fs/promises';
-import * as path from 'path';
-import * as fd_ from './fd';
+import type { Dirent } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { writeFileAtomically } from '../files/atomic-write';
+import { DirSyncs } from '../files/dir-sync';
+import { errnoCode } from '../files/errno';
+import * as fd_ from '../files/fd';
+import { EtagCache, sameVersion } from './etag-cache';
+import { isTempFileName, sweepStaleTemp } from './stale-temp';
 import {
   assertSafeKey, assertSafePrefix, compareKeys, describeKey, GetOptions, ListedObject, md5Etag, NotARegularFileError,
   ObjectTooLargeError, Store, StoredObject, StoreError, UnusableObjectError,
 } from './store';
 
-const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
-
-/** Where put writes before its rename: dot-named, so never listed nor matched by `*.json`. */
-const tempFileFor = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-/** The names tempFileFor makes. */
-const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
-/** Writes take milliseconds; a temp file this old belongs to a writer that was killed. */
-export const STALE_TEMP_MS = 15 * 60_000;
-
-/** Identity of one version of a file: a rewrite in place or a rename over it changes at least one part. */
-interface FileVersion {
-  ino: number;
-  mtimeMs: number;
-  size: number;
-}
-
-interface CachedEtag extends FileVersion {
-  etag: string;
-}
-
-function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
+export { STALE_TEMP_MS } from './stale-temp';
 
 function causeText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -49,11 +29,10 @@ function causeText(err: unknown): string {
 export class FsStore implements Store {
   readonly description: string;
   private readonly root: string;
-  /** Etags by file path, valid while the file's (ino, mtimeMs, size) is unchanged: list stays cheap. */
-  private readonly etags = new Map<string, CachedEtag>();
+  private readonly etags = new EtagCache();
   /** Directories this process created or found: a put into them skips mkdir. */
   private readonly knownDirs = new Set<string>();
-  private readonly dirSyncs = new Map<string, DirSync>();
+  private readonly dirSyncs = new DirSyncs();
 
   constructor(rootDir: string) {
     if (typeof rootDir !== 'string' || rootDir.length === 0) throw new StoreError('fs store needs a directory');
@@ -65,9 +44,7 @@ export class FsStore implements Store {
     const file = this.pathFor(key);
     let fd: number | undefined;
     try {
-      // Non-blocking, so a FIFO under an object's name opens at once instead of waiting for a
-      // writer; no-follow, so a symlink never makes us read a file outside the store.
-      fd = await fd_.open(file, READ_FLAGS);
+      fd = await fd_.open(file, fd_.READ_SAFELY);
       // Stat and read the same open inode, so the cached etag describes exactly the bytes read,
       // and the size is known before a byte is read.
       const stat = await fd_.fstat(fd);
@@ -76,7 +53,7 @@ export class FsStore implements Store {
       if (options.maxBytes !== undefined && stat.size > options.maxBytes) throw new ObjectTooLargeError(key, options.maxBytes, stat.size);
       const bytes = await fd_.readAll(fd, stat.size);
       const etag = md5Etag(bytes);
-      this.etags.set(file, { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, etag });
+      this.etags.set(file, stat, etag);
       return { key, body: bytes.toString('utf8'), etag };
     } catch (err) {
       if (err instanceof UnusableObjectError) throw err;
@@ -98,11 +75,11 @@ export class FsStore implements Store {
   /** A stat decides: the etag cache knows the ETag of the file's current version. */
   async getIfChanged(key: string, etag: string, options: GetOptions = {}): Promise<StoredObject | 'not-modified' | undefined> {
     const file = this.pathFor(key);
-    const cached = this.etags.get(file);
-    if (cached && cached.etag === etag) {
+    const cached = this.etags.remembers(file, etag);
+    if (cached) {
       try {
         const stat = await fsp.stat(file);
-        if (stat.isFile() && stat.ino === cached.ino && stat.mtimeMs === cached.mtimeMs && stat.size === cached.size) return 'not-modified';
+        if (stat.isFile() && sameVersion(stat, cached)) return 'not-modified';
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') return undefined;
         throw this.failure('read', file, err);
@@ -118,66 +95,22 @@ export class FsStore implements Store {
     const dir = path.dirname(file);
     const bytes = Buffer.from(body, 'utf8');
     const etag = md5Etag(bytes);
-    // Leading dot: never a valid key segment, so never listed or read as an object.
-    const tmp = tempFileFor(file);
     try {
-      if (!this.knownDirs.has(dir)) {
-        await fsp.mkdir(dir, { recursive: true });
-        this.knownDirs.add(dir);
-      }
-      let fd: number;
-      try {
-        fd = await fd_.open(tmp, 'wx', 0o644);
-      } catch (err) {
-        // Someone removed the directory behind our back: forget it and try once more.
-        if (errnoCode(err) !== 'ENOENT') throw err;
-        this.knownDirs.delete(dir);
-        await fsp.mkdir(dir, { recursive: true });
-        this.knownDirs.add(dir);
-        fd = await fd_.open(tmp, 'wx', 0o644);
-      }
-      let version: FileVersion;
-      try {
-        await fd_.writeAll(fd, bytes);
-        await fd_.fsync(fd);
-        // The inode's identity after the last write; rename keeps ino and mtime, so this is
-        // what list will see for this version.
-        const stat = await fd_.fstat(fd);
-        version = { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size };
-      } finally {
-        await fd_.close(fd);
-      }
-      await fsp.rename(tmp, file);
-      this.etags.set(file, { ...version, etag });
-      await this.syncDir(dir);
+      if (!this.knownDirs.has(dir)) await this.makeDir(dir);
+      // Someone may remove the directory behind our back: the write then makes it again.
+      const version = await writeFileAtomically(file, bytes, { recreateDir: () => this.makeDir(dir) });
+      this.etags.set(file, version, etag);
+      await this.dirSyncs.sync(dir);
       return etag;
     } catch (err) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw this.failure('write', file, err);
     }
   }
 
-  private syncDir(dir: string): Promise<void> {
-    const current = this.dirSyncs.get(dir);
-    if (!current) {
-      const entry: DirSync = { running: fsyncDir(dir) };
-      this.dirSyncs.set(dir, entry);
-      void entry.running.finally(() => this.afterDirSync(dir, entry));
-      return entry.running;
-    }
-    // A sync is already running and may have started before our rename: wait for the next.
-    current.next ??= current.running.then(() => fsyncDir(dir));
-    return current.next;
-  }
-
-  private afterDirSync(dir: string, entry: DirSync): void {
-    if (!entry.next) {
-      this.dirSyncs.delete(dir);
-      return;
-    }
-    const following: DirSync = { running: entry.next };
-    this.dirSyncs.set(dir, following);
-    void following.running.finally(() => this.afterDirSync(dir, following));
+  private async makeDir(dir: string): Promise<void> {
+    this.knownDirs.delete(dir);
+    await fsp.mkdir(dir, { recursive: true });
+    this.knownDirs.add(dir);
   }
 
   async delete(key: string): Promise<void> {
@@ -204,7 +137,7 @@ export class FsStore implements Store {
     const found: ListedObject[] = [];
     const seen = new Set<string>();
     await this.walk(dirKey, prefix, found, seen);
-    this.forgetVanished(prefix, seen);
+    this.etags.forgetUnseen(path.join(this.root, prefix), seen);
     return found.sort((a, b) => compareKeys(a.key, b.key));
   }
 
@@ -224,7 +157,7 @@ export class FsStore implements Store {
       // Temp files, and anything else dot-named, are never objects. Symlinks and other special
       // files are skipped too (Dirent does not follow links), so nothing outside root is listed.
       if (entry.name.startsWith('.')) {
-        if (entry.isFile() && TEMP_FILE.test(entry.name)) work.push(this.sweepStaleTemp(path.join(dir, entry.name)));
+        if (entry.isFile() && isTempFileName(entry.name)) work.push(sweepStaleTemp(path.join(dir, entry.name)));
         continue;
       }
       const key = dirKey + entry.name;
@@ -238,47 +171,22 @@ export class FsStore implements Store {
     await Promise.all(work);
   }
 
-  /**
-   * A temp file is only left behind when a writer was killed mid-put (the put itself removes
-   * it on failure). Once it is far older than any write takes, nobody will rename it: remove it
-   * so crashes do not slowly fill the disk.
-   */
-  private async sweepStaleTemp(file: string): Promise<void> {
-    try {
-      const stat = await fsp.stat(file);
-      if (Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fsp.unlink(file);
-    } catch {
-      // Renamed or removed meanwhile, or not ours to remove: the listing goes on regardless.
-    }
-  }
-
   private async describeFile(key: string, seen: Set<string>): Promise<ListedObject | undefined> {
     const file = path.join(this.root, key);
     try {
       const stat = await fsp.stat(file);
       if (!stat.isFile()) return undefined;
       seen.add(file);
-      const cached = this.etags.get(file);
-      let etag: string;
-      if (cached && cached.ino === stat.ino && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
-        etag = cached.etag;
-      } else {
+      let etag = this.etags.get(file, stat);
+      if (etag === undefined) {
         etag = md5Etag(await fsp.readFile(file));
-        this.etags.set(file, { ino: stat.ino, mtimeMs: stat.mtimeMs, size: stat.size, etag });
+        this.etags.set(file, stat, etag);
       }
       return { key, etag, size: stat.size, lastModified: stat.mtime };
     } catch (err) {
       // Deleted between readdir and stat/read: it is simply not there any more.
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw this.failure('list', file, err);
-    }
-  }
-
-  /** Drops cache entries for files under prefix that no longer exist, so the cache cannot grow without bound. */
-  private forgetVanished(prefix: string, seen: Set<string>): void {
-    const start = path.join(this.root, prefix);
-    for (const file of this.etags.keys()) {
-      if (file.startsWith(start) && !seen.has(file)) this.etags.delete(file);
     }
   }
 
@@ -312,28 +220,5 @@ export class FsStore implements Store {
     const text = causeText(err);
     const cause = code && !text.startsWith(code) ? `${code}: ${text}` : text;
     return new StoreError(`fs store: cannot ${op} ${file}: ${cause}`, { cause: err });
-  }
-}
-
-/**
- * Group commit of directory fsyncs: a put needs *a* directory fsync that starts after its
- * rename. Concurrent puts into one directory share the next one instead of each paying for
- * their own, so 50 binds at once cost a few directory fsyncs, not 50.
- */
-interface DirSync {
-  running: Promise<void>;
-  next?: Promise<void>;
-}
-
-/** Makes renames durable: the new directory entries survive a power cut once this returns. */
-async function fsyncDir(dir: string): Promise<void> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await fsp.open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename itself is still atomic.
-  } finally {
-    await handle?.close().catch(() => undefined);
   }
 }

@@ -1,6 +1,6 @@
 import { isValidId } from '../ids';
 
-/** The store layout of DESIGN.md. Every builder refuses an id that is not safe as a key. */
+/** The store layout (ARCHITECTURE.md describes who writes what). Every builder refuses an id that is not safe as a key. */
 export const INSTANCES_PREFIX = 'instances/';
 export const BINDINGS_PREFIX = 'bindings/';
 export const ACTIVE_PREFIX = 'active/';

@@ -86,7 +86,7 @@ export class NotARegularFileError extends UnusableObjectError {
 
 /*
  * Helpers shared by both backends, so that "which keys exist" and "in what order" mean the
- * same thing whichever backend runs. Added after the interface; nothing above depends on them.
+ * same thing whichever backend runs.
  */
 
 /** S3's own limit on a key; the fs backend applies it too so both accept the same keys. */

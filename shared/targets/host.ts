@@ -13,9 +13,8 @@ export const HOST_NAME_REGEX = new RegExp(HOST_NAME_PATTERN);
 
 /** Absolute; no "." or ".." segment, no "//", query, fragment, whitespace or control character. */
 export const PATH_PATTERN = "^(?!.*/\\.\\.?(/|$))(?!.*//)/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$";
+/** The bind `path` parameter, `__metrics_path__`, and a route's own path (which must not end in "/" as well). */
 export const PATH_REGEX = new RegExp(PATH_PATTERN);
-/** A route's own path follows the same rules (and must not end in "/", so joining never makes "//"). */
-export const ROUTE_PATH_REGEX = PATH_REGEX;
 
 /** The bind `path` parameter. */
 export const MAX_PATH_PARAMETER_LENGTH = 256;

@@ -1,5 +1,5 @@
 import { checkInstances } from './snapshot';
-import { HOST_NAME_REGEX, MAX_ROUTE_PATH_LENGTH, ROUTE_PATH_REGEX } from './host';
+import { HOST_NAME_REGEX, MAX_ROUTE_PATH_LENGTH, PATH_REGEX } from './host';
 import type { AppRoute, AppSnapshot, RenderedTargets, TargetGroup, TargetOptions } from './types';
 
 /**
@@ -29,7 +29,7 @@ function isPublicHttp(route: AppRoute): boolean {
  */
 function isAddressable(route: AppRoute): boolean {
   return HOST_NAME_REGEX.test(routeHost(route))
-    && (route.path === '' || (route.path.length <= MAX_ROUTE_PATH_LENGTH && !route.path.endsWith('/') && ROUTE_PATH_REGEX.test(route.path)));
+    && (route.path === '' || (route.path.length <= MAX_ROUTE_PATH_LENGTH && !route.path.endsWith('/') && PATH_REGEX.test(route.path)));
 }
 
 /** A route whose path ends in `metrics` is meant for scraping; otherwise the first public route. */

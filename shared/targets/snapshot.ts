@@ -1,3 +1,4 @@
+import { appOfProcess, routesToWebOf } from '../cc/relations';
 import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } from '../cc/types';
 import type { AppRoute, AppSnapshot } from './types';
 
@@ -40,10 +41,7 @@ export function webInstances(processes: CcProcess[]): number {
 export function routesOfApp(appGuid: string, routes: CcRoute[], domainsByGuid: Map<string, CcDomain>): AppRoute[] {
   const out: AppRoute[] = [];
   for (const route of routes) {
-    const toWeb = route.destinations.some(
-      (d) => d.app.guid === appGuid && (d.app.process?.type ?? 'web') === 'web',
-    );
-    if (!toWeb) continue;
+    if (!routesToWebOf(route, appGuid)) continue;
     const domain = domainsByGuid.get(route.relationships.domain.data.guid);
     if (!domain) continue; // a route whose domain we cannot see cannot be scraped by name
     out.push({
@@ -70,18 +68,19 @@ export interface SnapshotSources {
 export function buildSnapshot(src: SnapshotSources): AppSnapshot {
   const space = src.spaces.get(src.app.relationships.space.data.guid);
   const org = space ? src.organizations.get(space.relationships.organization.data.guid) : undefined;
-  for (const p of src.processes) if (p.type === 'web' && p.relationships.app.data.guid === src.app.guid) checkInstances(src.app, p.instances);
+  for (const p of src.processes) if (p.type === 'web' && appOfProcess(p) === src.app.guid) checkInstances(src.app, p.instances);
   return {
     guid: src.app.guid,
     name: src.app.name,
     state: src.app.state,
     spaceName: space?.name ?? '',
     orgName: org?.name ?? '',
-    instances: webInstances(src.processes.filter((p) => p.relationships.app.data.guid === src.app.guid)),
+    instances: webInstances(src.processes.filter((p) => appOfProcess(p) === src.app.guid)),
     routes: routesOfApp(src.app.guid, src.routes, src.domains),
   };
 }
 
+/** Resources by their guid, for the joins buildSnapshot makes. */
 export function byGuid<T extends { guid: string }>(items: T[]): Map<string, T> {
   return new Map(items.map((i) => [i.guid, i]));
 }

@@ -129,7 +129,7 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         }
       });
 
-      it('binds with 201 and writes one target group per instance with the DESIGN.md labels', async () => {
+      it('binds with 201 and writes one target group per instance with the documented labels', async () => {
         const { app } = seedApp(h, { name: 'shop' });
         const i = id('inst');
         const b = id('bind');

@@ -39,16 +39,6 @@ describe('Cloud Controller client: listings and pagination', function () {
     assert.ok(routes.every((r) => r.relationships.domain.data.guid === platform.domainGuid && r.destinations.length === 1));
   });
 
-  it('lists service credential bindings by guid and type', async () => {
-    const app = cc.addServiceCredentialBinding({ guid: 'binding-app-1', appGuid: platform.apps[0], instanceGuid: 'si-1' });
-    cc.addServiceCredentialBinding({ guid: 'binding-key-1', type: 'key', instanceGuid: 'si-1', name: 'a-key' });
-    const client = readerClient(cc);
-    const both = await client.listServiceCredentialBindings({ guids: ['binding-app-1', 'binding-key-1', 'binding-gone'] });
-    assert.deepEqual(both.map((b) => b.guid).sort(), ['binding-app-1', 'binding-key-1']);
-    const appOnly = await client.listServiceCredentialBindings({ guids: ['binding-app-1', 'binding-key-1'], type: 'app' });
-    assert.deepEqual(appOnly.map((b) => [b.guid, b.relationships.app?.data?.guid]), [[app.guid, platform.apps[0]]]);
-  });
-
   it('returns nothing, from one request, for guids that do not exist', async () => {
     const { apps, spaces } = await readerClient(cc).listApps({ guids: ['no-such-app-1', 'no-such-app-2'] });
     assert.deepEqual(apps, []);

@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CloudControllerClient } from '../../shared/cc';
 import { silentLogger } from '../../shared/logger';
+import { inParallel } from '../../shared/parallel';
 import { Reconciler, RunSummary } from '../../updater/reconciler';
 import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness, StoreKind } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
@@ -255,46 +256,42 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
       const promise = new Promise<void>((r) => (settle = r));
       return { promise, settle };
     });
-    let next = 0;
-    const worker = async () => {
-      while (next < steps.length) {
-        const i = next++;
-        const step = steps[i];
-        try {
-          const after = step.kind === 'cc' ? undefined : step.after;
-          if (after !== undefined) await done[after].promise;
-          if (step.kind === 'cc') {
-            // The model follows the CC at the very moment it changes.
-            const app = world.apps[step.app];
-            if (step.change === 'stop') { h.cc.stopApp(app.guid); app.started = false; }
-            else if (step.change === 'start') { h.cc.startApp(app.guid); app.started = true; }
-            else { h.cc.scale(app.guid, step.change); app.instances = step.change; }
-            continue;
-          }
-          const path = `/v2/service_instances/${instanceId}/service_bindings/${step.id}`;
-          const sentAt = ++clock;
-          const res = step.kind === 'bind'
-            ? await p.put(path, bindBody(h.catalog, step.request.appGuid, step.request.params.path ? step.request.params : undefined))
-            : await p.delete(`${path}?${deleteQuery(h.catalog)}`);
-          answers.push({ step: i, bindingId: step.id, kind: step.kind, request: step.kind === 'bind' ? step.request : undefined, sentAt, answeredAt: ++clock, status: res.status });
-          if (step.kind === 'bind' && res.status === 201) {
-            const appIndex = world.apps.findIndex((a) => a.guid === step.request.appGuid);
-            if (!world.volatile.has(appIndex)) {
-              // What the app team sees right after cf bind-service must describe their app.
-              const groups = expectedGroups(world.apps[appIndex], step.request.params);
-              const want = groups ? { status: 'active', targets: groups.length } : { status: 'inactive', targets: 0 };
-              const got = res.body?.credentials ?? {};
-              if (got.status !== want.status || got.targets !== want.targets) credentialProblems.push(`#${i} ${step.id}: ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-            }
-          }
-        } finally {
-          done[i].settle();
+    // Steps start in order, IN_FLIGHT at a time; a step that waits on an earlier one holds its slot.
+    const tasks = steps.map((step, i) => async () => {
+      try {
+        const after = step.kind === 'cc' ? undefined : step.after;
+        if (after !== undefined) await done[after].promise;
+        if (step.kind === 'cc') {
+          // The model follows the CC at the very moment it changes.
+          const app = world.apps[step.app];
+          if (step.change === 'stop') { h.cc.stopApp(app.guid); app.started = false; }
+          else if (step.change === 'start') { h.cc.startApp(app.guid); app.started = true; }
+          else { h.cc.scale(app.guid, step.change); app.instances = step.change; }
+          return;
         }
+        const path = `/v2/service_instances/${instanceId}/service_bindings/${step.id}`;
+        const sentAt = ++clock;
+        const res = step.kind === 'bind'
+          ? await p.put(path, bindBody(h.catalog, step.request.appGuid, step.request.params.path ? step.request.params : undefined))
+          : await p.delete(`${path}?${deleteQuery(h.catalog)}`);
+        answers.push({ step: i, bindingId: step.id, kind: step.kind, request: step.kind === 'bind' ? step.request : undefined, sentAt, answeredAt: ++clock, status: res.status });
+        if (step.kind === 'bind' && res.status === 201) {
+          const appIndex = world.apps.findIndex((a) => a.guid === step.request.appGuid);
+          if (!world.volatile.has(appIndex)) {
+            // What the app team sees right after cf bind-service must describe their app.
+            const groups = expectedGroups(world.apps[appIndex], step.request.params);
+            const want = groups ? { status: 'active', targets: groups.length } : { status: 'inactive', targets: 0 };
+            const got = res.body?.credentials ?? {};
+            if (got.status !== want.status || got.targets !== want.targets) credentialProblems.push(`#${i} ${step.id}: ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+          }
+        }
+      } finally {
+        done[i].settle();
       }
-    };
+    });
     const started = Date.now();
     try {
-      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+      await inParallel(tasks, IN_FLIGHT);
     } finally {
       racing = false;
       await Promise.all([directLoop, brokerLoop]);

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { inParallel } from '../../shared/parallel';
 import { ObjectTooLargeError, Store, StoreError } from '../../shared/store/store';
 
 export interface StoreUnderTest {
@@ -21,15 +22,6 @@ async function assertStoreError(promise: Promise<unknown>, what: string): Promis
     assert.ok(err instanceof StoreError, `${what}: expected StoreError, got ${String(err)}`);
     return true;
   }, `${what}: expected a StoreError`);
-}
-
-/** Runs fn over items with at most `width` in flight: fast, without opening 1,000 sockets at once. */
-async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(width, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
 }
 
 export function storeContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
@@ -178,7 +170,8 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
     it('lists more than 1,000 objects completely (S3 pages at 1,000)', async function () {
       this.timeout(60_000);
       const ids = Array.from({ length: 1100 }, (_, i) => `b-${String(i).padStart(5, '0')}`);
-      await inParallel(ids, 32, (id) => store.put(`active/${id}.json`, JSON.stringify({ id })));
+      // 32 in flight: fast, without opening 1,100 sockets at once.
+      await inParallel(ids.map((id) => () => store.put(`active/${id}.json`, JSON.stringify({ id }))), 32);
       await store.put('bindings/not-active.json', '{}');
 
       const listed = await store.list('active/');

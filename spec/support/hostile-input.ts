@@ -9,7 +9,7 @@ import { bindBody, provisionBody } from './osb-client';
  * statuses it may cause. Other hostile elements ("noise": garbled identities, prototype keys,
  * unicode, deep nesting) are layered on top; they must not change the verdict.
  *
- * What counts as valid is restated here from DESIGN.md and the OSB spec, not imported from the
+ * What counts as valid is restated here from the README, ARCHITECTURE.md and the OSB spec, not imported from the
  * production validators, so a too-lenient validator shows up as a 2xx or a changed store.
  */
 

@@ -11,7 +11,7 @@ const app = (over: Partial<AppSnapshot> = {}): AppSnapshot => ({
 });
 
 describe('target rendering', () => {
-  it('renders one group per instance with exactly the labels of DESIGN.md', () => {
+  it('renders one group per instance with exactly the documented labels (README.md: a target file)', () => {
     const { groups, status } = renderTargets(app());
     assert.equal(groups.length, 2);
     assert.deepEqual(groups[1], {

@@ -1,6 +1,6 @@
 /*
  * A plain model for the concurrency race: which bindings exist once every OSB answer is in,
- * and which target groups each bound app must have. Written from DESIGN.md; it never calls
+ * and which target groups each bound app must have. Written from the documented rules (README.md, ARCHITECTURE.md); it never calls
  * renderTargets, planReconcile or the broker, so a bug there shows up as a difference.
  */
 

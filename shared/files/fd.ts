@@ -2,10 +2,17 @@ import * as fs from 'fs';
 import { promisify } from 'util';
 
 /**
- * fd-based file calls for the store's hot paths. fs/promises wraps every open file in a
+ * fd-based file calls for the hot paths of the store and the sidecar. fs/promises wraps every open file in a
  * FileHandle object, which costs more main-thread time than the I/O it wraps (measured in
  * bench/bind-latency); plain descriptors do not.
  */
+/**
+ * Opening for reading a file someone else may have put in our place: non-blocking, so a FIFO
+ * opens at once instead of waiting for a writer; no-follow, so a symlink never makes us read a
+ * file outside our directory.
+ */
+export const READ_SAFELY = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW;
+
 export const open = promisify(fs.open);
 export const close = promisify(fs.close);
 export const fstat = promisify(fs.fstat);
