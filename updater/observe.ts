@@ -1,6 +1,6 @@
 import type { CloudControllerClient } from '../shared/cc';
 import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } from '../shared/cc/types';
-import { buildSnapshot, ImplausibleAppError } from '../shared/targets/snapshot';
+import { buildSnapshot, byGuid, ImplausibleAppError } from '../shared/targets/snapshot';
 import { inParallel } from '../shared/parallel';
 import type { AppObservation } from './plan';
 
@@ -84,7 +84,6 @@ async function chooseStrategy(cc: CloudControllerClient, bound: number, size: nu
 /** One observation per wanted guid from what the listings held; an app they lack is 'gone'. */
 function observationsOf(listing: Listing, guids: string[]): Map<string, AppObservation> {
   const wanted = new Set(guids);
-  const byGuid = <T extends { guid: string }>(items: T[]) => new Map(items.map((i) => [i.guid, i]));
   const spaces = byGuid(listing.spaces);
   const organizations = byGuid(listing.organizations);
   const domains = byGuid(listing.domains);

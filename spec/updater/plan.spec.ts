@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { BindingRecord, InstanceRecord } from '../../shared/records/records';
 import type { AppSnapshot } from '../../shared/targets/types';
-import { AppObservation, appsActedOn, etagOf, planReconcile, PlanInput } from '../../updater/plan';
+import { md5Etag } from '../../shared/store/store';
+import { AppObservation, appsActedOn, planReconcile, PlanInput } from '../../updater/plan';
 
 const at = '2026-01-01T00:00:00Z';
 const binding = (id: string, app: string, instance = 'i1'): BindingRecord => ({
@@ -25,9 +26,9 @@ describe('reconcile plan (pure)', () => {
 
   it('leaves a file whose ETag already matches, and rewrites one that differs', () => {
     const first = planReconcile(input({ bindings: [binding('b1', 'a1')], apps: new Map([['a1', snapshot('a1')]]) }));
-    const same = planReconcile(input({ bindings: [binding('b1', 'a1')], apps: new Map([['a1', snapshot('a1')]]), active: new Map([['b1', etagOf(first.writes[0].body)]]) }));
+    const same = planReconcile(input({ bindings: [binding('b1', 'a1')], apps: new Map([['a1', snapshot('a1')]]), active: new Map([['b1', md5Etag(first.writes[0].body)]]) }));
     assert.deepEqual([same.writes.length, same.unchanged], [0, 1]);
-    const scaled = planReconcile(input({ bindings: [binding('b1', 'a1')], apps: new Map([['a1', snapshot('a1', { instances: 2 })]]), active: new Map([['b1', etagOf(first.writes[0].body)]]) }));
+    const scaled = planReconcile(input({ bindings: [binding('b1', 'a1')], apps: new Map([['a1', snapshot('a1', { instances: 2 })]]), active: new Map([['b1', md5Etag(first.writes[0].body)]]) }));
     assert.equal(scaled.writes.length, 1);
   });
 
@@ -71,7 +72,7 @@ describe('reconcile plan (pure)', () => {
     const bindings = [binding('write', 'a1'), binding('gone', 'a2'), binding('same', 'a3'), binding('orphan', 'a4', 'i-deleted'), binding('zero', 'a5')];
     const apps = new Map<string, AppObservation>([['a1', snapshot('a1')], ['a2', { kind: 'gone' }], ['a3', snapshot('a3')], ['a4', snapshot('a4')], ['a5', snapshot('a5', { instances: 0 })]]);
     const sameBody = planReconcile(input({ bindings: [binding('same', 'a3')], apps })).writes[0].body;
-    const plan = planReconcile(input({ bindings, apps, active: new Map([['gone', '"x"'], ['same', etagOf(sameBody)], ['orphan', '"x"'], ['zero', '"x"'], ['leftover', '"x"']]) }));
+    const plan = planReconcile(input({ bindings, apps, active: new Map([['gone', '"x"'], ['same', md5Etag(sameBody)], ['orphan', '"x"'], ['zero', '"x"'], ['leftover', '"x"']]) }));
     assert.deepEqual(appsActedOn(plan, bindings).sort(), ['a1', 'a2', 'a5']);
   });
 });
