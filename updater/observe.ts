@@ -130,3 +130,17 @@ export async function observeApps(cc: CloudControllerClient, appGuids: string[],
   const listing = strategy === 'full' ? await listEverything(cc, opts.signal) : await listByGuid(cc, guids, size, opts.concurrency ?? 4, opts.signal);
   return { apps: observationsOf(listing, guids), strategy };
 }
+
+/**
+ * A 'full' observation's word is confirmed by guid for the apps it would change (`actedOn`
+ * decides which, from a plan). Their by-guid answers replace the listed ones in `observation`.
+ * Returns how many apps were re-read.
+ */
+export async function confirmByGuid(cc: CloudControllerClient, observation: Observation, actedOn: (apps: Map<string, AppObservation>) => string[], opts: ObserveOptions = {}): Promise<number> {
+  if (observation.strategy !== 'full') return 0;
+  const suspects = actedOn(observation.apps);
+  if (suspects.length === 0) return 0;
+  const confirmed = await observeApps(cc, suspects, { ...opts, strategy: 'by-guid' });
+  for (const [guid, o] of confirmed.apps) observation.apps.set(guid, o);
+  return suspects.length;
+}
