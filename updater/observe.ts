@@ -1,6 +1,6 @@
 import type { CloudControllerClient } from '../shared/cc';
 import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } from '../shared/cc/types';
-import { buildSnapshot, ImplausibleAppError } from '../shared/targets/snapshot';
+import { buildSnapshot, byGuid, ImplausibleAppError } from '../shared/targets/snapshot';
 import { inParallel } from '../shared/parallel';
 import type { AppObservation } from './plan';
 
@@ -84,7 +84,6 @@ async function chooseStrategy(cc: CloudControllerClient, bound: number, size: nu
 /** One observation per wanted guid from what the listings held; an app they lack is 'gone'. */
 function observationsOf(listing: Listing, guids: string[]): Map<string, AppObservation> {
   const wanted = new Set(guids);
-  const byGuid = <T extends { guid: string }>(items: T[]) => new Map(items.map((i) => [i.guid, i]));
   const spaces = byGuid(listing.spaces);
   const organizations = byGuid(listing.organizations);
   const domains = byGuid(listing.domains);
@@ -130,4 +129,18 @@ export async function observeApps(cc: CloudControllerClient, appGuids: string[],
   const strategy = opts.strategy ?? await chooseStrategy(cc, guids.length, size, opts.signal);
   const listing = strategy === 'full' ? await listEverything(cc, opts.signal) : await listByGuid(cc, guids, size, opts.concurrency ?? 4, opts.signal);
   return { apps: observationsOf(listing, guids), strategy };
+}
+
+/**
+ * A 'full' observation's word is confirmed by guid for the apps it would change (`actedOn`
+ * decides which, from a plan). Their by-guid answers replace the listed ones in `observation`.
+ * Returns how many apps were re-read.
+ */
+export async function confirmByGuid(cc: CloudControllerClient, observation: Observation, actedOn: (apps: Map<string, AppObservation>) => string[], opts: ObserveOptions = {}): Promise<number> {
+  if (observation.strategy !== 'full') return 0;
+  const suspects = actedOn(observation.apps);
+  if (suspects.length === 0) return 0;
+  const confirmed = await observeApps(cc, suspects, { ...opts, strategy: 'by-guid' });
+  for (const [guid, o] of confirmed.apps) observation.apps.set(guid, o);
+  return suspects.length;
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { BindingRecord, InstanceRecord } from '../shared/records/records';
+import { md5Etag } from '../shared/store/store';
 import { serializeTargetFile } from '../shared/targets/file';
 import { targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
@@ -57,8 +57,6 @@ export function appsActedOn(plan: Plan, bindings: BindingRecord[]): string[] {
   return [...new Set(ids.map((id) => appOf.get(id)).filter((g): g is string => g !== undefined))];
 }
 
-export const etagOf = (body: string) => `"${createHash('md5').update(body, 'utf8').digest('hex')}"`;
-
 /**
  * Desired vs actual, as a pure function: the target file every binding should have, compared
  * by ETag with what `active/` holds. Nothing here does I/O, so tests can hammer it.
@@ -85,7 +83,7 @@ export function planReconcile(input: PlanInput): Plan {
       else desired = { body: serializeTargetFile(rendered.groups), status: rendered.status, groups: rendered.groups };
     }
     if (desired) {
-      if (current === etagOf(desired.body)) {
+      if (current === md5Etag(desired.body)) {
         plan.unchanged++;
         continue;
       }

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { CloudControllerClient } from '../../shared/cc';
 import { silentLogger } from '../../shared/logger';
-import type { Store } from '../../shared/store/store';
+import type { GetOptions, ListedObject, Store, StoredObject } from '../../shared/store/store';
 import { Reconciler } from '../../updater/reconciler';
 import { BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
@@ -11,12 +11,18 @@ import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb
 /*
  * Model-based test: random sequences of binds, unbinds, app changes in the CC emulator and
  * reconciler runs, checked after every bind, unbind and reconcile against a small, plain
- * model of the target-file rules written here from DESIGN.md (it never calls renderTargets
- * or planReconcile, so a bug in those shows up as a difference).
+ * model of the target-file rules written here (it never calls renderTargets, planReconcile or
+ * the removal rules, so a bug in those shows up as a difference).
+ *
+ * The commands also make the situations the reconciler's removal rules exist for: files
+ * without records (a crashed bind: young or past the grace; a few or most of active/), binding
+ * records lost en masse, most bound apps vanishing at once, and an unbind landing while a run
+ * is between its plan and its writes.
  *
  * A failure prints the world, the command list that ran and the fast-check seed/path.
  * Reproduce with: MODEL_SEED=<seed> MODEL_PATH=<path> MODEL_REPLAY_PATH=<replayPath> npx mocha --no-config
- * --timeout 120000 --exit dist-test/spec/updater/model.spec.js (MODEL_RUNS=<n> changes the number of runs).
+ * --timeout 120000 --exit dist-test/spec/updater/model.spec.js --grep '<the failing test>' (MODEL_RUNS=<n> changes
+ * the number of runs; MODEL_COVERAGE=1 prints how often each removal rule's situation came up).
  */
 
 // ---------------------------------------------------------------- the world
@@ -48,15 +54,21 @@ interface Model {
   /** What active/ must hold: binding id -> target groups. */
   active: Map<string, Group[]>;
   instanceLabels: Record<string, string>;
+  /** Advanced when the clock jumps past the leftover grace: a file written in an earlier epoch is old. */
+  epoch: number;
+  /** The epoch in which each file in active/ was last written. */
+  writtenAt: Map<string, number>;
 }
 
 interface Real {
   h: BrokerHarness;
+  /** The reconciler's view of h.store, through which a test ages files and makes an unbind land mid-run. */
+  store: HookedStore;
   p: ReturnType<typeof asPlatform>;
   reconciler: Reconciler;
   instanceId: string;
   tag: string;
-  seq: { binding: number; route: number };
+  seq: { binding: number; route: number; leftover: number };
   domainGuid: Record<RouteKind, string>;
 }
 
@@ -123,20 +135,36 @@ async function assertStoreMatches(m: Model, r: Real, after: string): Promise<voi
   assert.deepStrictEqual(got.active, want, `active/ after ${after}`);
 }
 
-async function reconcileAndCheck(m: Model, r: Real, after: string): Promise<void> {
+/** How often a run met each situation the removal rules are for (printed with MODEL_COVERAGE=1). */
+let seen: Record<string, number> = {};
+const saw = (what: string) => { seen[what] = (seen[what] ?? 0) + 1; };
+
+/** An unbind landing mid-run: before the run lists bindings/ again, or just before it writes the victim's file. */
+interface Race { victim: string; when: 'before-recheck' | 'during-write' }
+
+async function unbindThroughBroker(r: Real, id: string): Promise<void> {
+  await r.p.delete(`/v2/service_instances/${r.instanceId}/service_bindings/${id}?${deleteQuery(r.h.catalog)}`).expect(200);
+}
+
+function forgetBinding(m: Model, id: string): void {
+  m.bindings.delete(id);
+  m.active.delete(id);
+  m.writtenAt.delete(id);
+}
+
+/**
+ * The removal rules, written plainly: a file without a record is removed once it is older than
+ * the grace, unless most files are such leftovers at once; nothing changes when most bound apps
+ * vanish at once; an unbind landing mid-run never leaves its file behind.
+ */
+async function reconcileAndCheck(m: Model, r: Real, after: string, race?: Race): Promise<void> {
   const bindings = [...m.bindings.values()];
   const boundApps = new Set(bindings.map((b) => b.appGuid));
   const gone = [...boundApps].filter((g) => m.apps.find((a) => a.guid === g)!.deleted).length;
-  const summary = await r.reconciler.run();
-  if (gone >= 5 && gone > boundApps.size / 2) {
-    // Most bound apps vanishing at once looks like lost access: the run refuses, changing nothing.
-    assert.equal(summary.ok, false, `${after}: a run with ${gone} of ${boundApps.size} bound apps gone must refuse`);
-    await assertStoreMatches(m, r, after);
-    return;
-  }
-  assert.ok(summary.ok, `${after}: reconcile failed: ${summary.error}`);
+  const leftovers = [...m.active.keys()].filter((id) => !m.bindings.has(id));
+  const oldLeftovers = leftovers.filter((id) => m.writtenAt.get(id) !== m.epoch);
   const next = new Map<string, Group[]>();
-  let written = 0;
+  const writes = new Set<string>();
   let removed = 0;
   let unchanged = 0;
   let inactive = 0;
@@ -146,19 +174,81 @@ async function reconcileAndCheck(m: Model, r: Real, after: string): Promise<void
     if (want) {
       next.set(b.id, want);
       if (isDeepStrictEqual(want, had)) unchanged++;
-      else written++;
+      else writes.add(b.id);
     } else {
       inactive++;
       if (had) removed++;
     }
   }
+  for (const id of leftovers) if (!oldLeftovers.includes(id)) next.set(id, m.active.get(id)!);
+
+  let unboundAt: 'recheck' | 'put' | undefined;
+  if (race) {
+    const victimKey = `active/${race.victim}.json`;
+    if (race.when === 'before-recheck') {
+      r.store.onBindingsList = async (n) => {
+        if (n === 2) {
+          unboundAt = 'recheck';
+          await unbindThroughBroker(r, race.victim);
+        }
+      };
+    } else {
+      r.store.onPut = async (key) => {
+        if (key === victimKey && !unboundAt) {
+          unboundAt = 'put';
+          await unbindThroughBroker(r, race.victim);
+        }
+      };
+    }
+  }
+  const filesBefore = m.active.size;
+  r.store.bindingsLists = 0;
+  let summary;
+  try {
+    summary = await r.reconciler.run();
+  } finally {
+    r.store.onBindingsList = undefined;
+    r.store.onPut = undefined;
+  }
+  if (race) {
+    if (!unboundAt) await unbindThroughBroker(r, race.victim);
+    forgetBinding(m, race.victim);
+    next.delete(race.victim);
+  }
+  if (race) saw(`unbound ${unboundAt ?? 'after the run'}${race && writes.has(race.victim) ? ', its file planned to be written' : ''}`);
+  if (oldLeftovers.length > 0) saw('leftovers past the grace');
+  if (leftovers.length > oldLeftovers.length) saw('young leftovers');
+  if (gone >= 5 && gone > boundApps.size / 2) saw('most bound apps gone');
+  if (oldLeftovers.length >= 5 && oldLeftovers.length > filesBefore / 2) saw('most files without records');
+  else if (oldLeftovers.length >= 5) saw('5 or more leftovers, a minority');
+  const where = `${after}${race ? ` (unbound ${unboundAt ?? 'after the run'})` : ''}`;
+  if (gone >= 5 && gone > boundApps.size / 2) {
+    // Most bound apps vanishing at once looks like lost access: the run refuses, changing nothing.
+    assert.equal(summary.ok, false, `${where}: a run with ${gone} of ${boundApps.size} bound apps gone must refuse`);
+    await assertStoreMatches(m, r, where);
+    return;
+  }
+  if (oldLeftovers.length >= 5 && oldLeftovers.length > filesBefore / 2) {
+    // Most files without records at once looks like a bad listing or lost records: no deletes.
+    assert.equal(summary.ok, false, `${where}: a run with ${oldLeftovers.length} of ${filesBefore} files without records must refuse`);
+    await assertStoreMatches(m, r, where);
+    return;
+  }
+  assert.ok(summary.ok, `${where}: reconcile failed: ${summary.error}`);
+  let written = writes.size;
+  removed += oldLeftovers.length;
+  // The re-check drops the victim's write; a file put after its unbind is removed again.
+  if (race && unboundAt === 'recheck' && writes.has(race.victim)) written--;
+  if (race && unboundAt === 'put') removed++;
+  for (const id of writes) m.writtenAt.set(id, m.epoch);
+  for (const id of oldLeftovers) m.writtenAt.delete(id);
   m.active = next;
-  await assertStoreMatches(m, r, after);
+  await assertStoreMatches(m, r, where);
   // Nothing is written that did not change, and every change is written.
   assert.deepStrictEqual(
     { bindings: summary.bindings, apps: summary.apps, written: summary.written, removed: summary.removed, unchanged: summary.unchanged, inactive: summary.inactive },
     { bindings: bindings.length, apps: boundApps.size, written, removed, unchanged, inactive },
-    `${after}: run summary`,
+    `${where}: run summary`,
   );
 }
 
@@ -196,7 +286,10 @@ class BindCmd implements Cmd {
       const b: MBinding = { id, appGuid: a.guid, params: this.params ?? {} };
       m.bindings.set(id, b);
       const want = modelTargets(m, b);
-      if (want) m.active.set(id, want);
+      if (want) {
+        m.active.set(id, want);
+        m.writtenAt.set(id, m.epoch);
+      }
     }
     await assertStoreMatches(m, r, this.toString());
   }
@@ -211,9 +304,8 @@ class UnbindCmd implements Cmd {
     const ids = [...m.bindings.keys()];
     const id = ids[this.pick % ids.length];
     this.done = ` -> ${id.slice(r.tag.length + 1)}`;
-    await r.p.delete(`/v2/service_instances/${r.instanceId}/service_bindings/${id}?${deleteQuery(r.h.catalog)}`).expect(200);
-    m.bindings.delete(id);
-    m.active.delete(id);
+    await unbindThroughBroker(r, id);
+    forgetBinding(m, id);
     await assertStoreMatches(m, r, this.toString());
   }
   toString() { return `unbind(#${this.pick})${this.done}`; }
@@ -223,6 +315,84 @@ class ReconcileCmd implements Cmd {
   check() { return true; }
   async run(m: Model, r: Real) { await reconcileAndCheck(m, r, 'reconcile'); }
   toString() { return 'reconcile'; }
+}
+
+/** A reconcile during which one binding is unbound through the broker. */
+class RaceUnbindCmd implements Cmd {
+  private done = '';
+  constructor(readonly pick: number, readonly when: Race['when']) {}
+  check(m: Model) { return m.bindings.size > 0; }
+  async run(m: Model, r: Real) {
+    // A binding whose file the run will write, the case both rules are for: when there is none,
+    // an app with targets scales first so that its files change.
+    const bound = [...m.bindings.values()];
+    const wanted = (b: MBinding) => modelTargets(m, b);
+    let toWrite = bound.filter((b) => { const want = wanted(b); return want !== undefined && !isDeepStrictEqual(want, m.active.get(b.id)); });
+    const withTargets = bound.filter((b) => wanted(b) !== undefined);
+    if (toWrite.length === 0 && withTargets.length > 0) {
+      const app = m.apps.find((a) => a.guid === withTargets[this.pick % withTargets.length].appGuid)!;
+      const instances = Math.max(...app.processes) % 4 + 1;
+      r.h.cc.scale(app.guid, instances);
+      app.processes = app.processes.map(() => instances);
+      toWrite = bound.filter((b) => b.appGuid === app.guid);
+    }
+    const ids = (toWrite.length > 0 ? toWrite : bound).map((b) => b.id);
+    const victim = ids[this.pick % ids.length];
+    this.done = ` -> ${victim.slice(r.tag.length + 1)}`;
+    await reconcileAndCheck(m, r, this.toString(), { victim, when: this.when });
+  }
+  toString() { return `reconcileWhileUnbinding(#${this.pick}, ${this.when})${this.done}`; }
+}
+
+/** Files a crashed bind leaves behind: in active/, with no record. */
+class PlantLeftoversCmd implements Cmd {
+  constructor(readonly count: number) {}
+  check() { return true; }
+  async run(m: Model, r: Real) {
+    for (let i = 0; i < this.count; i++) {
+      const id = `${r.tag}-l${++r.seq.leftover}`;
+      const groups: Group[] = [{ targets: [`${id}.${PUBLIC_DOMAIN}`], labels: { job: 'crashed-bind' } }];
+      await r.h.store.put(`active/${id}.json`, JSON.stringify(groups));
+      m.active.set(id, groups);
+      m.writtenAt.set(id, m.epoch);
+    }
+  }
+  toString() { return `plantLeftovers(${this.count})`; }
+}
+
+/** Binding records deleted behind the broker's back (lost records; their files stay). */
+class LoseRecordsCmd implements Cmd {
+  private done = '';
+  constructor(readonly pick: number, readonly count: number) {}
+  check(m: Model) { return m.bindings.size > 0; }
+  async run(m: Model, r: Real) {
+    const ids = [...m.bindings.keys()];
+    const lost = Array.from({ length: Math.min(this.count, ids.length) }, (_, i) => ids[(this.pick + i) % ids.length]);
+    this.done = ` -> ${lost.map((id) => id.slice(r.tag.length + 1)).join(',')}`;
+    for (const id of lost) {
+      await r.h.store.delete(`bindings/${id}.json`);
+      m.bindings.delete(id);
+    }
+  }
+  toString() { return `loseRecords(#${this.pick}, ${this.count})${this.done}`; }
+}
+
+/** The clock jumps past the leftover grace: every file written so far is old. */
+class TimePassesCmd implements Cmd {
+  check() { return true; }
+  async run(m: Model, r: Real) {
+    await r.store.ageActiveFiles();
+    m.epoch++;
+  }
+  toString() { return 'timePasses'; }
+}
+
+class BindEveryAppCmd implements Cmd {
+  check() { return true; }
+  async run(m: Model, r: Real) {
+    for (let i = 0; i < m.apps.length; i++) if (live(m, i)) await new BindCmd(i, undefined).run(m, r);
+  }
+  toString() { return 'bindEveryApp'; }
 }
 
 class ScaleCmd implements Cmd {
@@ -327,6 +497,16 @@ class DeleteAppCmd implements Cmd {
   toString() { return `deleteApp(app${this.app})`; }
 }
 
+/** Many apps vanish at once (as when the broker's CF user loses its roles). */
+class DeleteAppsFromCmd implements Cmd {
+  constructor(readonly from: number) {}
+  check(m: Model) { return m.apps.some((_, i) => i >= this.from && live(m, i)); }
+  async run(m: Model, r: Real) {
+    for (let i = this.from; i < m.apps.length; i++) if (live(m, i)) await new DeleteAppCmd(i).run(m, r);
+  }
+  toString() { return `deleteAppsFrom(app${this.from})`; }
+}
+
 class StartRollingDeployCmd implements Cmd {
   constructor(readonly app: number, readonly instances: number) {}
   check(m: Model) { return live(m, this.app); }
@@ -351,7 +531,9 @@ class FinishRollingDeployCmd implements Cmd {
 
 // ---------------------------------------------------------------- arbitraries
 
-const MAX_APPS = 5;
+const MAX_APPS = 7;
+/** The reconciler's leftover grace: far longer than a property run takes, so only an aged file is past it. */
+const LEFTOVER_GRACE_MS = 3_600_000;
 const appIndex = fc.nat({ max: MAX_APPS - 1 });
 const names = fc.constantFrom('api', 'shop', 'cart', 'shop-v2', 'venerable', 'venerable-shop', 'shop-venerable', 'shop-venerable2');
 const publicPath = fc.constantFrom('', '', '/api', '/metrics', '/ops/metrics', '/appmetrics', '/metrics/v2', '/api/metrics-old');
@@ -378,6 +560,16 @@ const world: fc.Arbitrary<World> = fc.record({
   binds: fc.array(fc.tuple(fc.nat({ max: 2 }), bindParams), { maxLength: 4 }),
 }, { requiredKeys: ['apps', 'binds'] });
 
+/** The situations of the removal rules: crashed binds, lost records, time, mass deletes, unbinds mid-run. */
+const removalRuleArbs: Array<fc.Arbitrary<Cmd>> = [
+  ...Array.from({ length: 2 }, () => fc.tuple(fc.nat({ max: 9 }), fc.constantFrom<Race['when']>('before-recheck', 'during-write')).map(([k, w]) => new RaceUnbindCmd(k, w))),
+  ...Array.from({ length: 2 }, () => fc.integer({ min: 1, max: 7 }).map((n) => new PlantLeftoversCmd(n))),
+  fc.tuple(fc.nat({ max: 9 }), fc.integer({ min: 1, max: 6 })).map(([k, n]) => new LoseRecordsCmd(k, n)),
+  ...Array.from({ length: 2 }, () => fc.constant(null).map(() => new TimePassesCmd())),
+  ...Array.from({ length: 2 }, () => fc.constant(null).map(() => new BindEveryAppCmd())),
+  ...Array.from({ length: 2 }, () => fc.nat({ max: 1 }).map((a) => new DeleteAppsFromCmd(a))),
+];
+
 const commandArbs: Array<fc.Arbitrary<Cmd>> = [
   ...Array.from({ length: 5 }, () => fc.tuple(appIndex, bindParams).map(([a, p]) => new BindCmd(a, p))),
   fc.nat({ max: 9 }).map((k) => new UnbindCmd(k)),
@@ -394,7 +586,57 @@ const commandArbs: Array<fc.Arbitrary<Cmd>> = [
   appIndex.map((a) => new DeleteAppCmd(a)),
   fc.tuple(appIndex, fc.integer({ min: 1, max: 4 })).map(([a, n]) => new StartRollingDeployCmd(a, n)),
   appIndex.map((a) => new FinishRollingDeployCmd(a)),
+  ...removalRuleArbs,
 ];
+
+/** Fewer app changes, more of what the removal rules are for: their situations come up in most runs. */
+const removalFocusArbs: Array<fc.Arbitrary<Cmd>> = [
+  ...Array.from({ length: 2 }, () => fc.tuple(appIndex, bindParams).map(([a, p]) => new BindCmd(a, p))),
+  fc.nat({ max: 9 }).map((k) => new UnbindCmd(k)),
+  ...Array.from({ length: 2 }, () => fc.constant(null).map(() => new ReconcileCmd())),
+  fc.tuple(appIndex, fc.nat({ max: 4 })).map(([a, n]) => new ScaleCmd(a, n)),
+  fc.tuple(appIndex, fc.option(names, { nil: undefined })).map(([a, n]) => new RenameCmd(a, n)),
+  appIndex.map((a) => new StopCmd(a)),
+  appIndex.map((a) => new DeleteAppCmd(a)),
+  ...removalRuleArbs,
+  ...removalRuleArbs,
+];
+
+/**
+ * The reconciler's store: h.store, with hooks that let an unbind land at a chosen point of a run,
+ * and a clock that can jump: files aged by ageActiveFiles are listed as written two graces ago
+ * (until the reconciler itself rewrites or removes them; other writers never reuse a key).
+ */
+class HookedStore implements Store {
+  private readonly aged = new Map<string, string>();
+  /** bindings/ listings since the last reset: a run lists it to read, to re-check, and after writing. */
+  bindingsLists = 0;
+  onBindingsList?: (n: number) => Promise<void>;
+  onPut?: (key: string) => Promise<void>;
+  constructor(private readonly inner: Store) {}
+  get description() { return this.inner.description; }
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined> { return this.inner.get(key, options); }
+  getIfChanged(key: string, etag: string, options?: GetOptions) { return this.inner.getIfChanged(key, etag, options); }
+  async put(key: string, body: string): Promise<string> {
+    await this.onPut?.(key);
+    this.aged.delete(key);
+    return this.inner.put(key, body);
+  }
+  delete(key: string): Promise<void> {
+    this.aged.delete(key);
+    return this.inner.delete(key);
+  }
+  async list(prefix: string): Promise<ListedObject[]> {
+    if (prefix === 'bindings/') await this.onBindingsList?.(++this.bindingsLists);
+    return (await this.inner.list(prefix)).map((o) => this.aged.get(o.key) === o.etag ? { ...o, lastModified: new Date(o.lastModified.getTime() - 2 * LEFTOVER_GRACE_MS) } : o);
+  }
+  async ageActiveFiles(): Promise<void> {
+    for (const o of await this.inner.list('active/')) this.aged.set(o.key, o.etag);
+  }
+  forgetAges(): void {
+    this.aged.clear();
+  }
+}
 
 // ---------------------------------------------------------------- the test
 
@@ -409,6 +651,7 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
   let h: BrokerHarness;
   let p: ReturnType<typeof asPlatform>;
   let reconciler: Reconciler;
+  let store: HookedStore;
   let spaceGuids: string[];
   let domainGuid: Record<RouteKind, string>;
   let runs = 0;
@@ -427,11 +670,12 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
     };
     // One long-lived reconciler for every run, as the updater process has: its record cache
     // must follow the store as binds, unbinds and the wipes between runs change it.
+    store = new HookedStore(h.store);
     reconciler = new Reconciler({
-      store: h.store,
+      store,
       cc: new CloudControllerClient({ apiUrl: h.cc.url, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 5000, retries: 0, maxRetryAfterMs: 2000 }),
       logger: silentLogger,
-      leftoverGraceMs: 0,
+      leftoverGraceMs: LEFTOVER_GRACE_MS,
     });
   });
   after(() => h?.stop());
@@ -442,10 +686,11 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
     for (const a of previous?.apps ?? []) if (!a.deleted) h.cc.deleteApp(a.guid);
     for (const rt of previous?.routes ?? []) h.cc.deleteRoute(rt.guid);
     await wipe(h.store);
+    store.forgetAges();
     const instanceId = `${tag}-inst`;
     await p.put(`/v2/service_instances/${instanceId}`, provisionBody(h.catalog, w.instanceLabels ? { labels: w.instanceLabels } : undefined)).expect(201);
-    const real: Real = { h, p, reconciler, instanceId, tag, seq: { binding: 0, route: 0 }, domainGuid };
-    const model: Model = { apps: [], routes: [], bindings: new Map(), active: new Map(), instanceLabels: w.instanceLabels ?? {} };
+    const real: Real = { h, p, store, reconciler, instanceId, tag, seq: { binding: 0, route: 0, leftover: 0 }, domainGuid };
+    const model: Model = { apps: [], routes: [], bindings: new Map(), active: new Map(), instanceLabels: w.instanceLabels ?? {}, epoch: 0, writtenAt: new Map() };
     for (const spec of w.apps) {
       const app = h.cc.addApp({ name: spec.name, spaceGuid: spaceGuids[spec.space], instances: spec.instances, state: spec.started ? 'STARTED' : 'STOPPED' });
       model.apps.push({ guid: app.guid, name: spec.name, space: SPACES[spec.space], state: spec.started ? 'STARTED' : 'STOPPED', processes: [spec.instances], deleted: false });
@@ -460,18 +705,24 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
     return { model, real };
   }
 
-  it('after every reconcile, active/ holds exactly the target files the model predicts', async () => {
+  async function check(arbs: Array<fc.Arbitrary<Cmd>>): Promise<void> {
     const numRuns = Number(process.env.MODEL_RUNS ?? 40);
     const seed = process.env.MODEL_SEED !== undefined ? Number(process.env.MODEL_SEED) : undefined;
     const path = process.env.MODEL_PATH;
     const replayPath = process.env.MODEL_REPLAY_PATH; // the /*replayPath=...*/ of the counterexample
     await fc.assert(
-      fc.asyncProperty(world, fc.commands(commandArbs, { maxCommands: 25, size: 'max', ...(replayPath ? { replayPath } : {}) }), async (w, cmds) => {
+      fc.asyncProperty(world, fc.commands(arbs, { maxCommands: 25, size: 'max', ...(replayPath ? { replayPath } : {}) }), async (w, cmds) => {
         let state: { model: Model; real: Real } | undefined;
         await fc.asyncModelRun(async () => (state = await setup(w)), cmds);
         await reconcileAndCheck(state!.model, state!.real, 'the final reconcile');
       }),
       { numRuns, ...(seed !== undefined ? { seed } : {}), ...(path ? { path } : {}) },
     );
-  });
+    if (process.env.MODEL_COVERAGE) console.log(seen);
+    seen = {};
+  }
+
+  it('after every reconcile, active/ holds exactly the target files the model predicts', () => check(commandArbs));
+
+  it('the removal rules: grace for young leftovers, re-check and clean-up around unbinds, no deletes en masse', () => check(removalFocusArbs));
 });

@@ -1,0 +1,71 @@
+import type { Logger } from '../shared/logger';
+import type { AppMetrics } from '../shared/metrics';
+import type { Plan } from './plan';
+
+export interface RunSummary {
+  ok: boolean;
+  error?: string;
+  bindings: number;
+  apps: number;
+  written: number;
+  removed: number;
+  unchanged: number;
+  inactive: number;
+  ccRequests: number;
+  storeReads: number;
+  storeWrites: number;
+  durationMs: number;
+  strategy: string;
+  /** Bound apps re-read by guid because a paged listing alone would have changed their files. */
+  confirmed: number;
+  /**
+   * Bindings left as they are: their app's CC answer is implausible, or the file rendered from
+   * it broke the target file schema and was not written.
+   */
+  refused: number;
+}
+
+export function emptySummary(): RunSummary {
+  return { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none', confirmed: 0, refused: 0 };
+}
+
+/** Bindings without a target file, counted by why (for bindingsWithoutTargets). */
+export function inactiveByReason(plan: Plan): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const i of plan.inactive) counts.set(i.reason, (counts.get(i.reason) ?? 0) + 1);
+  return counts;
+}
+
+/** Says, per binding, why its file is left as it is. */
+export function logRefused(plan: Plan, log: Logger, metrics: AppMetrics | undefined): void {
+  for (const r of plan.refused) {
+    if (r.cause === 'implausible-app') {
+      log.warn({ bindingId: r.bindingId, appGuid: r.appGuid, reason: r.reason }, 'implausible Cloud Controller answer for a bound app: its targets are left as they are');
+    } else {
+      metrics?.refusedTargetWrites.inc({ writer: 'reconcile' });
+      log.error({ bindingId: r.bindingId, appGuid: r.appGuid, problem: r.reason }, 'rendered target file breaks the target file schema: not written, the current file is left as it is');
+    }
+  }
+}
+
+/** The error of a failed run; an abandoned one says how far it got. */
+export function failureMessage(err: unknown, abandonedBecause: string | undefined, summary: RunSummary): string {
+  if (abandonedBecause === undefined) return (err as Error).message;
+  const changed = summary.written + summary.removed > 0
+    ? `it had written ${summary.written} and removed ${summary.removed} target files, and stopped there`
+    : 'nothing was changed';
+  return `reconcile ${abandonedBecause}; ${changed}`;
+}
+
+export function reportMetrics(m: AppMetrics | undefined, summary: RunSummary, inactive: Map<string, number> | undefined): void {
+  if (!m) return;
+  m.reconcileRuns.inc({ outcome: summary.ok ? 'success' : 'failure' });
+  m.reconcileDuration.observe(summary.durationMs / 1000);
+  m.filesWritten.inc(summary.written);
+  if (!summary.ok) return;
+  m.reconcileLastSuccess.set(Date.now() / 1000);
+  m.bindings.set(summary.bindings);
+  m.bindingsRefused.set(summary.refused);
+  m.bindingsWithoutTargets.reset();
+  for (const [reason, count] of inactive ?? []) m.bindingsWithoutTargets.set({ reason }, count);
+}
