@@ -102,18 +102,18 @@ async function startCommand(command: string, argv: string[], config: ReturnType<
       process.stderr.write('cf-app-discovery: --metrics-port must be a port number\n');
       return 2;
     }
-    const { runSidecarDaemon, runSidecarOnce } = await import('./sidecar/run');
+    const { runSidecarDaemon, runSidecarOnce } = await import('./cli/sidecar');
     if (once) return runSidecarOnce(config, dir, logger);
     stop = (await runSidecarDaemon(config, dir, logger, { metricsPort: port === undefined ? undefined : Number(port) })).stop;
   } else if (command === 'all') {
-    const { runAllInOne } = await import('./broker/all-in-one');
+    const { runAllInOne } = await import('./cli/all');
     stop = (await runAllInOne(config, flag(argv, '--dir') ?? './targets', logger)).stop;
   } else if (command === 'updater') {
-    const { runUpdaterDaemon, runUpdaterOnce } = await import('./updater/run');
+    const { runUpdaterDaemon, runUpdaterOnce } = await import('./cli/updater');
     if (once) return runUpdaterOnce(config, logger);
     stop = (await runUpdaterDaemon(config, logger)).stop;
   } else {
-    const { startBroker } = await import('./broker/server');
+    const { startBroker } = await import('./cli/broker');
     stop = (await startBroker(config, logger)).stop;
   }
   const onSignal = (signal: string) => {

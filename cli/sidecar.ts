@@ -4,11 +4,11 @@ import type { Logger } from '../shared/logger';
 import { createStore } from '../shared/store';
 import { serveMetrics } from '../shared/metrics-server';
 import { usableDirectory } from '../shared/startup';
-import { SidecarDaemon } from './daemon';
-import { SidecarMetrics } from './metrics';
-import { stateFileIn } from './state-file';
+import { SidecarDaemon } from '../sidecar/daemon';
+import { SidecarMetrics } from '../sidecar/metrics';
+import { stateFileIn } from '../sidecar/state-file';
 import { SyncOptions, Syncer } from '../shared/mirror/sync';
-import { TargetDir } from './target-dir';
+import { TargetDir } from '../sidecar/target-dir';
 
 const MAX_BACKOFF_MS = 60_000;
 
