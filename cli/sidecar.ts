@@ -1,4 +1,6 @@
 import type { Config } from '../shared/config/load';
+import type { FlagValues } from './args';
+import type { Outcome } from './commands';
 import { closeGracefully } from '../shared/graceful-close';
 import type { Logger } from '../shared/logger';
 import { createStore } from '../shared/store';
@@ -63,4 +65,20 @@ export async function runSidecarDaemon(config: Config, dir: string, logger: Logg
       await closeGracefully(server, 2_000);
     },
   };
+}
+
+/** `sidecar [--once] --dir DIR [--metrics-port N]`; a missing --dir or a bad port exits 2. */
+export async function startSidecarCommand(flags: FlagValues, config: Config, logger: Logger): Promise<Outcome> {
+  const dir = flags.dir as string | undefined;
+  if (!dir) {
+    process.stderr.write('cf-app-discovery: sidecar needs --dir DIR (the directory Prometheus file_sd_configs read)\n');
+    return 2;
+  }
+  const port = flags['metrics-port'] as string | undefined;
+  if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) {
+    process.stderr.write('cf-app-discovery: --metrics-port must be a port number\n');
+    return 2;
+  }
+  if (flags.once) return runSidecarOnce(config, dir, logger);
+  return runSidecarDaemon(config, dir, logger, { metricsPort: port === undefined ? undefined : Number(port) });
 }
