@@ -1,6 +1,6 @@
 import { createServer, Server } from 'node:http';
 import { CcAppDirectory } from '../broker/app-lookup';
-import { createBrokerApp } from '../broker/app';
+import { createBrokerApp } from '../broker/osb/app';
 import { MonitoringBroker } from '../broker/monitoring-broker';
 import { TargetsView } from '../broker/targets-view';
 import type { Credential } from '../shared/basic-auth';

@@ -1,7 +1,7 @@
 import express, { Express, RequestHandler } from 'express';
-import type { Credential } from '../shared/basic-auth';
-import type { Logger } from '../shared/logger';
-import type { AppMetrics } from '../shared/metrics';
+import type { Credential } from '../../shared/basic-auth';
+import type { Logger } from '../../shared/logger';
+import type { AppMetrics } from '../../shared/metrics';
 import { bind } from './handlers/bind';
 import { getCatalog } from './handlers/catalog';
 import { deprovision } from './handlers/deprovision';

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { StoreError } from '../../shared/store/store';
+import { StoreError } from '../../../shared/store/store';
 import { unavailable } from '../errors';
 
 /** Every active target group as one http_sd JSON array; throws StoreError when the store fails. */
