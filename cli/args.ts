@@ -5,6 +5,8 @@ export interface FlagSpec {
   /** Shown in help and errors for a flag that takes a value, e.g. DIR. */
   value?: string;
   short?: string;
+  /** The command cannot run without it (an empty value counts as missing). */
+  required?: boolean;
   description: string;
 }
 
@@ -19,11 +21,16 @@ export const HELP_FLAG: Record<string, FlagSpec> = { help: { type: 'boolean', sh
  */
 export function parseFlags(args: string[], flags: Record<string, FlagSpec>): { values: FlagValues } | { problem: string } {
   const options = Object.fromEntries(Object.entries(flags).map(([name, f]) => [name, f.short ? { type: f.type, short: f.short } : { type: f.type }]));
+  let values: FlagValues;
   try {
-    return { values: parseArgs({ args, options, strict: true, allowPositionals: false }).values };
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
     return { problem: explain(args, flags, options) ?? (err as Error).message };
   }
+  // --help answers even when a required flag is missing.
+  const missing = values.help ? undefined : Object.entries(flags).find(([name, f]) => f.required && !values[name]);
+  if (missing) return { problem: `needs --${missing[0]} ${missing[1].value ?? 'VALUE'} (${missing[1].description})` };
+  return { values };
 }
 
 /** Node's messages differ between versions; this says the same thing in one stable line. */

@@ -50,7 +50,7 @@ export const COMMANDS: Record<CommandName, Command> = {
   sidecar: {
     summary: 'mirror the store\'s active/ targets into a directory for Prometheus file_sd',
     flags: {
-      dir: { type: 'string', value: 'DIR', description: 'the directory Prometheus file_sd_configs read (required)' },
+      dir: { type: 'string', value: 'DIR', required: true, description: 'the directory Prometheus file_sd_configs read' },
       once: { type: 'boolean', description: 'one sync, a JSON line on stdout (logs on stderr), then exit (for cron)' },
       'metrics-port': { type: 'string', value: 'N', description: 'port of /metrics (instead of SIDECAR_METRICS_PORT)' },
     },

@@ -1,7 +1,6 @@
-import { SETTINGS, SettingSpec } from '../shared/config/settings';
+import { CommandName, SETTINGS, SettingSpec } from '../shared/config/settings';
 import { FlagSpec, HELP_FLAG } from './args';
 import { COMMANDS } from './commands';
-import type { CommandName } from '../shared/config/settings';
 
 const SETTINGS_SOURCE = [
   'Configuration comes from environment variables, or from the credentials of a',
@@ -31,7 +30,7 @@ export function mainHelp(): string {
 export function commandHelp(name: CommandName): string {
   const command = COMMANDS[name];
   const flags = Object.entries({ ...command.flags, ...HELP_FLAG });
-  const usage = Object.entries(command.flags).map(([flag, f]) => `[${flagName(flag, f)}]`).join(' ');
+  const usage = Object.entries(command.flags).map(([flag, f]) => (f.required ? flagName(flag, f) : `[${flagName(flag, f)}]`)).join(' ');
   const settings = (Object.values(SETTINGS) as SettingSpec[]).filter((s) => s.commands.includes(name));
   return [
     `Usage: cf-app-discovery ${name}${usage ? ` ${usage}` : ''}`,
