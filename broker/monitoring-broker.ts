@@ -11,12 +11,12 @@ import type { TargetStatus } from '../shared/targets/types';
 import { ImplausibleAppError } from '../shared/targets/snapshot';
 import { AppDirectory, AppLookupTimeoutError, AppLookupUnavailableError, AppNotVisibleError } from './app-lookup';
 import { buildCatalog, CatalogSettings } from './catalog';
-import { badRequest, BrokerFailure, conflict, gone, notFound, unavailable } from './errors';
+import { badRequest, BrokerFailure, conflict, gone, notFound, unavailable } from './osb/errors';
 import { parseBindingParameters, parseInstanceParameters } from './parameters';
 import type {
   BindDetails, BindingCredentials, BindingView, BindResult, BrokerService, DeleteDetails, InstanceView,
   ProvisionDetails, ProvisionResult, RequestContext, UpdateDetails,
-} from './service';
+} from './osb/service';
 import { withStoreFailures } from './store-failures';
 
 export interface MonitoringBrokerDeps {

@@ -5,7 +5,7 @@ import {
   BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA, validateBindingParameters as validateBinding,
   validateInstanceParameters as validateInstance,
 } from '../shared/targets/parameters-schema';
-import { badRequest } from './errors';
+import { badRequest } from './osb/errors';
 
 /** The schemas the catalog publishes; the broker enforces these very objects. */
 export { BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA };

@@ -1,7 +1,7 @@
 import { CorruptRecordError } from '../shared/records/records';
 import { StoreError } from '../shared/store/store';
 import { InvalidTargetFileError } from '../shared/targets/schema';
-import { BrokerFailure } from './errors';
+import { BrokerFailure } from './osb/errors';
 
 /**
  * A store that is down answers 503 with a description people can act on; the platform

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runAllInOne } from '../broker/all-in-one';
+import { runAllInOne } from '../cli/all';
 import { loadConfig } from '../shared/config/load';
 import { createLogger } from '../shared/logger';
 import { DEMO_PASSWORD, DEMO_USER, startDemoPlatform } from './platform';

@@ -25,6 +25,83 @@ describe('the cf-app-discovery command', () => {
     assert.match(r.stderr, /unknown command "frobnicate"/);
   });
 
+  it('rejects a command name that only exists on every JavaScript object', () => {
+    for (const name of ['toString', 'constructor', '__proto__']) {
+      const r = run([name], { STORE: 's3' });
+      assert.equal(r.status, 2, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`unknown command "${name}"`));
+    }
+  });
+
+  describe('each command takes only its own flags', () => {
+    // The settings are incomplete on purpose: a command that ignored a wrong flag would stop
+    // on its configuration (78) instead, or start.
+    for (const command of ['broker', 'updater', 'sidecar', 'all', 'demo']) {
+      it(`${command}: an unknown flag exits 2 naming it, before anything starts`, () => {
+        const r = run([command, '--dri', 'x']);
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(r.stderr, new RegExp(`^cf-app-discovery ${command}: unknown option --dri; run cf-app-discovery ${command} --help\n$`));
+        assert.equal(r.stdout, '');
+      });
+    }
+
+    it('a flag of another command is unknown too', () => {
+      const r = run(['broker', '--once']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /broker: unknown option --once/);
+    });
+
+    it('an unknown short flag and a stray argument are refused', () => {
+      let r = run(['all', '-x']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /all: unknown option -x;/);
+      r = run(['broker', 'extra']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /broker: unexpected argument "extra"/);
+    });
+
+    it('a flag missing its value exits 2 naming it, as does a switch given one', () => {
+      let r = run(['sidecar', '--once', '--dir']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /sidecar: --dir needs a value \(--dir DIR\)/);
+      r = run(['all', '--dir']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /all: --dir needs a value/);
+      r = run(['sidecar', '--dir', 'targets', '--metrics-port']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /sidecar: --metrics-port needs a value \(--metrics-port N\)/);
+      r = run(['updater', '--once=yes']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /updater: --once takes no value/);
+    });
+  });
+
+  describe('<command> --help lists its flags and the settings it reads', () => {
+    const expected: Record<string, { flags: string[]; reads: string[]; ignores: string[] }> = {
+      broker: { flags: [], reads: ['BROKER_USERNAME', 'BROKER_PASSWORD', 'HOST', 'PORT', 'CF_API_URL', 'STORE_DIR', 'TARGETS_USERNAME', 'PLAN_NAME'], ignores: ['SYNC_INTERVAL_SECONDS', 'UPDATE_SCHEDULE', 'SIDECAR_METRICS_PORT'] },
+      updater: { flags: ['--once'], reads: ['CF_API_URL', 'CF_CLIENT_SECRET', 'UPDATE_SCHEDULE', 'RECONCILE_TIMEOUT_SECONDS', 'S3_BUCKET', 'METRICS_USERNAME'], ignores: ['BROKER_PASSWORD', 'HOST', 'SYNC_INTERVAL_SECONDS'] },
+      sidecar: { flags: ['--dir DIR', '--once', '--metrics-port N'], reads: ['STORE', 'S3_PREFIX', 'SYNC_INTERVAL_SECONDS', 'SIDECAR_METRICS_PORT', 'SIDECAR_MAX_REMOVE_SHARE'], ignores: ['BROKER_USERNAME', 'CF_API_URL', 'UPDATE_SCHEDULE', 'PORT'] },
+      all: { flags: ['--dir DIR'], reads: ['BROKER_PASSWORD', 'CF_API_URL', 'UPDATE_SCHEDULE', 'SYNC_INTERVAL_SECONDS', 'SIDECAR_METRICS_PORT', 'STORE_DIR'], ignores: [] },
+      demo: { flags: ['--keep'], reads: ['PORT', 'LOG_LEVEL'], ignores: ['BROKER_USERNAME', 'CF_API_URL', 'STORE'] },
+    };
+    for (const [command, want] of Object.entries(expected)) {
+      it(command, () => {
+        for (const help of ['--help', '-h']) {
+          const r = run([command, help]);
+          assert.equal(r.status, 0, r.stderr);
+          assert.match(r.stdout, new RegExp(`^Usage: cf-app-discovery ${command}\\b`));
+          const words = (line: string) => line.trim().split(/\s{2,}/)[0];
+          const lines = r.stdout.split('\n');
+          const options = lines.slice(lines.indexOf('Options:') + 1, lines.indexOf('', lines.indexOf('Options:'))).map(words);
+          assert.deepEqual(options, [...want.flags, '-h, --help'], 'flags, each with its value');
+          const settings = new Set(lines.filter((l) => /^  [A-Z][A-Z0-9_]+ /.test(l)).map(words));
+          for (const s of want.reads) assert.ok(settings.has(s), `${command} --help names ${s}`);
+          for (const s of want.ignores) assert.ok(!settings.has(s), `${command} --help does not name ${s}`);
+        }
+      });
+    }
+  });
+
   it('refuses to start the broker without credentials, with one line naming the variable', () => {
     const r = run(['broker']);
     assert.equal(r.status, 78);

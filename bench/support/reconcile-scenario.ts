@@ -3,7 +3,7 @@
  * kernel's high-water mark) belongs to this scenario alone. Started by updater-run with
  * SCENARIO_* env; prints progress on stderr and one line `RESULT <json>` on stdout.
  *
- * The reconciler is built as the `updater` daemon builds it (updater/run.ts: metrics, the
+ * The reconciler is built as the `updater` daemon builds it (cli/updater.ts: metrics, the
  * instrumented store, UPDATER_CC_TUNING, buildReconciler) and kept between runs.
  */
 import { CloudControllerClient } from '../../shared/cc';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     log(`seeded ${bound} binding records (${storeKind}) in ${seedMs} ms`);
 
     const auth = { kind: 'password' as const, username: 'bench', password: 'bench-pw' };
-    /** What `updater` builds at start (updater/run.ts): a new one is a restarted updater with no memory. */
+    /** What `updater` builds at start (cli/updater.ts): a new one is a restarted updater with no memory. */
     const startUpdater = () => {
       const metrics = new AppMetrics();
       const counting = new CountingStore(benchStore.open());

@@ -6,7 +6,7 @@ import { MonitoringBroker } from '../../broker/monitoring-broker';
 import { silentLogger } from '../../shared/logger';
 import { RecordRepository } from '../../shared/records/repository';
 import { FsStore, StoreError } from '../../shared/store';
-import { BrokerFailure } from '../../broker/errors';
+import { BrokerFailure } from '../../broker/osb/errors';
 
 /** The domain without HTTP: what a different CC (one that omits `included`) still gets right. */
 describe('MonitoringBroker with a CC that returns no space or org', () => {

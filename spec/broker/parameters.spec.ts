@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import Ajv04 from 'ajv-draft-04';
-import { BrokerFailure } from '../../broker/errors';
+import { BrokerFailure } from '../../broker/osb/errors';
 import { BINDING_PARAMETERS_SCHEMA, parseBindingParameters, parseInstanceParameters } from '../../broker/parameters';
 
 function refusal(fn: () => unknown): string {

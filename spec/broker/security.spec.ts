@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import supertest from 'supertest';
-import { buildBroker } from '../../broker/server';
+import { buildBroker } from '../../cli/broker';
 import { ConfigError, loadConfig } from '../../shared/config/load';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../shared/logger';

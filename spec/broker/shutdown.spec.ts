@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import supertest from 'supertest';
-import { buildBroker } from '../../broker/server';
+import { buildBroker } from '../../cli/broker';
 import { loadConfig } from '../../shared/config/load';
 import { silentLogger } from '../../shared/logger';
 import { CcEmulator } from '../../emulator';

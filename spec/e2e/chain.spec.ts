@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import supertest from 'supertest';
-import { buildBroker } from '../../broker/server';
+import { buildBroker } from '../../cli/broker';
 import { loadConfig } from '../../shared/config/load';
 import { silentLogger } from '../../shared/logger';
 import { Syncer } from '../../shared/mirror/sync';

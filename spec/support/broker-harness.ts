@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
-import { buildBroker, BrokerTuning } from '../../broker/server';
+import { buildBroker, BrokerTuning } from '../../cli/broker';
 import { Config, loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';
 import type { Store } from '../../shared/store/store';

@@ -16,7 +16,7 @@
  *                     way to order two writes the code under test starts in parallel
  */
 import * as storeModule from '../../shared/store';
-import { startBroker } from '../../broker/server';
+import { startBroker } from '../../cli/broker';
 import { ccClientFromConfig } from '../../shared/cc/from-config';
 import { loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import supertest from 'supertest';
-import { buildBroker } from '../../../broker/server';
+import { buildBroker } from '../../../cli/broker';
 import { CloudControllerClient } from '../../../shared/cc';
 import { loadConfig } from '../../../shared/config/load';
 import { silentLogger } from '../../../shared/logger';

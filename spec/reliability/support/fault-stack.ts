@@ -6,7 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import supertest from 'supertest';
-import { buildBroker } from '../../../broker/server';
+import { buildBroker } from '../../../cli/broker';
 import { CloudControllerClient, CloudControllerClientOptions } from '../../../shared/cc';
 import { loadConfig } from '../../../shared/config/load';
 import { createLogger, Logger } from '../../../shared/logger';

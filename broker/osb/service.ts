@@ -1,5 +1,5 @@
-import type { Logger } from '../shared/logger';
-import type { TargetStatus } from '../shared/targets/types';
+import type { Logger } from '../../shared/logger';
+import type { TargetStatus } from '../../shared/targets/types';
 
 /** Who is asking, for logs and audit; never used for authorisation (basic auth does that). */
 export interface RequestContext {

@@ -1,5 +1,5 @@
 import type { RequestParamHandler } from 'express';
-import { idProblem } from '../../shared/ids';
+import { idProblem } from '../../../shared/ids';
 import { badRequest } from '../errors';
 
 /** Path ids are checked before any handler sees them, so no unsafe id can become a key. */

@@ -1,14 +1,16 @@
 import type { Config } from '../shared/config/load';
 import { closeGracefully } from '../shared/graceful-close';
 import type { Logger } from '../shared/logger';
-import { createStore } from '../shared/store';
 import { serveMetrics } from '../shared/metrics-server';
-import { usableDirectory } from '../shared/startup';
-import { SidecarDaemon } from './daemon';
-import { SidecarMetrics } from './metrics';
-import { stateFileIn } from './state-file';
 import { SyncOptions, Syncer } from '../shared/mirror/sync';
-import { TargetDir } from './target-dir';
+import { usableDirectory } from '../shared/startup';
+import { createStore } from '../shared/store';
+import { SidecarDaemon } from '../sidecar/daemon';
+import { SidecarMetrics } from '../sidecar/metrics';
+import { stateFileIn } from '../sidecar/state-file';
+import { TargetDir } from '../sidecar/target-dir';
+import type { FlagValues } from './args';
+import type { Outcome } from './commands';
 
 const MAX_BACKOFF_MS = 60_000;
 
@@ -63,4 +65,16 @@ export async function runSidecarDaemon(config: Config, dir: string, logger: Logg
       await closeGracefully(server, 2_000);
     },
   };
+}
+
+/** `sidecar --dir DIR [--once] [--metrics-port N]` (the CLI has checked --dir is there); a bad port exits 2. */
+export async function startSidecarCommand(flags: FlagValues, config: Config, logger: Logger): Promise<Outcome> {
+  const dir = flags.dir as string;
+  const port = flags['metrics-port'] as string | undefined;
+  if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) {
+    process.stderr.write('cf-app-discovery: --metrics-port must be a port number\n');
+    return 2;
+  }
+  if (flags.once) return runSidecarOnce(config, dir, logger);
+  return runSidecarDaemon(config, dir, logger, { metricsPort: port === undefined ? undefined : Number(port) });
 }

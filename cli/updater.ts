@@ -1,4 +1,3 @@
-import { schedule } from 'node-cron';
 import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
 import { closeGracefully } from '../shared/graceful-close';
@@ -8,8 +7,9 @@ import { serveMetrics } from '../shared/metrics-server';
 import { usableDirectory } from '../shared/startup';
 import { InstrumentedStore } from '../shared/store/instrumented';
 import { createStore } from '../shared/store';
-import { buildReconciler, UPDATER_CC_TUNING } from './build';
-import type { Reconciler, RunSummary } from './reconciler';
+import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
+import type { RunSummary } from '../updater/reconciler';
+import { scheduleReconciler } from '../updater/schedule';
 
 function reconcilerFor(config: Config, logger: Logger, metrics?: AppMetrics) {
   const cc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics?.onCcRequest });
@@ -40,24 +40,5 @@ export async function runUpdaterDaemon(config: Config, logger: Logger): Promise<
       await scheduled.stop();
       await closeGracefully(server, 2_000);
     },
-  };
-}
-
-/** Runs `reconciler` now and on `cron`; a tick during a run joins it (single flight). */
-export function scheduleReconciler(reconciler: Reconciler, cron: string, logger: Logger): { stop(): Promise<void>; last(): RunSummary | undefined } {
-  let last: RunSummary | undefined;
-  const runNow = async () => {
-    last = await reconciler.run();
-  };
-  void runNow();
-  const task = schedule(cron, runNow, { name: 'reconcile', noOverlap: true });
-  logger.info({ schedule: cron }, 'updater running');
-  return {
-    async stop() {
-      await task.stop();
-      await task.destroy();
-      await reconciler.shutdown();
-    },
-    last: () => last,
   };
 }

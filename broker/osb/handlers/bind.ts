@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { idProblem } from '../../shared/ids';
+import { idProblem } from '../../../shared/ids';
 import { badRequest } from '../errors';
 import type { BrokerService } from '../service';
 import { appGuidCandidate, contextOf, objectBody, optionalObject, parametersField, requiredString } from './request-fields';

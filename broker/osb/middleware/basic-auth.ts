@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { basicAuthChecker, Credential } from '../../shared/basic-auth';
+import { basicAuthChecker, Credential } from '../../../shared/basic-auth';
 import { BrokerFailure } from '../errors';
 
 /** HTTP Basic auth on every route but /healthz; any of `accepted` lets a request in. */

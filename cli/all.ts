@@ -1,9 +1,9 @@
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
-import { runSidecarDaemon } from '../sidecar/run';
-import { scheduleReconciler } from '../updater/run';
 import { usableDirectory } from '../shared/startup';
-import { startBroker } from './server';
+import { scheduleReconciler } from '../updater/schedule';
+import { startBroker } from './broker';
+import { runSidecarDaemon } from './sidecar';
 
 /**
  * `all`: broker, updater schedule and sidecar in one process: the single-node deployment. The

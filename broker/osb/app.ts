@@ -1,7 +1,7 @@
 import express, { Express, RequestHandler } from 'express';
-import type { Credential } from '../shared/basic-auth';
-import type { Logger } from '../shared/logger';
-import type { AppMetrics } from '../shared/metrics';
+import type { Credential } from '../../shared/basic-auth';
+import type { Logger } from '../../shared/logger';
+import type { AppMetrics } from '../../shared/metrics';
 import { bind } from './handlers/bind';
 import { getCatalog } from './handlers/catalog';
 import { deprovision } from './handlers/deprovision';
@@ -11,7 +11,9 @@ import { healthz } from './handlers/health';
 import { bindingLastOperation, instanceLastOperation } from './handlers/last-operation';
 import { provision } from './handlers/provision';
 import { unbind } from './handlers/unbind';
+import { getTargets, TargetsReader } from './handlers/targets';
 import { update } from './handlers/update';
+import { ReconcileNow, updateTargets } from './handlers/update-targets';
 import { apiVersion } from './middleware/api-version';
 import { basicAuth } from './middleware/basic-auth';
 import { errorHandler, notFoundRoute } from './middleware/errors';
@@ -28,23 +30,15 @@ export interface BrokerAppOptions {
   /** Accepted broker credentials: the current pair, and the previous one while rotating. */
   credentials: Credential[];
   logger: Logger;
-  /**
-   * Extra routes mounted beside /v2 (/update-targets, /targets), each guarded by one of
-   * `guards`; paths none of them serves answer 401/404 with the broker's credentials.
-   */
-  extraRoutes?: (router: express.Router, guards: ExtraRouteGuards) => void;
+  /** POST /update-targets; without it (no Cloud Controller configured) the route answers 503. */
+  reconcile?: ReconcileNow;
+  /** GET /targets, for Prometheus' http_sd. */
+  targets: TargetsReader;
   /** Accepted on GET /targets (beside the broker's credentials) and nowhere else. */
   targetsCredentials?: Credential;
   metrics?: AppMetrics;
   /** Credentials for /metrics; the broker's own when unset. */
   metricsAuth?: Credential;
-}
-
-export interface ExtraRouteGuards {
-  /** The broker's credentials: operations that change targets. */
-  operator: RequestHandler;
-  /** The broker's credentials or the targets-only pair: reading the target list. */
-  targetsReader: RequestHandler;
 }
 
 /** Assembles the transport: middlewares, one handler per endpoint, one error mapper. */
@@ -85,15 +79,16 @@ export function createBrokerApp(opts: BrokerAppOptions): Express {
   // Mounted at /v2 so the OSB-only checks (API version) never apply to operator endpoints.
   app.use('/v2', osb);
 
-  if (opts.extraRoutes) {
-    const extra = express.Router();
-    extra.use(requestIdentity(opts.logger, opts.metrics));
-    const operator = basicAuth(opts.credentials);
-    const targetsReader = opts.targetsCredentials ? basicAuth([...opts.credentials, opts.targetsCredentials]) : operator;
-    opts.extraRoutes(extra, { operator, targetsReader });
-    extra.use(operator, notFoundRoute());
-    app.use(extra);
-  }
+  // Operator endpoints beside /v2; paths none of them serves answer 401/404 with the broker's credentials.
+  const operatorRoutes = express.Router();
+  operatorRoutes.use(requestIdentity(opts.logger, opts.metrics));
+  // The broker's credentials change targets; the targets-only pair may read them, nothing else.
+  const operator = basicAuth(opts.credentials);
+  const targetsReader = opts.targetsCredentials ? basicAuth([...opts.credentials, opts.targetsCredentials]) : operator;
+  operatorRoutes.post('/update-targets', operator, updateTargets(opts.reconcile));
+  operatorRoutes.get('/targets', targetsReader, getTargets(opts.targets));
+  operatorRoutes.use(operator, notFoundRoute());
+  app.use(operatorRoutes);
 
   app.use(notFoundRoute());
   app.use(errorHandler(opts.logger));

@@ -1,4 +1,8 @@
 import { createServer, Server } from 'node:http';
+import { CcAppDirectory } from '../broker/app-lookup';
+import { createBrokerApp } from '../broker/osb/app';
+import { MonitoringBroker } from '../broker/monitoring-broker';
+import { TargetsView } from '../broker/targets-view';
 import type { Credential } from '../shared/basic-auth';
 import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
@@ -10,12 +14,6 @@ import { createStore } from '../shared/store';
 import { listen, usableDirectory } from '../shared/startup';
 import { InstrumentedStore } from '../shared/store/instrumented';
 import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
-import { CcAppDirectory } from './app-lookup';
-import { createBrokerApp } from './app';
-import { getTargets } from './handlers/targets';
-import { updateTargets } from './handlers/update-targets';
-import { TargetsView } from './targets-view';
-import { MonitoringBroker } from './monitoring-broker';
 
 /** CF gives a bind 60 s; CC lookups must end well before, retries included. */
 const CC_TIMEOUT_MS = 10_000;
@@ -31,6 +29,10 @@ export interface BrokerTuning {
   bindDeadlineMs?: number;
 }
 
+/**
+ * The broker's parts, from settings: the store, the monitoring service behind the OSB routes,
+ * the reconciler behind POST /update-targets and the view behind GET /targets.
+ */
 export function buildBroker(config: Config, logger: Logger, metrics = new AppMetrics(), tuning: BrokerTuning = {}) {
   const store = new InstrumentedStore(createStore(config.store), metrics);
   const cc = ccClientFromConfig(config, logger, { timeoutMs: CC_TIMEOUT_MS, retries: 1, maxRetryAfterMs: 10_000, onRequest: metrics.onCcRequest });
@@ -56,18 +58,16 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
   const app = createBrokerApp({
     service, credentials: brokerCredentials(config), logger, metrics, metricsAuth: config.metricsAuth,
     targetsCredentials: config.targetsAuth,
-    extraRoutes: (router, guards) => {
-      router.post('/update-targets', guards.operator, updateTargets(reconciler));
-      router.get('/targets', guards.targetsReader, getTargets(new TargetsView(store, logger, metrics)));
-    },
+    reconcile: reconciler ? () => reconciler.run() : undefined,
+    targets: new TargetsView(store, logger, metrics),
   });
   return { app, store, cc, service, reconciler, metrics };
 }
 
 /**
- * Starts listening; resolves once the port is bound, with what else runs on top of it. An fs
- * store directory that cannot be used, or a port that cannot be listened on, rejects with a
- * StartupError naming STORE_DIR, PORT or HOST, and leaves nothing running.
+ * `broker`: starts listening; resolves once the port is bound, with what else runs on top of
+ * it. An fs store directory that cannot be used, or a port that cannot be listened on, rejects
+ * with a StartupError naming STORE_DIR, PORT or HOST, and leaves nothing running.
  */
 export async function startBroker(config: Config, logger: Logger): Promise<{ server: Server; port: number; stop(): Promise<void> } & ReturnType<typeof buildBroker>> {
   if (config.store.store === 'fs') await usableDirectory(config.store.storeDir, 'STORE_DIR');

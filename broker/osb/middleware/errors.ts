@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type { Logger } from '../../shared/logger';
+import type { Logger } from '../../../shared/logger';
 import { BrokerFailure, toErrorResponse } from '../errors';
 import { MAX_JSON_DEPTH } from './json-depth';
 

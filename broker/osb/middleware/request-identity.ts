@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
-import { isValidId } from '../../shared/ids';
-import type { Logger } from '../../shared/logger';
-import type { AppMetrics } from '../../shared/metrics';
+import { isValidId } from '../../../shared/ids';
+import type { Logger } from '../../../shared/logger';
+import type { AppMetrics } from '../../../shared/metrics';
 import { appGuidCandidate } from '../handlers/request-fields';
 import { operationOf } from './operation';
 import type { RequestContext } from '../service';
