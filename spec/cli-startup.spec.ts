@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, waitFor } from './support/real-component';
+import { INTEGRATION } from './support/integration';
 
 /*
  * A part that cannot start (its port taken, its directory unusable) stops the process at once
@@ -53,7 +54,7 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-describe('startup failures stop the process at once, naming the setting', function () {
+describe('startup failures stop the process at once, naming the setting ' + INTEGRATION, function () {
   this.timeout(15_000);
   let dir: string;
   let aFile: string;
@@ -139,7 +140,7 @@ describe('startup failures stop the process at once, naming the setting', functi
   });
 });
 
-describe('broker passwords at start', function () {
+describe('broker passwords at start ' + INTEGRATION, function () {
   this.timeout(15_000);
   afterEach(() => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

@@ -11,6 +11,7 @@ import { CcEmulator } from '../support/cc-emulator';
 import { CF_PASS, CF_USER } from '../support/broker-harness';
 import { bindBody, deleteQuery, provisionBody } from '../support/osb-client';
 import { freePort, waitFor } from '../support/real-component';
+import { INTEGRATION } from '../support/integration';
 
 /*
  * CF stops an app instance with SIGTERM and kills it 10 s later. What was asked before the
@@ -38,7 +39,7 @@ function start(command: string, env: Record<string, string>, args: string[] = []
   return { proc, logs, exit };
 }
 
-describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
+describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION, function () {
   this.timeout(30_000);
   let cc: CcEmulator;
   let dir: string;

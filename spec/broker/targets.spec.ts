@@ -12,6 +12,7 @@ import { FsStore } from '../../shared/store';
 import { GetOptions, Store, StoreError } from '../../shared/store/store';
 import type { TargetGroup } from '../../shared/targets/types';
 import { targetFile, targetGroups } from '../support/target-files';
+import { integrationIf } from '../support/integration';
 
 describe('GET /targets (Prometheus http_sd)', function () {
   this.timeout(30_000);
@@ -69,7 +70,7 @@ describe('GET /targets (Prometheus http_sd)', function () {
 });
 
 for (const kind of ['fs', 's3'] as const) {
-  describe(`GET /targets with hostile objects in the ${kind} store`, function () {
+  describe(`GET /targets with hostile objects in the ${kind} store${integrationIf(kind === 's3')}`, function () {
     this.timeout(60_000);
     let h: BrokerHarness;
     const get = () => h.http.get('/targets').auth(BROKER_USER, BROKER_PASS);

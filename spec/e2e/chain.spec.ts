@@ -21,6 +21,7 @@ import { startNginxProxy } from '../support/nginx';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
 import { startPrometheus } from '../support/prometheus';
 import { S3Server, startS3Server } from '../support/s3-server';
+import { INTEGRATION } from '../support/integration';
 
 const CF_USER = 'e2e-reader';
 const CF_PASS = 'e2e-reader-pw';
@@ -30,7 +31,7 @@ const CF_PASS = 'e2e-reader-pw';
  * Prometheus with file_sd -> scrapes through the real nginx config of deploy/ -> a test app
  * that records what it receives. Default sidecar interval (5 s).
  */
-describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', function () {
+describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app ' + INTEGRATION, function () {
   this.timeout(120_000);
   let s3: S3Server;
   let cc: CcEmulator;

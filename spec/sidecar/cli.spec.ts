@@ -7,6 +7,7 @@ import { FsStore } from '../../shared/store';
 import { bumpActiveMarker } from '../../shared/store/marker';
 import { freePort } from '../support/real-component';
 import { targetFile } from '../support/target-files';
+import { INTEGRATION } from '../support/integration';
 
 const CLI = resolve(__dirname, '..', '..', 'cli.js');
 const target = targetFile('a.example.com', { job: 'a' });
@@ -32,7 +33,7 @@ function run(args: string[], env: Record<string, string>) {
   });
 }
 
-describe('cf-app-discovery sidecar (as a process)', function () {
+describe('cf-app-discovery sidecar (as a process) ' + INTEGRATION, function () {
   this.timeout(30_000);
   let storeDir: string;
   let dir: string;

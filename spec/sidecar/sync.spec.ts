@@ -16,6 +16,7 @@ import { makeFifo, removeFifo } from '../support/fifo';
 import { SidecarMetrics } from '../../sidecar/metrics';
 import type { TargetGroup } from '../../shared/targets/types';
 import { GetOptions, StoreError } from '../../shared/store/store';
+import { integrationIf } from '../support/integration';
 
 /** The store, recording the key of every get. */
 function countingGets(inner: Store): { store: Store; keys: string[] } {
@@ -39,7 +40,7 @@ async function unpublish(store: Store, id: string) {
 }
 
 for (const kind of ['fs', 's3'] as const) {
-  describe(`sidecar sync from the ${kind} store`, function () {
+  describe(`sidecar sync from the ${kind} store${integrationIf(kind === 's3')}`, function () {
     this.timeout(30_000);
     let store: Store;
     let s3: S3Server | undefined;

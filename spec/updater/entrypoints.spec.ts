@@ -8,6 +8,7 @@ import { FsStore } from '../../shared/store';
 import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { CcEmulator } from '../support/cc-emulator';
 import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
+import { INTEGRATION } from '../support/integration';
 
 describe('POST /update-targets on the broker', function () {
   this.timeout(30_000);
@@ -50,7 +51,7 @@ describe('POST /update-targets on the broker', function () {
   });
 });
 
-describe('cf-app-discovery updater --once', function () {
+describe('cf-app-discovery updater --once ' + INTEGRATION, function () {
   this.timeout(30_000);
   const CLI = resolve(__dirname, '..', '..', 'cli.js');
   let cc: CcEmulator;
