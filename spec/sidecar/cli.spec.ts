@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FsStore } from '../../shared/store';
 import { bumpActiveMarker } from '../../shared/store/marker';
-import { freePort } from '../support/real-component';
+import { keepChildOutput } from '../support/child-output';
 import { targetFile } from '../support/target-files';
 import { INTEGRATION } from '../support/integration';
 
@@ -78,6 +78,7 @@ describe('cf-app-discovery sidecar (as a process) ' + INTEGRATION, function () {
 
   describe('daemon', () => {
     let child: ChildProcess;
+    const children = keepChildOutput();
     afterEach(async () => {
       if (child && child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -87,9 +88,14 @@ describe('cf-app-discovery sidecar (as a process) ' + INTEGRATION, function () {
     });
 
     it('follows the store every SYNC_INTERVAL_SECONDS and reports itself on /metrics', async () => {
-      // A port the OS just handed out, not a guess that another process may hold.
-      const port = await freePort();
-      child = spawn(process.execPath, [CLI, 'sidecar', '--dir', dir, '--metrics-port', String(port)], { env: { PATH: process.env.PATH ?? '', ...env, SYNC_INTERVAL_SECONDS: '1' }, stdio: 'ignore' });
+      // Port 0: the OS picks one while the sidecar binds it (a port picked and freed before
+      // the spawn could be taken by another process meanwhile); the sidecar logs which it got.
+      child = children.track('sidecar', spawn(process.execPath, [CLI, 'sidecar', '--dir', dir, '--metrics-port', '0'], { env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', SYNC_INTERVAL_SECONDS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const port = await until('the metrics port in the log', async () => {
+        const m = /"port":(\d+)[^\n]*"msg":"metrics listening"|"msg":"metrics listening"[^\n]*"port":(\d+)/.exec(children.output(child));
+        return m ? Number(m[1] ?? m[2]) : undefined;
+      });
+      assert.notEqual(port, 0);
       const store = new FsStore(storeDir);
       await store.put('active/b1.json', target);
       await bumpActiveMarker(store, 'test');
