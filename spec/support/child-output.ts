@@ -10,7 +10,7 @@ interface Kept {
  * a spawned CLI that dies or hangs explains itself in the failure, not in a rerun. Call it in a
  * `describe`; it registers the `afterEach` that prints and forgets.
  */
-export function keepChildOutput(): { track: (name: string, child: ChildProcess) => ChildProcess; output: (child: ChildProcess) => string } {
+export function keepChildOutput(): { track: <C extends ChildProcess>(name: string, child: C) => C; output: (child: ChildProcess) => string } {
   const kept = new Map<ChildProcess, Kept>();
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
