@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { INTEGRATION } from './support/integration';
 
 /** The repository root: this file runs from dist-test/spec/. */
 const ROOT = resolve(__dirname, '..', '..');
@@ -12,7 +13,7 @@ const DIST = join(ROOT, 'dist');
  * `npm run demo` run from: dist/ must hold the product and nothing else, and dist/cli.js must
  * run as an installed command does, by its shebang and run bit.
  */
-describe('the product build (npm run build)', function () {
+describe('the product build (npm run build) ' + INTEGRATION, function () {
   this.timeout(180_000);
   let build: SpawnSyncReturns<string>;
 

@@ -5,7 +5,8 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, waitFor } from './support/real-component';
+import { waitFor } from './support/real-component';
+import { INTEGRATION } from './support/integration';
 
 /*
  * A part that cannot start (its port taken, its directory unusable) stops the process at once
@@ -37,6 +38,12 @@ function spawnCli(args: string[], env: Record<string, string>): { proc: ChildPro
 
 const run = (args: string[], env: Record<string, string>) => spawnCli(args, env).exit;
 
+/** The port a broker started with PORT=0 got from the OS, from its "broker listening" log line. */
+function brokerPortIn(output: string): number | undefined {
+  const line = output.split('\n').find((l) => l.includes('"msg":"broker listening"'));
+  return line ? (JSON.parse(line) as { port: number }).port : undefined;
+}
+
 /** A port this test holds on every interface, as another process would. */
 async function occupy(): Promise<{ port: number; release(): Promise<void> }> {
   const server: Server = createServer();
@@ -53,7 +60,7 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-describe('startup failures stop the process at once, naming the setting', function () {
+describe('startup failures stop the process at once, naming the setting ' + INTEGRATION, function () {
   this.timeout(15_000);
   let dir: string;
   let aFile: string;
@@ -121,10 +128,11 @@ describe('startup failures stop the process at once, naming the setting', functi
   it('all: the sidecar cannot start, so the broker it had started is stopped and its port is free again', async () => {
     const taken = await occupy();
     held.push(taken);
-    const port = await freePort();
-    const r = await run(['all', '--dir', join(dir, 'targets-all')], { ...env, PORT: String(port), SIDECAR_METRICS_PORT: String(taken.port) });
+    const r = await run(['all', '--dir', join(dir, 'targets-all')], { ...env, PORT: '0', SIDECAR_METRICS_PORT: String(taken.port) });
     cannotStart(r, new RegExp(`SIDECAR_METRICS_PORT: 127\\.0\\.0\\.1 port ${taken.port} is already in use`), true);
     assert.doesNotMatch(r.output, /updater running|sidecar running/, 'a part kept running after another failed');
+    const port = brokerPortIn(r.output);
+    assert.ok(port, `the broker had started: ${r.output}`);
     assert.ok(await isFree(port), 'the broker port is still held');
   });
 
@@ -139,7 +147,7 @@ describe('startup failures stop the process at once, naming the setting', functi
   });
 });
 
-describe('broker passwords at start', function () {
+describe('broker passwords at start ' + INTEGRATION, function () {
   this.timeout(15_000);
   afterEach(() => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -157,8 +165,8 @@ describe('broker passwords at start', function () {
   it('`npm start` on loopback without a password: generates a strong one, prints it once on stderr, never logs it, and it works', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-generated-'));
     try {
-      const port = await freePort();
-      const child = spawnCli(['broker'], { HOST: '127.0.0.1', PORT: String(port), STORE_DIR: join(dir, 'data') });
+      const child = spawnCli(['broker'], { HOST: '127.0.0.1', PORT: '0', STORE_DIR: join(dir, 'data') });
+      const port = await waitFor(async () => brokerPortIn(child.output()), 10_000, 'the broker listening');
       const base = `http://127.0.0.1:${port}`;
       await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined, 10_000, 'broker up');
       const m = /BROKER_USERNAME=(\S+) BROKER_PASSWORD=(\S+)/.exec(child.output());

@@ -3,6 +3,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { INTEGRATION } from './support/integration';
 
 const CLI = resolve(__dirname, '..', 'cli.js');
 
@@ -10,7 +11,7 @@ function run(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 10_000 });
 }
 
-describe('the cf-app-discovery command', () => {
+describe('the cf-app-discovery command ' + INTEGRATION, () => {
   it('--help lists the commands and every setting', () => {
     const r = run(['--help']);
     assert.equal(r.status, 0);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { INTEGRATION } from './support/integration';
 
-describe('npm run demo', function () {
+describe('npm run demo ' + INTEGRATION, function () {
   this.timeout(60_000);
 
   it('runs to completion on a fresh checkout, showing each step and the file_sd files, and exits 0', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { BROKER_PASS, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness, StoreKind } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
+import { integrationIf } from '../support/integration';
 
 /** Seeds an org, a space, a domain and a started app with two instances and one route. */
 function seedApp(h: BrokerHarness, over: { name?: string; instances?: number; state?: 'STARTED' | 'STOPPED' } = {}) {
@@ -15,7 +16,7 @@ function seedApp(h: BrokerHarness, over: { name?: string; instances?: number; st
 }
 
 for (const kind of ['fs', 's3'] as StoreKind[]) {
-  describe(`broker lifecycle on the ${kind} store, against the CC emulator`, function () {
+  describe(`broker lifecycle on the ${kind} store, against the CC emulator${integrationIf(kind === 's3')}`, function () {
     this.timeout(30_000);
     let h: BrokerHarness;
     let p: ReturnType<typeof asPlatform>;

@@ -10,7 +10,9 @@ import { silentLogger } from '../../shared/logger';
 import { CcEmulator } from '../../emulator';
 import { CF_PASS, CF_USER } from '../support/broker-harness';
 import { bindBody, deleteQuery, provisionBody } from '../support/osb-client';
-import { freePort, waitFor } from '../support/real-component';
+import { waitFor } from '../support/real-component';
+import { keepChildOutput } from '../support/child-output';
+import { INTEGRATION } from '../support/integration';
 
 /*
  * CF stops an app instance with SIGTERM and kills it 10 s later. What was asked before the
@@ -24,7 +26,7 @@ const auth = 'Basic ' + Buffer.from(`${USER}:${PASS}`).toString('base64');
 
 interface Child {
   proc: ChildProcess;
-  logs: () => Array<{ level: string; msg: string }>;
+  logs: () => Array<{ level: string; msg: string; port?: number }>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
@@ -34,11 +36,16 @@ function start(command: string, env: Record<string, string>, args: string[] = []
   proc.stdout!.on('data', (d) => out.push(String(d)));
   proc.stderr!.on('data', (d) => out.push(String(d)));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => proc.once('exit', (code, signal) => r({ code, signal, at: Date.now() })));
-  const logs = () => out.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string });
+  const logs = () => out.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string; port?: number });
   return { proc, logs, exit };
 }
 
-describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
+/** The port a child started with PORT=0 was given by the OS, from its "broker listening" log line. */
+function brokerPort(child: Child): Promise<number> {
+  return waitFor(async () => child.logs().find((l) => l.msg === 'broker listening')?.port, 10_000, 'the broker listening');
+}
+
+describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION, function () {
   this.timeout(30_000);
   let cc: CcEmulator;
   let dir: string;
@@ -46,6 +53,7 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
   let ids: { serviceId: string; planId: string };
   let appGuid: string;
   const children: ChildProcess[] = [];
+  const outputs = keepChildOutput();
 
   before(async () => {
     cc = new CcEmulator();
@@ -73,10 +81,9 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
   });
 
   it('broker: stops accepting at once, finishes the bind in flight with 201 and both files, then exits 0', async () => {
-    const port = await freePort();
-    const broker = start('broker', { ...env, PORT: String(port) });
-    children.push(broker.proc);
-    const base = `http://127.0.0.1:${port}`;
+    const broker = start('broker', { ...env, PORT: '0' });
+    children.push(outputs.track('broker', broker.proc));
+    const base = `http://127.0.0.1:${await brokerPort(broker)}`;
     await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined, 10_000, 'broker up');
     const headers = { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' };
     const prov = await fetch(`${base}/v2/service_instances/inst-sd`, { method: 'PUT', headers, body: JSON.stringify(provisionBody(ids)) });
@@ -122,8 +129,8 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
 
     cc.setLatency(1_000);
     cc.resetRequests();
-    const updater = start('updater', { ...env, PORT: String(await freePort()), UPDATE_SCHEDULE: '* * * * * *' });
-    children.push(updater.proc);
+    const updater = start('updater', { ...env, PORT: '0', UPDATE_SCHEDULE: '* * * * * *' });
+    children.push(outputs.track('updater', updater.proc));
     await waitFor(async () => cc.ccRequests().length > 0 || undefined, 10_000, 'the first reconcile reached the CC');
     const signalledAt = Date.now();
     updater.proc.kill('SIGTERM');
@@ -148,8 +155,8 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
     // The production client waits 15 s for an answer and retries twice: 45 s, far past CF's SIGKILL.
     cc.injectTimeout('/v3/', Infinity);
     try {
-      const updater = start('updater', { ...env, PORT: String(await freePort()) });
-      children.push(updater.proc);
+      const updater = start('updater', { ...env, PORT: '0' });
+      children.push(outputs.track('updater', updater.proc));
       await waitFor(async () => cc.ccRequests().length > 0 || undefined, 10_000, 'the first reconcile asked the CC');
       const signalledAt = Date.now();
       updater.proc.kill('SIGTERM');
@@ -165,10 +172,9 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance)', function () {
     }
   });
   it('all (the single-node command): SIGTERM stops broker, schedule and sidecar together and exits 0', async () => {
-    const port = await freePort();
-    const all = start('all', { ...env, PORT: String(port), SIDECAR_METRICS_PORT: String(await freePort()), SYNC_INTERVAL_SECONDS: '1' }, ['--dir', join(dir, 'targets')]);
-    children.push(all.proc);
-    const base = `http://127.0.0.1:${port}`;
+    const all = start('all', { ...env, PORT: '0', SIDECAR_METRICS_PORT: '0', SYNC_INTERVAL_SECONDS: '1' }, ['--dir', join(dir, 'targets')]);
+    children.push(outputs.track('all', all.proc));
+    const base = `http://127.0.0.1:${await brokerPort(all)}`;
     await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined, 10_000, 'all up');
     await waitFor(async () => all.logs().some((l) => l.msg === 'reconcile finished') || undefined, 10_000, 'the first scheduled reconcile');
     const signalledAt = Date.now();

@@ -12,12 +12,37 @@ import { FsStore } from '../../shared/store';
 import { GetOptions, Store, StoreError } from '../../shared/store/store';
 import type { TargetGroup } from '../../shared/targets/types';
 import { targetFile, targetGroups } from '../support/target-files';
+import { integrationIf } from '../support/integration';
+import { waitFor } from '../support/real-component';
+
+/** How many target files the /targets reader refused for `reason`, from the broker's /metrics. */
+async function refusedCount(h: BrokerHarness, reason: string): Promise<number> {
+  const text = (await h.http.get('/metrics').auth(BROKER_USER, BROKER_PASS).expect(200)).text;
+  const m = new RegExp(`^cf_app_discovery_invalid_target_files_total\\{reader="targets",reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** The view refreshes at most once a second: ask /targets until its body passes `ready`. */
+function targetsWhen(h: BrokerHarness, ready: (body: string) => boolean, what: string): Promise<string> {
+  return waitFor(async () => {
+    const text = (await h.http.get('/targets').auth(BROKER_USER, BROKER_PASS).expect(200)).text;
+    return ready(text) ? text : undefined;
+  }, 5_000, what);
+}
+
+/** Asks /targets (each request may start a sync) until the refusal counter for `reason` reaches `atLeast`. */
+function refusalsCounted(h: BrokerHarness, reason: string, atLeast: number): Promise<number> {
+  return waitFor(async () => {
+    await h.http.get('/targets').auth(BROKER_USER, BROKER_PASS).expect(200);
+    const n = await refusedCount(h, reason);
+    return n >= atLeast ? n : undefined;
+  }, 5_000, `${atLeast} refusals counted as ${reason}`);
+}
 
 describe('GET /targets (Prometheus http_sd)', function () {
   this.timeout(30_000);
   let h: BrokerHarness;
   const get = () => h.http.get('/targets').auth(BROKER_USER, BROKER_PASS);
-  const settle = () => new Promise((r) => setTimeout(r, 1100)); // the view refreshes at most once a second
 
   before(async () => {
     h = await startBrokerHarness('fs');
@@ -47,38 +72,32 @@ describe('GET /targets (Prometheus http_sd)', function () {
     await p.put('/v2/service_instances/t1', provisionBody(h.catalog)).expect(201);
     await p.put('/v2/service_instances/t1/service_bindings/tb1', bindBody(h.catalog, apps[0].guid)).expect(201);
     await p.put('/v2/service_instances/t1/service_bindings/tb2', bindBody(h.catalog, apps[1].guid)).expect(201);
-    await settle();
-    let groups = (await get().expect(200)).body as Array<{ targets: string[]; labels: Record<string, string> }>;
+    let groups = JSON.parse(await targetsWhen(h, (t) => JSON.parse(t).length === 3, 'both bindings served')) as Array<{ targets: string[]; labels: Record<string, string> }>;
     assert.equal(groups.length, 3);
     assert.deepEqual(groups.map((g) => g.labels.job).sort(), ['one', 'two', 'two']);
     assert.deepEqual(groups.find((g) => g.labels.job === 'one')?.targets, ['one.apps.example.com']);
 
     await p.delete(`/v2/service_instances/t1/service_bindings/tb2?${deleteQuery(h.catalog)}`).expect(200);
-    await settle();
-    groups = (await get().expect(200)).body;
+    groups = JSON.parse(await targetsWhen(h, (t) => JSON.parse(t).length !== 3, 'the unbind served'));
     assert.deepEqual(groups.map((g) => g.labels.job), ['one']);
   });
 
   it('never serves an invalid object from the store', async () => {
+    const refusedBefore = await refusedCount(h, 'invalid');
     await h.store.put('active/broken.json', '[{"targets": ["x"], "labels": {"bad-name": "y"}}]');
     await bumpActiveMarker(h.store, 'test');
-    await settle();
+    await refusalsCounted(h, 'invalid', refusedBefore + 1);
     const groups = (await get().expect(200)).body as Array<{ labels: Record<string, string> }>;
     assert.ok(groups.every((g) => !('bad-name' in g.labels)));
   });
 });
 
 for (const kind of ['fs', 's3'] as const) {
-  describe(`GET /targets with hostile objects in the ${kind} store`, function () {
+  describe(`GET /targets with hostile objects in the ${kind} store${integrationIf(kind === 's3')}`, function () {
     this.timeout(60_000);
     let h: BrokerHarness;
     const get = () => h.http.get('/targets').auth(BROKER_USER, BROKER_PASS);
-    const settle = () => new Promise((r) => setTimeout(r, 1100));
-    const metric = async (reason: string) => {
-      const text = (await h.http.get('/metrics').auth(BROKER_USER, BROKER_PASS).expect(200)).text;
-      const m = new RegExp(`^cf_app_discovery_invalid_target_files_total\\{reader="targets",reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
-      return m ? Number(m[1]) : 0;
-    };
+    const metric = (reason: string) => refusedCount(h, reason);
     let good: string;
 
     before(async () => {
@@ -90,8 +109,7 @@ for (const kind of ['fs', 's3'] as const) {
       const p = asPlatform(h.http);
       await p.put('/v2/service_instances/h1', provisionBody(h.catalog)).expect(201);
       await p.put('/v2/service_instances/h1/service_bindings/hb1', bindBody(h.catalog, app.guid)).expect(201);
-      await settle();
-      good = (await get().expect(200)).text;
+      good = await targetsWhen(h, (t) => JSON.parse(t).length === 2, 'the good binding served');
       assert.equal(JSON.parse(good).length, 2);
     });
     after(() => h?.stop());
@@ -113,7 +131,7 @@ for (const kind of ['fs', 's3'] as const) {
         await h.store.put(`active/tampered-${i}.json`, JSON.stringify(change(groups) ?? groups));
       }
       await bumpActiveMarker(h.store, 'test');
-      await settle();
+      await refusalsCounted(h, 'invalid', before + tampered.length);
       assert.equal((await get().expect(200)).text, good, 'only the good targets, byte for byte');
       assert.equal(await metric('invalid') - before, tampered.length);
       for (let i = 0; i < tampered.length; i++) await h.store.delete(`active/tampered-${i}.json`);
@@ -122,7 +140,7 @@ for (const kind of ['fs', 's3'] as const) {
     it('answers 200 with an oversized object in active/, and counts it', async () => {
       await h.store.put('active/huge.json', `[${' '.repeat(50 * 1024 * 1024)}]`);
       await bumpActiveMarker(h.store, 'test');
-      await settle();
+      await refusalsCounted(h, 'too_large', 1);
       assert.equal((await get().expect(200)).text, good);
       assert.equal(await metric('too_large'), 1);
       await h.store.delete('active/huge.json');

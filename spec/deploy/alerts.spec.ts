@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { INTEGRATION } from '../support/integration';
 
 const DIR = resolve(__dirname, '..', '..', '..', 'deploy', 'prometheus');
 const PROMTOOL = '/usr/bin/promtool';
 
-describe('alerting rules (promtool)', function () {
+describe('alerting rules (promtool) ' + INTEGRATION, function () {
   this.timeout(60_000);
   before(function () {
     if (existsSync(PROMTOOL)) return;

@@ -21,6 +21,8 @@ import { startNginxProxy } from '../support/nginx';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
 import { startPrometheus } from '../support/prometheus';
 import { S3Server, startS3Server } from '../support/s3-server';
+import { INTEGRATION } from '../support/integration';
+import { waitFor } from '../support/real-component';
 
 const CF_USER = 'e2e-reader';
 const CF_PASS = 'e2e-reader-pw';
@@ -30,7 +32,7 @@ const CF_PASS = 'e2e-reader-pw';
  * Prometheus with file_sd -> scrapes through the real nginx config of deploy/ -> a test app
  * that records what it receives. Default sidecar interval (5 s).
  */
-describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', function () {
+describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app ' + INTEGRATION, function () {
   this.timeout(120_000);
   let s3: S3Server;
   let cc: CcEmulator;
@@ -38,6 +40,7 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
   let proxy: Awaited<ReturnType<typeof startNginxProxy>>;
   let prom: Awaited<ReturnType<typeof startPrometheus>>;
   let daemon: SidecarDaemon;
+  let sidecarMetrics: SidecarMetrics;
   let dir: string;
   let http: ReturnType<typeof asPlatform>;
   let catalog: { serviceId: string; planId: string };
@@ -84,7 +87,8 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
     http = asPlatform(supertest.agent(broker.app));
     store = new S3Store({ bucket: s3.bucket, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', requestTimeoutMs: 2000 });
     const syncer = new Syncer(store, new TargetDir(dir), { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 16 }, silentLogger);
-    daemon = new SidecarDaemon(syncer, new SidecarMetrics(), { intervalMs: 5000, maxBackoffMs: 10_000 }, silentLogger);
+    sidecarMetrics = new SidecarMetrics();
+    daemon = new SidecarDaemon(syncer, sidecarMetrics, { intervalMs: 5000, maxBackoffMs: 10_000 }, silentLogger);
     daemon.start();
     await http.put('/v2/service_instances/e2e', provisionBody(catalog)).expect(201);
   });
@@ -99,6 +103,11 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** The sum of a sidecar counter over all its labels: a sync that happened leaves its mark here. */
+  const sidecarCount = async (name: string) => {
+    const lines = (await sidecarMetrics.registry.metrics()).split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+    return lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  };
   const upTargets = async () => (await prom.targets()).filter((t) => t.labels.job === 'e2e-app' && t.health === 'up');
 
   it('a bind appears as up targets with the right labels; the app sees X-CF-APP-INSTANCE', async () => {
@@ -121,11 +130,15 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
   });
 
   it('a corrupt object, a bad label name and an escaping key never reach DIR; Prometheus reads no bad file', async () => {
+    const invalidBefore = await sidecarCount('cf_app_discovery_sidecar_invalid_objects_total');
+    const refusedBefore = await sidecarCount('cf_app_discovery_sidecar_refused_keys_total');
     await store.put('active/corrupt.json', '[{"targets": ["127.0.0.1:1"], "labels": ');
     await store.put('active/badlabel.json', '[{"targets": ["127.0.0.1:1"], "labels": {"bad-name": "x"}}]');
     await s3.client().send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'active/sub/escape.json', Body: '[]' }));
     await bumpActiveMarker(store, 'test');
-    await new Promise((r) => setTimeout(r, 7000)); // more than one sidecar poll
+    // A sidecar sync has seen all three: two objects not mirrored, one key refused.
+    await waitFor(async () => (await sidecarCount('cf_app_discovery_sidecar_invalid_objects_total')) >= invalidBefore + 2
+      && (await sidecarCount('cf_app_discovery_sidecar_refused_keys_total')) >= refusedBefore + 1 || undefined, 30_000, 'a sidecar sync that refused the three objects');
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.json')), ['e2e-b1.json']);
     // Read from Prometheus' own /metrics: it does not scrape itself, so PromQL would see nothing.
     assert.equal(await prom.selfMetric('prometheus_sd_file_read_errors_total'), 0);
@@ -135,9 +148,10 @@ describe('end to end: broker -> s3 -> sidecar -> Prometheus -> nginx -> app', fu
   });
 
   it('with the store stopped, every file stays and Prometheus keeps scraping', async () => {
+    const failedBefore = await sidecarCount('cf_app_discovery_sidecar_sync_errors_total');
     await s3.halt();
     try {
-      await new Promise((r) => setTimeout(r, 7000));
+      await waitFor(async () => (await sidecarCount('cf_app_discovery_sidecar_sync_errors_total')) > failedBefore || undefined, 30_000, 'a sidecar sync failing on the stopped store');
       assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.json')), ['e2e-b1.json']);
       assert.equal((await upTargets()).length, 2);
     } finally {

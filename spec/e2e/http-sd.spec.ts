@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
 import { startPrometheus } from '../support/prometheus';
+import { INTEGRATION } from '../support/integration';
 
 /** A real Prometheus (Debian package) discovering targets from the broker's GET /targets. */
-describe('end to end: Prometheus http_sd_configs on the broker', function () {
+describe('end to end: Prometheus http_sd_configs on the broker ' + INTEGRATION, function () {
   this.timeout(90_000);
   let h: BrokerHarness;
   let server: Server;

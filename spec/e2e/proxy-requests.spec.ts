@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { NginxProxy, startNginxProxy } from '../support/nginx';
 import { ArrivedRequest, parseArrived, RawResponse, RawUpstream, sendRaw, startRawUpstream, UPSTREAM_BODY } from '../support/raw-http';
 import { waitFor } from '../support/real-component';
+import { INTEGRATION } from '../support/integration';
 
 const GUID = '7b1e3f5a-0c4d-4e2f-9a61-1f0d2c3b4a01';
 /** What Prometheus appends to a target of the cf-apps job (the __param_* labels), plain http to the test upstream. */
@@ -65,7 +66,7 @@ interface RawRequest {
  * byte for byte over TCP; what the upstream receives is compared byte for byte: the request line,
  * the exact set of header lines, and that nothing follows the head (no body, no second request).
  */
-describe('nginx forward proxy (deploy/): exactly what reaches the app', function () {
+describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGRATION, function () {
   this.timeout(60_000);
   let upstream: RawUpstream;
   let proxy: NginxProxy;

@@ -7,6 +7,7 @@ import type { TargetGroup } from '../../shared/targets/types';
 import { MetricsApp, startMetricsApp } from '../support/metrics-app';
 import { NginxProxy, requireNginx, startNginxProxy } from '../support/nginx';
 import { deployCfAppsJob, PromTarget, PrometheusServer, requirePrometheus, startPrometheus } from '../support/prometheus';
+import { INTEGRATION } from '../support/integration';
 
 /** The app domains of this test platform; the proxy's DNS stub resolves every name in them to 127.0.0.1. */
 const APP_DOMAINS_REGEX = '^([a-z0-9-]+\\.)*apps\\.test$';
@@ -45,7 +46,7 @@ function targetFile(app: { guid: string; name: string; org: string; space: strin
  * `payments` (1 instance, https: the proxy's default, with SNI and certificate verification).
  * Host names are real-looking (`*.apps.test`), resolved by a DNS stub the proxy's resolver uses.
  */
-describe('end to end: Prometheus file_sd -> nginx forward proxy (deploy/) -> apps', function () {
+describe('end to end: Prometheus file_sd -> nginx forward proxy (deploy/) -> apps ' + INTEGRATION, function () {
   this.timeout(120_000);
   let dir: string;
   let checkoutApp: MetricsApp;

@@ -7,6 +7,7 @@ import { FakeExporter, startFakeExporter } from '../support/fake-exporter';
 import { NginxProxy, requireNginx, startNginxProxy, withPath } from '../support/nginx';
 import { DEPLOY_PROMETHEUS_YML, deployPrometheusConfig, PrometheusServer, requirePrometheus, startPrometheus } from '../support/prometheus';
 import { freePort } from '../support/real-component';
+import { INTEGRATION } from '../support/integration';
 
 const ALERTS_YML = resolve(DEPLOY_PROMETHEUS_YML, '..', 'alerts.yml');
 const APP_DOMAINS_REGEX = '^([a-z0-9-]+\\.)*apps\\.test$';
@@ -120,7 +121,7 @@ function limitPages(l: ReturnType<typeof deployLimits>): Record<string, string> 
  * deploy/nginx/forward-proxy.conf; the platform's broker, updater and sidecar are fake exporters
  * in their jobs (the broker's and updater's behind the deploy file's basic auth).
  */
-describe('end to end: tenants cannot reach the platform\'s alerts or exhaust Prometheus (deploy/prometheus)', function () {
+describe('end to end: tenants cannot reach the platform\'s alerts or exhaust Prometheus (deploy/prometheus) ' + INTEGRATION, function () {
   this.timeout(180_000);
   let limits: ReturnType<typeof deployLimits>;
   let dir: string;

@@ -9,6 +9,7 @@ import { AppMetrics } from '../../shared/metrics';
 import type { RunSummary } from '../../updater/reconciler';
 import { provisionBody } from '../support/osb-client';
 import { captureLogger, FaultStack, startFaultStack } from './support/fault-stack';
+import { INTEGRATION } from '../support/integration';
 
 const INSTANCE = 'cc-faults-instance';
 /** The client's deadline per CC request in these tests (production: 15 s, see updater/build.ts). */
@@ -42,7 +43,7 @@ const FAULTS: Fault[] = [
   },
 ];
 
-describe('reliability: Cloud Controller faults during a reconcile on the s3 store', function () {
+describe('reliability: Cloud Controller faults during a reconcile on the s3 store ' + INTEGRATION, function () {
   this.timeout(20_000);
   let st: FaultStack;
   let n = 0;

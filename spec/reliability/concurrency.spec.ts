@@ -8,6 +8,7 @@ import { Reconciler, RunSummary } from '../../updater/reconciler';
 import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness, StoreKind } from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
 import { Answered, BindParams, BindRequest, expectedGroups, Group, ModelApp, prng, requestKey, resolve } from './support/race-model';
+import { INTEGRATION } from '../support/integration';
 
 /*
  * Hundreds of binds and unbinds across many apps, sent with bounded concurrency while two
@@ -381,7 +382,7 @@ describe('reliability: binds and unbinds racing repeated reconciles', function (
     console.log(`      ${await race('fs', FS_OPS, SEED)}`);
   });
 
-  it(`s3 store (s3rver): ${S3_OPS} binds, unbinds and CC changes racing two reconcilers end in exactly the store the model predicts`, async () => {
+  it(`s3 store (s3rver): ${S3_OPS} binds, unbinds and CC changes racing two reconcilers end in exactly the store the model predicts ${INTEGRATION}`, async () => {
     console.log(`      ${await race('s3', S3_OPS, SEED)}`);
   });
 });

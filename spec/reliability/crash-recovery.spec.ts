@@ -13,6 +13,7 @@ import { targetFileProblem } from '../../shared/targets/schema';
 import { ACTIVE_MARKER_KEY } from '../../shared/store/marker';
 import { asPlatform, bindBody, deleteQuery } from '../support/osb-client';
 import { BoundApp, CrashWorld, StoreKind } from './support/crash-world';
+import { INTEGRATION } from '../support/integration';
 
 type Platform = ReturnType<typeof asPlatform>;
 type Groups = Array<{ targets: string[]; labels: Record<string, string> }>;
@@ -53,7 +54,7 @@ async function crashBindAfterTargetFile(w: CrashWorld, tag: string) {
   return { instanceId, bindingId, appGuid };
 }
 
-describe('crash recovery: broker and updater killed with SIGKILL mid-operation (issue 6)', function () {
+describe('crash recovery: broker and updater killed with SIGKILL mid-operation (issue 6) ' + INTEGRATION, function () {
   this.timeout(45_000); // child processes start slowly on a loaded machine
 
   for (const kind of ['fs', 's3'] as StoreKind[]) {

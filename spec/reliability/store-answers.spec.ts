@@ -15,6 +15,7 @@ import { TargetDir } from '../../sidecar/target-dir';
 import { provisionBody } from '../support/osb-client';
 import { FaultStack, PREFIX, startFaultStack } from './support/fault-stack';
 import type { CannedAnswer, ProxiedRequest } from './support/s3-fault-proxy';
+import { INTEGRATION } from '../support/integration';
 
 const INSTANCE = 'answers-instance';
 const SLOW_DOWN: CannedAnswer = {
@@ -25,7 +26,7 @@ const HTML: CannedAnswer = { status: 200, headers: { 'Content-Type': 'text/html'
 const isListing = (prefix: string) => (r: ProxiedRequest) => r.method === 'GET' && r.key === '' && r.query.get('prefix') === `${PREFIX}${prefix}`;
 const SYNC_OPTS = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8 };
 
-describe('reliability: a store that throttles or answers garbage (s3rver behind a proxy)', function () {
+describe('reliability: a store that throttles or answers garbage (s3rver behind a proxy) ' + INTEGRATION, function () {
   this.timeout(30_000);
   let st: FaultStack;
   let n = 0;

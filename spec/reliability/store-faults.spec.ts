@@ -27,13 +27,14 @@ import { provisionBody } from '../support/osb-client';
 import { captureLogger, FaultStack, PREFIX, startFaultStack } from './support/fault-stack';
 import { targetFile } from '../support/target-files';
 import type { ProxiedRequest } from './support/s3-fault-proxy';
+import { INTEGRATION } from '../support/integration';
 
 const INSTANCE = 'faults-instance';
 /** OSB: the platform gives a bind 60 s before it gives up and orphan-mitigates. */
 const PLATFORM_BIND_TIMEOUT_MS = 60_000;
 const SYNC_OPTS = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8 };
 
-describe('reliability: the store failing under broker, updater and sidecar (real s3rver)', function () {
+describe('reliability: the store failing under broker, updater and sidecar (real s3rver) ' + INTEGRATION, function () {
   this.timeout(30_000);
   let st: FaultStack;
   let n = 0;

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FsStore } from '../../shared/store';
 import { bumpActiveMarker } from '../../shared/store/marker';
-import { freePort } from '../support/real-component';
+import { keepChildOutput } from '../support/child-output';
 import { targetFile } from '../support/target-files';
+import { INTEGRATION } from '../support/integration';
 
 const CLI = resolve(__dirname, '..', '..', 'cli.js');
 const target = targetFile('a.example.com', { job: 'a' });
@@ -32,7 +33,7 @@ function run(args: string[], env: Record<string, string>) {
   });
 }
 
-describe('cf-app-discovery sidecar (as a process)', function () {
+describe('cf-app-discovery sidecar (as a process) ' + INTEGRATION, function () {
   this.timeout(30_000);
   let storeDir: string;
   let dir: string;
@@ -77,6 +78,7 @@ describe('cf-app-discovery sidecar (as a process)', function () {
 
   describe('daemon', () => {
     let child: ChildProcess;
+    const children = keepChildOutput();
     afterEach(async () => {
       if (child && child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -86,9 +88,14 @@ describe('cf-app-discovery sidecar (as a process)', function () {
     });
 
     it('follows the store every SYNC_INTERVAL_SECONDS and reports itself on /metrics', async () => {
-      // A port the OS just handed out, not a guess that another process may hold.
-      const port = await freePort();
-      child = spawn(process.execPath, [CLI, 'sidecar', '--dir', dir, '--metrics-port', String(port)], { env: { PATH: process.env.PATH ?? '', ...env, SYNC_INTERVAL_SECONDS: '1' }, stdio: 'ignore' });
+      // Port 0: the OS picks one while the sidecar binds it (a port picked and freed before
+      // the spawn could be taken by another process meanwhile); the sidecar logs which it got.
+      child = children.track('sidecar', spawn(process.execPath, [CLI, 'sidecar', '--dir', dir, '--metrics-port', '0'], { env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', SYNC_INTERVAL_SECONDS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const port = await until('the metrics port in the log', async () => {
+        const m = /"port":(\d+)[^\n]*"msg":"metrics listening"|"msg":"metrics listening"[^\n]*"port":(\d+)/.exec(children.output(child));
+        return m ? Number(m[1] ?? m[2]) : undefined;
+      });
+      assert.notEqual(port, 0);
       const store = new FsStore(storeDir);
       await store.put('active/b1.json', target);
       await bumpActiveMarker(store, 'test');

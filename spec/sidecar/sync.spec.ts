@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -16,6 +16,7 @@ import { makeFifo, removeFifo } from '../support/fifo';
 import { SidecarMetrics } from '../../sidecar/metrics';
 import type { TargetGroup } from '../../shared/targets/types';
 import { GetOptions, StoreError } from '../../shared/store/store';
+import { integrationIf } from '../support/integration';
 
 /** The store, recording the key of every get. */
 function countingGets(inner: Store): { store: Store; keys: string[] } {
@@ -39,7 +40,7 @@ async function unpublish(store: Store, id: string) {
 }
 
 for (const kind of ['fs', 's3'] as const) {
-  describe(`sidecar sync from the ${kind} store`, function () {
+  describe(`sidecar sync from the ${kind} store${integrationIf(kind === 's3')}`, function () {
     this.timeout(30_000);
     let store: Store;
     let s3: S3Server | undefined;
@@ -53,18 +54,7 @@ for (const kind of ['fs', 's3'] as const) {
     const local = async () => (await readdir(dir)).filter((f) => !f.startsWith('.')).sort();
 
     before(async () => {
-      it('--once trusts files unchanged since its state was saved, and re-reads one edited since', async () => {
-      await publish(store, 'b1', body('a.example.com'));
-      await publish(store, 'b2', body('b.example.com'));
-      await syncer({}, true).syncOnce();
-      await new Promise((r) => setTimeout(r, 20));
-      await writeFile(join(dir, 'b1.json'), 'edited by hand');
-      const r = await syncer({ fullListIntervalMs: 0 }, true).syncOnce();
-      assert.deepEqual([r.fetched, r.written], [1, 1], 'only the edited file is fetched again');
-      assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a.example.com'));
-    });
-
-    if (kind === 's3') {
+      if (kind === 's3') {
         s3 = await startS3Server();
         process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
         process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -199,8 +189,10 @@ for (const kind of ['fs', 's3'] as const) {
       await publish(store, 'b1', body('a.example.com'));
       await publish(store, 'b2', body('b.example.com'));
       await syncer({}, true).syncOnce();
-      await new Promise((r) => setTimeout(r, 20));
       await writeFile(join(dir, 'b1.json'), 'edited by hand');
+      // An edit is an edit whatever the file system's timestamp resolution: a later mtime.
+      const later = new Date(Date.now() + 2_000);
+      await utimes(join(dir, 'b1.json'), later, later);
       const r = await syncer({ fullListIntervalMs: 0 }, true).syncOnce();
       assert.deepEqual([r.fetched, r.written], [1, 1], 'only the edited file is fetched again');
       assert.equal(await readFile(join(dir, 'b1.json'), 'utf8'), body('a.example.com'));

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { createStore, ObjectTooLargeError, S3Store, StoreError } from '../../shared/store';
 import { S3Server, startS3ServerOrSkip, useS3rverCredentials } from '../support/s3-server';
 import { storeContract } from './contract';
+import { INTEGRATION } from '../support/integration';
 
 const md5 = (s: string) => `"${createHash('md5').update(s).digest('hex')}"`;
 
@@ -24,7 +25,7 @@ async function failure(call: () => Promise<unknown>): Promise<{ err: StoreError;
   }
 }
 
-describe('S3Store (against s3rver)', function () {
+describe('S3Store (against s3rver) ' + INTEGRATION, function () {
   this.timeout(30_000);
   let server: S3Server;
   let raw: S3Client;

@@ -8,6 +8,9 @@ import { FsStore } from '../../shared/store';
 import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { CcEmulator } from '../../emulator';
 import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
+import { INTEGRATION } from '../support/integration';
+import { keepChildOutput } from '../support/child-output';
+import { waitFor } from '../support/real-component';
 
 describe('POST /update-targets on the broker', function () {
   this.timeout(30_000);
@@ -50,15 +53,16 @@ describe('POST /update-targets on the broker', function () {
   });
 });
 
-describe('cf-app-discovery updater --once', function () {
+describe('cf-app-discovery updater --once ' + INTEGRATION, function () {
   this.timeout(30_000);
+  const children = keepChildOutput();
   const CLI = resolve(__dirname, '..', '..', 'cli.js');
   let cc: CcEmulator;
   let dir: string;
   let env: Record<string, string>;
   // Async: the emulator lives in this process and must keep answering while the child runs.
   const run = (extra: Record<string, string> = {}) => new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, [CLI, 'updater', '--once'], { env: { PATH: process.env.PATH ?? '', ...env, ...extra } });
+    const child = children.track('updater --once', spawn(process.execPath, [CLI, 'updater', '--once'], { env: { PATH: process.env.PATH ?? '', ...env, ...extra } }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -111,14 +115,17 @@ describe('cf-app-discovery updater --once', function () {
   });
 
   it('as a daemon, reconciles at start and reports it on /metrics (PORT)', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [CLI, 'updater'], { env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) }, stdio: 'ignore' });
+    // PORT=0: the OS picks the port as the updater binds it; the updater logs which one.
+    const child = children.track('updater', spawn(process.execPath, [CLI, 'updater'], { env: { PATH: process.env.PATH ?? '', ...env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] }));
     try {
-      let text = '';
-      for (let i = 0; i < 100 && !/cf_app_discovery_reconcile_runs_total\{outcome="success"\} 1/.test(text); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
-      }
+      const port = await waitFor(async () => {
+        const m = /"port":(\d+)[^\n]*"msg":"metrics listening"/.exec(children.output(child));
+        return m ? Number(m[1]) : undefined;
+      }, 15_000, 'the metrics port in the updater log');
+      const text = await waitFor(async () => {
+        const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /cf_app_discovery_reconcile_runs_total\{outcome="success"\} 1/.test(t) ? t : undefined;
+      }, 15_000, 'a successful reconcile on /metrics');
       assert.match(text, /cf_app_discovery_reconcile_runs_total\{outcome="success"\} 1/);
       assert.match(text, /cf_app_discovery_cc_requests_total\{endpoint="\/v3\/apps",status="200"\} 1/);
     } finally {
