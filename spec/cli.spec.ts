@@ -95,7 +95,7 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
           const lines = r.stdout.split('\n');
           const options = lines.slice(lines.indexOf('Options:') + 1, lines.indexOf('', lines.indexOf('Options:'))).map(words);
           assert.deepEqual(options, [...want.flags, '-h, --help'], 'flags, each with its value');
-          const settings = new Set(lines.filter((l) => /^  [A-Z][A-Z0-9_]+ /.test(l)).map(words));
+          const settings = new Set(lines.filter((l) => /^ {2}[A-Z][A-Z0-9_]+ /.test(l)).map(words));
           for (const s of want.reads) assert.ok(settings.has(s), `${command} --help names ${s}`);
           for (const s of want.ignores) assert.ok(!settings.has(s), `${command} --help does not name ${s}`);
         }

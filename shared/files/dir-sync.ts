@@ -32,7 +32,8 @@ export class DirSyncs {
   }
 
   private afterSync(dir: string, entry: PendingSync): void {
-    if (entry.next) this.start(dir, entry.next);
+    // Whoever waits for the next sync holds its promise and sees its outcome.
+    if (entry.next) void this.start(dir, entry.next);
     else this.pending.delete(dir);
   }
 }

@@ -113,7 +113,7 @@ const carriesValidCredentials = (header: string) =>
 function parsesAsStrictJson(bytes: Buffer): boolean {
   const text = bytes.toString('utf8').replace(/^\ufeff/, '');
   if (text.length === 0) return true; // body-parser reads an empty body as {}
-  if (!/^[\x20\x09\x0a\x0d]*[[{]/.test(text)) return false;
+  if (!/^[ \t\n\r]*[[{]/.test(text)) return false;
   try {
     JSON.parse(text);
     return true;

@@ -148,7 +148,7 @@ export async function startPrometheus(opts: PrometheusOptions, ctx?: Mocha.Conte
     await waitFor(async () => (await fetch(`${url}/-/ready`)).ok, 20_000, 'Prometheus /-/ready');
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n${stderr}`);
+    throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
   }
 
   async function api<T>(path: string): Promise<T> {

@@ -214,7 +214,6 @@ export async function startS3ServerOrSkip(ctx: Mocha.Context, opts?: { buckets?:
     return await startS3Server(opts);
   } catch (err) {
     if (process.env.CI === 'true') throw err;
-    // eslint-disable-next-line no-console
     console.warn(`SKIPPING S3 tests: ${(err as Error).message}`);
     ctx.skip();
     throw err; // not reached: skip() throws
