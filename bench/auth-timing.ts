@@ -15,7 +15,10 @@ const header = (user: string, password: string) => 'Basic ' + Buffer.from(`${use
 const same = CURRENT.password;
 const GUESSES: Record<string, string> = {
   'nothing in common (same length)': header(CURRENT.username, 'z'.repeat(same.length)),
-  'first half right': header(CURRENT.username, same.slice(0, same.length / 2) + 'z'.repeat(same.length - same.length / 2)),
+  'first half right': header(
+    CURRENT.username,
+    same.slice(0, same.length / 2) + 'z'.repeat(same.length - same.length / 2),
+  ),
   'all but the last character right': header(CURRENT.username, same.slice(0, -1) + 'z'),
   'wrong user, right password': header('cf-brokeR', same),
   'the right pair (accepted)': header(CURRENT.username, same),
@@ -31,13 +34,26 @@ function nsPerCheck(check: (h: string) => boolean, h: string, iterations: number
 function main() {
   const iterations = Number(process.env.BENCH_ITERATIONS ?? 200_000);
   const samples = 7;
-  const checkers = { 'one pair accepted': basicAuthChecker(CURRENT), 'two pairs (rotating)': basicAuthChecker([CURRENT, PREVIOUS]) };
-  console.log(`node ${process.version}; ${iterations.toLocaleString('en')} checks per sample, median of ${samples} samples, interleaved\n`);
+  const checkers = {
+    'one pair accepted': basicAuthChecker(CURRENT),
+    'two pairs (rotating)': basicAuthChecker([CURRENT, PREVIOUS]),
+  };
+  console.log(
+    `node ${process.version}; ${iterations.toLocaleString('en')} checks per sample, median of ${samples} samples, interleaved\n`,
+  );
   console.log(`| guess | ${Object.keys(checkers).join(' ns | ')} ns |`);
-  console.log(`|---|${Object.keys(checkers).map(() => '---').join('|')}|`);
+  console.log(
+    `|---|${Object.keys(checkers)
+      .map(() => '---')
+      .join('|')}|`,
+  );
   const results = new Map<string, number[][]>();
   // Interleave guesses within each sample, so drift of the machine hits them all alike.
-  for (const name of Object.keys(GUESSES)) results.set(name, Object.keys(checkers).map(() => []));
+  for (const name of Object.keys(GUESSES))
+    results.set(
+      name,
+      Object.keys(checkers).map(() => []),
+    );
   for (let s = 0; s < samples; s++) {
     Object.values(checkers).forEach((check, c) => {
       for (const [name, h] of Object.entries(GUESSES)) results.get(name)![c].push(nsPerCheck(check, h, iterations));

@@ -20,7 +20,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { machineBusyMs, ownCpuMs } from './support/cpu';
 import { EmulatorProcess, Platform } from './support/emulator-control';
 import { BrokerMonitor, MemorySample, rssSlopeMibPerMin } from './support/load-monitor';
-import { BindingLedger, bindRequest, catalogRequest, OsbTarget, PhaseLoad, ResponseLog, runPhase, unbindRequest } from './support/load-phases';
+import {
+  BindingLedger,
+  bindRequest,
+  catalogRequest,
+  OsbTarget,
+  PhaseLoad,
+  ResponseLog,
+  runPhase,
+  unbindRequest,
+} from './support/load-phases';
 import { loadavgText, machineFacts, PhaseReport, printTable, StoreCheck } from './support/load-report';
 import { startNode, stopNode } from './support/processes';
 
@@ -57,11 +66,20 @@ async function checkStore(storeDir: string, ledger: BindingLedger): Promise<Stor
   const bindings = await idsUnder(join(storeDir, 'bindings'));
   const active = await idsUnder(join(storeDir, 'active'));
   const same = (ids: string[]) => ids.length === ledger.live.size && ids.every((id) => ledger.live.has(id));
-  return { bindings: bindings.length, active: active.length, expected: ledger.live.size, exact: same(bindings) && same(active) };
+  return {
+    bindings: bindings.length,
+    active: active.length,
+    expected: ledger.live.size,
+    exact: same(bindings) && same(active),
+  };
 }
 
 /** Makes the broker write a heap snapshot (a full GC comes first), waits for it, then reads its heap used. */
-async function liveHeapAfterFullGc(child: ChildProcess, diagDir: string, monitor: BrokerMonitor): Promise<number | undefined> {
+async function liveHeapAfterFullGc(
+  child: ChildProcess,
+  diagDir: string,
+  monitor: BrokerMonitor,
+): Promise<number | undefined> {
   child.kill('SIGUSR2');
   let lastSize = -1;
   for (let i = 0; i < 120; i++) {
@@ -88,15 +106,27 @@ async function main() {
     const storeDir = await mkdtemp(join(tmpdir(), 'bench-load-'));
     cleanups.push(() => rm(storeDir, { recursive: true, force: true }));
     const env = {
-      BROKER_USERNAME: 'bench', BROKER_PASSWORD: 'bench-broker-pw-7Yq2', CF_API_URL: platform.url, CF_USERNAME: 'bench', CF_PASSWORD: 'bench-pw',
-      STORE: 'fs', STORE_DIR: storeDir, PORT: '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      BROKER_USERNAME: 'bench',
+      BROKER_PASSWORD: 'bench-broker-pw-7Yq2',
+      CF_API_URL: platform.url,
+      CF_USERNAME: 'bench',
+      CF_PASSWORD: 'bench-pw',
+      STORE: 'fs',
+      STORE_DIR: storeDir,
+      PORT: '0',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     };
     // Only on the signal, at the very end: a heap snapshot runs a full GC first, so the heap
     // used right after it is what the broker really retains.
     const diagDir = await mkdtemp(join(tmpdir(), 'bench-load-diag-'));
     cleanups.push(() => rm(diagDir, { recursive: true, force: true }));
-    const broker = await startNode(resolve(__dirname, '../cli.js'), env, (l) => l.includes('broker listening'), ['broker'],
-      ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`, ...BROKER_NODE_ARGS]);
+    const broker = await startNode(
+      resolve(__dirname, '../cli.js'),
+      env,
+      (l) => l.includes('broker listening'),
+      ['broker'],
+      ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${diagDir}`, ...BROKER_NODE_ARGS],
+    );
     cleanups.push(() => stopNode(broker.child));
     const port = (JSON.parse(broker.line) as { port: number }).port;
     const logLines = { request: 0, warn: 0, error: 0 };
@@ -109,65 +139,129 @@ async function main() {
     const auth = 'Basic ' + Buffer.from('bench:bench-broker-pw-7Yq2').toString('base64');
     const osbHeaders = { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' };
     const base = `http://127.0.0.1:${port}/v2`;
-    const catalog = await (await fetch(`${base}/catalog`, { headers: osbHeaders })).json() as { services: Array<{ id: string; plans: Array<{ id: string }> }> };
-    const target: OsbTarget = { port, auth, instanceId: 'load-instance', serviceId: catalog.services[0].id, planId: catalog.services[0].plans[0].id, apps: platform.apps };
+    const catalog = (await (await fetch(`${base}/catalog`, { headers: osbHeaders })).json()) as {
+      services: Array<{ id: string; plans: Array<{ id: string }> }>;
+    };
+    const target: OsbTarget = {
+      port,
+      auth,
+      instanceId: 'load-instance',
+      serviceId: catalog.services[0].id,
+      planId: catalog.services[0].plans[0].id,
+      apps: platform.apps,
+    };
     const provisioned = await fetch(`${base}/service_instances/${target.instanceId}`, {
-      method: 'PUT', headers: osbHeaders,
-      body: JSON.stringify({ service_id: target.serviceId, plan_id: target.planId, organization_guid: platform.orgGuid, space_guid: platform.spaceGuid }),
+      method: 'PUT',
+      headers: osbHeaders,
+      body: JSON.stringify({
+        service_id: target.serviceId,
+        plan_id: target.planId,
+        organization_guid: platform.orgGuid,
+        space_guid: platform.spaceGuid,
+      }),
     });
-    if (provisioned.status !== 201) throw new Error(`provision answered ${provisioned.status}: ${await provisioned.text()}`);
+    if (provisioned.status !== 201)
+      throw new Error(`provision answered ${provisioned.status}: ${await provisioned.text()}`);
 
     const ledger = new BindingLedger();
     const monitor = new BrokerMonitor(broker.child.pid!, port, auth);
     const phases: PhaseReport[] = [];
-    const run = async (name: string, load: PhaseLoad, build: (log: ResponseLog) => Parameters<typeof runPhase>[2], report = true) => {
-      log(`${name}: ${load.connections} connections, ${'seconds' in load.stop ? `${load.stop.seconds} s` : `${load.stop.amount} requests`}`);
+    const run = async (
+      name: string,
+      load: PhaseLoad,
+      build: (log: ResponseLog) => Parameters<typeof runPhase>[2],
+      report = true,
+    ) => {
+      log(
+        `${name}: ${load.connections} connections, ${'seconds' in load.stop ? `${load.stop.seconds} s` : `${load.stop.amount} requests`}`,
+      );
       // Samples are tagged per run: both catalog phases share a name.
       const tag = `${name}/${load.connections}`;
       monitor.enter(tag);
       await monitor.sample();
       const lines0 = { ...logLines };
-      const cpu0 = { broker: monitor.cpuMs(), emulator: (await emulator.counters()), generator: ownCpuMs(), machine: machineBusyMs() };
+      const cpu0 = {
+        broker: monitor.cpuMs(),
+        emulator: await emulator.counters(),
+        generator: ownCpuMs(),
+        machine: machineBusyMs(),
+      };
       const responses = new ResponseLog();
       const result = await runPhase(target, load, build(responses), responses);
-      const cpu1 = { broker: monitor.cpuMs(), emulator: (await emulator.counters()), generator: ownCpuMs(), machine: machineBusyMs() };
+      const cpu1 = {
+        broker: monitor.cpuMs(),
+        emulator: await emulator.counters(),
+        generator: ownCpuMs(),
+        machine: machineBusyMs(),
+      };
       await monitor.sample();
       monitor.enter('pause');
       await sleep(PAUSE_MS); // lets the broker's last log lines arrive before they are counted
       const brokerMs = cpu1.broker !== undefined && cpu0.broker !== undefined ? cpu1.broker - cpu0.broker : undefined;
       const emulatorMs = cpu1.emulator.cpuMs - cpu0.emulator.cpuMs;
       const generatorMs = Math.round(cpu1.generator - cpu0.generator);
-      const machineMs = cpu1.machine !== undefined && cpu0.machine !== undefined ? cpu1.machine - cpu0.machine : undefined;
-      const othersMs = machineMs !== undefined && brokerMs !== undefined ? Math.max(0, machineMs - brokerMs - emulatorMs - generatorMs) : undefined;
+      const machineMs =
+        cpu1.machine !== undefined && cpu0.machine !== undefined ? cpu1.machine - cpu0.machine : undefined;
+      const othersMs =
+        machineMs !== undefined && brokerMs !== undefined
+          ? Math.max(0, machineMs - brokerMs - emulatorMs - generatorMs)
+          : undefined;
       const phase: PhaseReport = {
-        name, connections: load.connections, run: result, cpu: { brokerMs, emulatorMs, generatorMs, othersMs },
-        memory: monitor.samples.filter((s) => s.phase === tag), ccRequests: cpu1.emulator.v3 - cpu0.emulator.v3,
-        logLines: { request: logLines.request - lines0.request, warn: logLines.warn - lines0.warn, error: logLines.error - lines0.error },
+        name,
+        connections: load.connections,
+        run: result,
+        cpu: { brokerMs, emulatorMs, generatorMs, othersMs },
+        memory: monitor.samples.filter((s) => s.phase === tag),
+        ccRequests: cpu1.emulator.v3 - cpu0.emulator.v3,
+        logLines: {
+          request: logLines.request - lines0.request,
+          warn: logLines.warn - lines0.warn,
+          error: logLines.error - lines0.error,
+        },
         store: await checkStore(storeDir, ledger),
       };
-      log(`${name}: ${result.requests} requests, ${result.reqPerSec} req/s, p50 ${result.latency.p50} p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, `
-        + `CC requests ${phase.ccRequests}, log lines ${JSON.stringify(phase.logLines)}, store ${JSON.stringify(phase.store)}, loadavg ${loadavgText()}`);
+      log(
+        `${name}: ${result.requests} requests, ${result.reqPerSec} req/s, p50 ${result.latency.p50} p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, ` +
+          `CC requests ${phase.ccRequests}, log lines ${JSON.stringify(phase.logLines)}, store ${JSON.stringify(phase.store)}, loadavg ${loadavgText()}`,
+      );
       if (report) phases.push(phase);
       return phase;
     };
 
     // Warm-up: the broker logs in to the UAA and JITs its paths; whole rounds, so it leaves no bindings.
-    const warmUp = await run('warm-up', { connections: CONNECTIONS, stop: { amount: 3 * CONNECTIONS * 5 } },
-      (r) => [catalogRequest(r), bindRequest(target, ledger, r, false), unbindRequest(target, ledger, r, 'context')], false);
+    const warmUp = await run(
+      'warm-up',
+      { connections: CONNECTIONS, stop: { amount: 3 * CONNECTIONS * 5 } },
+      (r) => [catalogRequest(r), bindRequest(target, ledger, r, false), unbindRequest(target, ledger, r, 'context')],
+      false,
+    );
     monitor.start();
     monitor.enter('settle');
     await sleep(SETTLE_SECONDS * 1000);
     const baseline = await monitor.sample();
     const loadBefore = loadavgText();
 
-    await run('catalog GET', { connections: CONNECTIONS, stop: { seconds: CATALOG_SECONDS } }, (r) => [catalogRequest(r)]);
-    await run('catalog GET', { connections: 50, stop: { seconds: Math.max(1, Math.round(CATALOG_SECONDS * 2 / 3)) } }, (r) => [catalogRequest(r)]);
+    await run('catalog GET', { connections: CONNECTIONS, stop: { seconds: CATALOG_SECONDS } }, (r) => [
+      catalogRequest(r),
+    ]);
+    await run(
+      'catalog GET',
+      { connections: 50, stop: { seconds: Math.max(1, Math.round((CATALOG_SECONDS * 2) / 3)) } },
+      (r) => [catalogRequest(r)],
+    );
     const firstWrite = monitor.samples.length;
-    await run('bind, a new id each', { connections: CONNECTIONS, stop: { amount: BINDS } }, (r) => [bindRequest(target, ledger, r, true)]);
+    await run('bind, a new id each', { connections: CONNECTIONS, stop: { amount: BINDS } }, (r) => [
+      bindRequest(target, ledger, r, true),
+    ]);
     const toUnbind = ledger.queued;
-    await run('unbind of those bindings', { connections: CONNECTIONS, stop: { amount: toUnbind } }, (r) => [unbindRequest(target, ledger, r, 'queue')]);
-    await run('mixed: catalog, bind, unbind', { connections: CONNECTIONS, stop: { amount: MIXED } },
-      (r) => [catalogRequest(r), bindRequest(target, ledger, r, false), unbindRequest(target, ledger, r, 'context')]);
+    await run('unbind of those bindings', { connections: CONNECTIONS, stop: { amount: toUnbind } }, (r) => [
+      unbindRequest(target, ledger, r, 'queue'),
+    ]);
+    await run('mixed: catalog, bind, unbind', { connections: CONNECTIONS, stop: { amount: MIXED } }, (r) => [
+      catalogRequest(r),
+      bindRequest(target, ledger, r, false),
+      unbindRequest(target, ledger, r, 'context'),
+    ]);
     const runEnd = monitor.samples[monitor.samples.length - 1].atMs;
 
     monitor.enter('settle');
@@ -188,36 +282,55 @@ async function main() {
     const peakFirst = peakOf(phases[0]);
     const peakLast = peakOf(phases[phases.length - 1]);
     const settledRss = settled.rssMib ?? Infinity;
-    const retainsNothing = liveHeapMib !== undefined && baseline.heapUsedMib !== undefined && liveHeapMib <= baseline.heapUsedMib + STEADY_SLACK_MIB;
+    const retainsNothing =
+      liveHeapMib !== undefined &&
+      baseline.heapUsedMib !== undefined &&
+      liveHeapMib <= baseline.heapUsedMib + STEADY_SLACK_MIB;
     const rssBounded = settledRss <= peakFirst;
 
     console.log(`\nMachine: ${machineFacts()}. loadavg before ${loadBefore}, after ${loadAfter}.`);
-    console.log(`Setup: broker node args: ${BROKER_NODE_ARGS.join(' ') || 'none'}. CC emulator (own process) with ${APPS} started apps (3 instances, one route each), ${LATENCY_MS} ms on every answer; broker \`node dist/cli.js broker\`, fs store, LOG_LEVEL=${env.LOG_LEVEL}; autocannon in this process, loopback.\n`);
+    console.log(
+      `Setup: broker node args: ${BROKER_NODE_ARGS.join(' ') || 'none'}. CC emulator (own process) with ${APPS} started apps (3 instances, one route each), ${LATENCY_MS} ms on every answer; broker \`node dist/cli.js broker\`, fs store, LOG_LEVEL=${env.LOG_LEVEL}; autocannon in this process, loopback.\n`,
+    );
     printTable(phases);
     const fmt = (s: MemorySample) => `RSS ${s.rssMib} MiB, heap used ${s.heapUsedMib} MiB`;
     const f1 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(1));
-    console.log(`\nBroker memory: after warm-up and ${SETTLE_SECONDS} s idle ${fmt(baseline)}; peak RSS over the run ${peak} MiB; after the run and ${SETTLE_SECONDS} s idle ${fmt(settled)} `
-      + `(RSS ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB); heap used right after a forced full GC (heap snapshot) ${f1(liveHeapMib)} MiB; RSS slope over the last half of the run ${f1(slopeLastHalf)} MiB/min, over the write phases ${f1(slopeWrites)} MiB/min. `
-      + `Peak RSS of the first phase ${peakFirst} MiB, of the last ${peakLast} MiB. `
-      + `Steady (live heap after full GC <= heap used before the run + ${STEADY_SLACK_MIB} MiB: ${retainsNothing ? 'yes' : '**no**'}; RSS after the run and the pause <= the first phase's peak: ${rssBounded ? 'yes' : '**no**'}).`);
+    console.log(
+      `\nBroker memory: after warm-up and ${SETTLE_SECONDS} s idle ${fmt(baseline)}; peak RSS over the run ${peak} MiB; after the run and ${SETTLE_SECONDS} s idle ${fmt(settled)} ` +
+        `(RSS ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB); heap used right after a forced full GC (heap snapshot) ${f1(liveHeapMib)} MiB; RSS slope over the last half of the run ${f1(slopeLastHalf)} MiB/min, over the write phases ${f1(slopeWrites)} MiB/min. ` +
+        `Peak RSS of the first phase ${peakFirst} MiB, of the last ${peakLast} MiB. ` +
+        `Steady (live heap after full GC <= heap used before the run + ${STEADY_SLACK_MIB} MiB: ${retainsNothing ? 'yes' : '**no**'}; RSS after the run and the pause <= the first phase's peak: ${rssBounded ? 'yes' : '**no**'}).`,
+    );
     for (const p of phases) {
       if (p.name.startsWith('bind') || p.name.startsWith('mixed')) {
         const binds = p.run.perOp.bind?.count ?? 0;
-        console.log(`${p.name}: ${p.ccRequests} CC requests for ${binds} binds (${(p.ccRequests / Math.max(1, binds)).toFixed(2)} each); broker log lines: ${p.logLines.request} request lines, ${p.logLines.warn} warn, ${p.logLines.error} error`);
+        console.log(
+          `${p.name}: ${p.ccRequests} CC requests for ${binds} binds (${(p.ccRequests / Math.max(1, binds)).toFixed(2)} each); broker log lines: ${p.logLines.request} request lines, ${p.logLines.warn} warn, ${p.logLines.error} error`,
+        );
       } else {
-        console.log(`${p.name}, ${p.connections} conns: ${p.ccRequests} CC requests; broker log lines: ${p.logLines.request} request lines, ${p.logLines.warn} warn, ${p.logLines.error} error`);
+        console.log(
+          `${p.name}, ${p.connections} conns: ${p.ccRequests} CC requests; broker log lines: ${p.logLines.request} request lines, ${p.logLines.warn} warn, ${p.logLines.error} error`,
+        );
       }
     }
-    console.log(`Store at the end: ${finalStore.bindings} bindings/ and ${finalStore.active} active/ files, expected ${finalStore.expected} (confirmed binds minus confirmed unbinds): ${finalStore.exact ? 'exact' : '**MISMATCH**'}`);
+    console.log(
+      `Store at the end: ${finalStore.bindings} bindings/ and ${finalStore.active} active/ files, expected ${finalStore.expected} (confirmed binds minus confirmed unbinds): ${finalStore.exact ? 'exact' : '**MISMATCH**'}`,
+    );
 
     const all = [warmUp, ...phases];
     const problems = [
-      ...all.filter((p) => p.run.errors > 0 || p.run.timeouts > 0).map((p) => `${p.name}: ${p.run.errors} errors, ${p.run.timeouts} timeouts`),
-      ...all.filter((p) => p.run.unexpected.length > 0).map((p) => `${p.name}: unexpected statuses ${JSON.stringify(p.run.unexpected)}`),
+      ...all
+        .filter((p) => p.run.errors > 0 || p.run.timeouts > 0)
+        .map((p) => `${p.name}: ${p.run.errors} errors, ${p.run.timeouts} timeouts`),
+      ...all
+        .filter((p) => p.run.unexpected.length > 0)
+        .map((p) => `${p.name}: unexpected statuses ${JSON.stringify(p.run.unexpected)}`),
       ...all.filter((p) => !p.store.exact).map((p) => `${p.name}: store ${JSON.stringify(p.store)}`),
       ...(finalStore.exact ? [] : [`final store ${JSON.stringify(finalStore)}`]),
     ];
-    process.stdout.write(`RESULT ${JSON.stringify({ apps: APPS, latencyMs: LATENCY_MS, machine: machineFacts(), loadBefore, loadAfter, brokerNodeArgs: BROKER_NODE_ARGS, baseline, settled, liveHeapMib, retainsNothing, rssBounded, peakRssMib: peak, slopeLastHalf, slopeWrites, phases: phases.map((p) => ({ ...p, memory: undefined })), finalStore, problems })}\n`);
+    process.stdout.write(
+      `RESULT ${JSON.stringify({ apps: APPS, latencyMs: LATENCY_MS, machine: machineFacts(), loadBefore, loadAfter, brokerNodeArgs: BROKER_NODE_ARGS, baseline, settled, liveHeapMib, retainsNothing, rssBounded, peakRssMib: peak, slopeLastHalf, slopeWrites, phases: phases.map((p) => ({ ...p, memory: undefined })), finalStore, problems })}\n`,
+    );
     if (problems.length > 0) {
       for (const p of problems) log(`FAILED ${p}`);
       process.exitCode = 1;

@@ -38,13 +38,22 @@ function manifestNodeArgs(): string[] {
 async function runScenario(spec: string, reenact: boolean): Promise<ScenarioResult> {
   const [sizes, variant] = spec.split(':');
   const [bound, visible] = sizes.split('/').map(Number);
-  const nodeArgs = [...(variant === 'uncapped' ? [] : manifestNodeArgs()), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [
+    ...(variant === 'uncapped' ? [] : manifestNodeArgs()),
+    ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ];
   const env = {
-    SCENARIO_BOUND: String(bound), SCENARIO_VISIBLE: String(visible || bound), SCENARIO_STORE: process.env.BENCH_STORE ?? 'fs',
-    SCENARIO_LATENCY_MS: process.env.BENCH_LATENCY_MS ?? '20', SCENARIO_REENACT: reenact ? '1' : '0',
+    SCENARIO_BOUND: String(bound),
+    SCENARIO_VISIBLE: String(visible || bound),
+    SCENARIO_STORE: process.env.BENCH_STORE ?? 'fs',
+    SCENARIO_LATENCY_MS: process.env.BENCH_LATENCY_MS ?? '20',
+    SCENARIO_REENACT: reenact ? '1' : '0',
   };
   process.stderr.write(`scenario ${spec} (node ${nodeArgs.join(' ') || 'without flags'})\n`);
-  const child = spawn(process.execPath, [...nodeArgs, resolve(__dirname, 'support/reconcile-scenario.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, resolve(__dirname, 'support/reconcile-scenario.js')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let result: string | undefined;
   createInterface({ input: child.stdout }).on('line', (l) => {
     if (l.startsWith('RESULT ')) result = l.slice('RESULT '.length);
@@ -55,11 +64,17 @@ async function runScenario(spec: string, reenact: boolean): Promise<ScenarioResu
 }
 
 async function main() {
-  const specs = (process.env.BENCH_SCENARIOS ?? '1000,10000,10000:uncapped,1000/60000').split(',').map((s) => s.trim()).filter(Boolean);
+  const specs = (process.env.BENCH_SCENARIOS ?? '1000,10000,10000:uncapped,1000/60000')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   let reenact = process.env.BENCH_REENACT !== '0';
   const results: Array<{ spec: string; result: ScenarioResult }> = [];
   const started = performance.now();
-  if (loadavg()[0] > 1.5) process.stderr.write(`warning: load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores: something else is running, timings will be inflated\n`);
+  if (loadavg()[0] > 1.5)
+    process.stderr.write(
+      `warning: load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores: something else is running, timings will be inflated\n`,
+    );
   for (const spec of specs) {
     // The old algorithm is re-enacted once, on the first dense 1,000 scenario (~25 s of sequential calls).
     const dense1000 = /^1000(\/1000)?(:|$)/.test(spec);

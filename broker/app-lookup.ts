@@ -18,7 +18,11 @@ export class AppNotVisibleError extends Error {
 
 /** The CC could not be asked (down, slow, throttled, garbage, or refused our credentials). */
 export class AppLookupUnavailableError extends Error {
-  constructor(message: string, readonly authProblem: boolean, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly authProblem: boolean,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'AppLookupUnavailableError';
   }
@@ -26,7 +30,10 @@ export class AppLookupUnavailableError extends Error {
 
 /** The CC did not finish answering within the bind's deadline. */
 export class AppLookupTimeoutError extends Error {
-  constructor(readonly deadlineMs: number, options?: { cause?: unknown }) {
+  constructor(
+    readonly deadlineMs: number,
+    options?: { cause?: unknown },
+  ) {
     super(`the Cloud Controller did not answer within ${deadlineMs / 1000} s`, options);
     this.name = 'AppLookupTimeoutError';
   }
@@ -45,13 +52,19 @@ export interface AppDirectory {
 export class CcAppDirectory implements AppDirectory {
   private readonly deadlineMs: number;
 
-  constructor(private readonly cc: CloudControllerClient, opts: { deadlineMs?: number } = {}) {
+  constructor(
+    private readonly cc: CloudControllerClient,
+    opts: { deadlineMs?: number } = {},
+  ) {
     this.deadlineMs = opts.deadlineMs ?? BIND_LOOKUP_DEADLINE_MS;
   }
 
   async lookup(appGuid: string): Promise<AppSnapshot> {
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new Error(`the bind's ${this.deadlineMs / 1000} s deadline passed`)), this.deadlineMs);
+    const timer = setTimeout(
+      () => deadline.abort(new Error(`the bind's ${this.deadlineMs / 1000} s deadline passed`)),
+      this.deadlineMs,
+    );
     const opts = { signal: deadline.signal };
     try {
       const [found, processes, routes] = await Promise.all([
@@ -70,7 +83,8 @@ export class CcAppDirectory implements AppDirectory {
     } catch (err) {
       if (err instanceof CcAbortedError) throw new AppLookupTimeoutError(this.deadlineMs, { cause: err });
       if (err instanceof CcApiError && (err.isNotFound() || err.isForbidden())) throw new AppNotVisibleError(appGuid);
-      if (err instanceof CcError) throw new AppLookupUnavailableError(err.message, err instanceof CcAuthError, { cause: err });
+      if (err instanceof CcError)
+        throw new AppLookupUnavailableError(err.message, err instanceof CcAuthError, { cause: err });
       throw err;
     } finally {
       clearTimeout(timer);

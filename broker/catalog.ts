@@ -10,7 +10,8 @@ export function buildCatalog(c: CatalogSettings) {
       {
         id: c.serviceId,
         name: c.serviceName,
-        description: 'Prometheus monitoring of your app: every bound app instance is scraped with job, org, space and instance labels',
+        description:
+          'Prometheus monitoring of your app: every bound app instance is scraped with job, org, space and instance labels',
         bindable: true,
         instances_retrievable: true,
         bindings_retrievable: true,
@@ -19,7 +20,8 @@ export function buildCatalog(c: CatalogSettings) {
         tags: ['prometheus', 'monitoring', 'metrics'],
         metadata: {
           displayName: 'Prometheus monitoring',
-          longDescription: 'Bind an app to have Prometheus scrape /metrics on every instance. Optional bind parameters: path, scheme, labels.',
+          longDescription:
+            'Bind an app to have Prometheus scrape /metrics on every instance. Optional bind parameters: path, scheme, labels.',
           providerDisplayName: 'cf-app-discovery',
         },
         plans: [

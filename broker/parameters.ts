@@ -2,7 +2,9 @@ import type { ErrorObject } from 'ajv';
 import { extraLabelProblem } from '../shared/targets/labels';
 import type { BindingParameters, InstanceParameters } from '../shared/targets/options';
 import {
-  BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA, validateBindingParameters as validateBinding,
+  BINDING_PARAMETERS_SCHEMA,
+  INSTANCE_PARAMETERS_SCHEMA,
+  validateBindingParameters as validateBinding,
   validateInstanceParameters as validateInstance,
 } from '../shared/targets/parameters-schema';
 import { badRequest } from './osb/errors';
@@ -32,7 +34,9 @@ function describe(errors: ErrorObject[], supported: string[]): string {
     }
   }
   if (unknown.length > 0) {
-    problems.unshift(`unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}; supported: ${supported.join(', ')}`);
+    problems.unshift(
+      `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')}; supported: ${supported.join(', ')}`,
+    );
   }
   return [...new Set(problems)].join('; ');
 }

@@ -41,23 +41,40 @@ export class TargetsView {
    * listing's size, before any GET) or cannot be read are skipped, logged by key and counted;
    * the others are served as usual.
    */
-  constructor(store: Store, log: Logger, private readonly metrics?: AppMetrics) {
-    this.syncer = new Syncer(store, this.sink, { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 16 }, log.child({ component: 'targets' }));
+  constructor(
+    store: Store,
+    log: Logger,
+    private readonly metrics?: AppMetrics,
+  ) {
+    this.syncer = new Syncer(
+      store,
+      this.sink,
+      { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 16 },
+      log.child({ component: 'targets' }),
+    );
   }
 
   async body(): Promise<string> {
     if (Date.now() - this.lastSync >= FRESH_MS) {
-      this.inflight ??= this.syncer.syncOnce().then((result) => {
-        this.lastSync = Date.now();
-        for (const reason of REFUSAL_REASONS) if (result.refused[reason] > 0) this.metrics?.invalidTargetFiles.inc({ reader: 'targets', reason }, result.refused[reason]);
-      }).finally(() => {
-        this.inflight = undefined;
-      });
+      this.inflight ??= this.syncer
+        .syncOnce()
+        .then((result) => {
+          this.lastSync = Date.now();
+          for (const reason of REFUSAL_REASONS)
+            if (result.refused[reason] > 0)
+              this.metrics?.invalidTargetFiles.inc({ reader: 'targets', reason }, result.refused[reason]);
+        })
+        .finally(() => {
+          this.inflight = undefined;
+        });
       await this.inflight;
     }
     if (this.rendered?.version !== this.sink.version) {
       const ids = [...this.sink.files.keys()].sort();
-      this.rendered = { version: this.sink.version, body: JSON.stringify(ids.flatMap((id) => this.sink.files.get(id)!)) };
+      this.rendered = {
+        version: this.sink.version,
+        body: JSON.stringify(ids.flatMap((id) => this.sink.files.get(id)!)),
+      };
     }
     return this.rendered.body;
   }

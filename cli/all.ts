@@ -17,7 +17,10 @@ export async function runAllInOne(config: Config, targetsDir: string, logger: Lo
   const broker = await startBroker(config, logger);
   let sidecar: Awaited<ReturnType<typeof runSidecarDaemon>>;
   try {
-    sidecar = await runSidecarDaemon(config, targetsDir, logger, { metricsPort: sidecarMetricsPort, metricsPortSetting: 'SIDECAR_METRICS_PORT' });
+    sidecar = await runSidecarDaemon(config, targetsDir, logger, {
+      metricsPort: sidecarMetricsPort,
+      metricsPortSetting: 'SIDECAR_METRICS_PORT',
+    });
   } catch (err) {
     await broker.stop();
     throw err;

@@ -35,11 +35,18 @@ export interface BrokerTuning {
  */
 export function buildBroker(config: Config, logger: Logger, metrics = new AppMetrics(), tuning: BrokerTuning = {}) {
   const store = new InstrumentedStore(createStore(config.store), metrics);
-  const cc = ccClientFromConfig(config, logger, { timeoutMs: CC_TIMEOUT_MS, retries: 1, maxRetryAfterMs: 10_000, onRequest: metrics.onCcRequest });
+  const cc = ccClientFromConfig(config, logger, {
+    timeoutMs: CC_TIMEOUT_MS,
+    retries: 1,
+    maxRetryAfterMs: 10_000,
+    onRequest: metrics.onCcRequest,
+  });
   // /update-targets gets the updater's patience, and its own client so a long run never
   // holds up binds.
   const updaterCc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics.onCcRequest });
-  const reconciler = updaterCc ? buildReconciler(store, updaterCc, logger, metrics, config.reconcileTimeoutMs) : undefined;
+  const reconciler = updaterCc
+    ? buildReconciler(store, updaterCc, logger, metrics, config.reconcileTimeoutMs)
+    : undefined;
   const service = new MonitoringBroker({
     catalog: config.catalog,
     records: new RecordRepository(store, {
@@ -49,14 +56,21 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
       },
       onRefusedTargets: (err) => {
         metrics.refusedTargetWrites.inc({ writer: 'bind' });
-        logger.error({ bindingId: err.bindingId, problem: err.problem }, 'rendered target file breaks the target file schema: not written');
+        logger.error(
+          { bindingId: err.bindingId, problem: err.problem },
+          'rendered target file breaks the target file schema: not written',
+        );
       },
     }),
     apps: cc ? new CcAppDirectory(cc, { deadlineMs: tuning.bindDeadlineMs }) : undefined,
     cfPrincipal: config.cf?.credentials,
   });
   const app = createBrokerApp({
-    service, credentials: brokerCredentials(config), logger, metrics, metricsAuth: config.metricsAuth,
+    service,
+    credentials: brokerCredentials(config),
+    logger,
+    metrics,
+    metricsAuth: config.metricsAuth,
     targetsCredentials: config.targetsAuth,
     reconcile: reconciler ? () => reconciler.run() : undefined,
     targets: new TargetsView(store, logger, metrics),
@@ -69,22 +83,32 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
  * it. An fs store directory that cannot be used, or a port that cannot be listened on, rejects
  * with a StartupError naming STORE_DIR, PORT or HOST, and leaves nothing running.
  */
-export async function startBroker(config: Config, logger: Logger): Promise<{ server: Server; port: number; stop(): Promise<void> } & ReturnType<typeof buildBroker>> {
+export async function startBroker(
+  config: Config,
+  logger: Logger,
+): Promise<{ server: Server; port: number; stop(): Promise<void> } & ReturnType<typeof buildBroker>> {
   if (config.store.store === 'fs') await usableDirectory(config.store.storeDir, 'STORE_DIR');
   const built = buildBroker(config, logger);
-  if (!config.cf) logger.warn('CF_API_URL is not set: the broker serves the catalog, provision and unbind, but every bind will fail until it is configured');
+  if (!config.cf)
+    logger.warn(
+      'CF_API_URL is not set: the broker serves the catalog, provision and unbind, but every bind will fail until it is configured',
+    );
   const server = createServer(built.app);
   // Keep-alive longer than the CF router's idle timeout, so it never sends on a closing socket.
   server.keepAliveTimeout = 95_000;
   server.headersTimeout = 96_000;
   const port = await listen(server, config.port, config.host, config.host ? 'PORT/HOST' : 'PORT');
-  logger.info({ port, host: config.host, store: built.store.description, cfApi: config.cf?.apiUrl }, 'broker listening');
+  logger.info(
+    { port, host: config.host, store: built.store.description, cfApi: config.cf?.apiUrl },
+    'broker listening',
+  );
   // Requests in flight finish (their store writes complete) before the process goes. A
   // reconcile (from POST /update-targets) gets a while to finish, then is abandoned, which also
   // lets that request answer within the grace.
   const stop = async () => {
     const [{ forced }] = await Promise.all([closeGracefully(server), built.reconciler?.shutdown()]);
-    if (forced) logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'requests still open at the end of the shutdown grace were cut');
+    if (forced)
+      logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'requests still open at the end of the shutdown grace were cut');
   };
   return { server, port, stop, ...built };
 }

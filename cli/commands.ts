@@ -40,7 +40,9 @@ export const COMMANDS: Record<CommandName, Command> = {
   },
   updater: {
     summary: 'reconcile target files with the Cloud Controller on UPDATE_SCHEDULE',
-    flags: { once: { type: 'boolean', description: 'one run, a JSON summary on stdout (logs on stderr), exit 0 on success' } },
+    flags: {
+      once: { type: 'boolean', description: 'one run, a JSON summary on stdout (logs on stderr), exit 0 on success' },
+    },
     needs: { cloudController: true },
     start: async (flags, config, logger) => {
       const { runUpdaterDaemon, runUpdaterOnce } = await import('./updater');
@@ -48,9 +50,14 @@ export const COMMANDS: Record<CommandName, Command> = {
     },
   },
   sidecar: {
-    summary: 'mirror the store\'s active/ targets into a directory for Prometheus file_sd',
+    summary: "mirror the store's active/ targets into a directory for Prometheus file_sd",
     flags: {
-      dir: { type: 'string', value: 'DIR', required: true, description: 'the directory Prometheus file_sd_configs read' },
+      dir: {
+        type: 'string',
+        value: 'DIR',
+        required: true,
+        description: 'the directory Prometheus file_sd_configs read',
+      },
       once: { type: 'boolean', description: 'one sync, a JSON line on stdout (logs on stderr), then exit (for cron)' },
       'metrics-port': { type: 'string', value: 'N', description: 'port of /metrics (instead of SIDECAR_METRICS_PORT)' },
     },
@@ -59,13 +66,16 @@ export const COMMANDS: Record<CommandName, Command> = {
   },
   all: {
     summary: 'broker + updater schedule + sidecar in one process: the single-node deployment',
-    flags: { dir: { type: 'string', value: 'DIR', description: 'the sidecar\'s target directory (default ./targets)' } },
+    flags: { dir: { type: 'string', value: 'DIR', description: "the sidecar's target directory (default ./targets)" } },
     needs: { brokerCredentials: true },
-    start: async (flags, config, logger) => (await import('./all')).runAllInOne(config, (flags.dir as string | undefined) ?? './targets', logger),
+    start: async (flags, config, logger) =>
+      (await import('./all')).runAllInOne(config, (flags.dir as string | undefined) ?? './targets', logger),
   },
   demo: {
     summary: 'a CC emulator + the all-in-one on a temporary store, driven as CF would',
-    flags: { keep: { type: 'boolean', description: 'leave it running at the end (Ctrl-C stops it), for a Prometheus to read' } },
+    flags: {
+      keep: { type: 'boolean', description: 'leave it running at the end (Ctrl-C stops it), for a Prometheus to read' },
+    },
     run: async (flags) => (await import('../demo/run')).runDemo(flags.keep === true),
   },
 };

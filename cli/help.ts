@@ -7,9 +7,11 @@ const SETTINGS_SOURCE = [
   'user-provided service in VCAP_SERVICES (the environment wins):',
 ];
 
-const settingLine = (s: SettingSpec) => `  ${s.env.padEnd(26)} ${s.description}${s.default !== undefined && s.default !== '' ? ` (default ${s.default})` : ''}`;
+const settingLine = (s: SettingSpec) =>
+  `  ${s.env.padEnd(26)} ${s.description}${s.default !== undefined && s.default !== '' ? ` (default ${s.default})` : ''}`;
 
-const flagName = (name: string, f: FlagSpec) => `${f.short ? `-${f.short}, ` : ''}--${name}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`;
+const flagName = (name: string, f: FlagSpec) =>
+  `${f.short ? `-${f.short}, ` : ''}--${name}${f.type === 'string' ? ` ${f.value ?? 'VALUE'}` : ''}`;
 
 /** `cf-app-discovery --help`: every command, then every setting. */
 export function mainHelp(): string {
@@ -30,7 +32,9 @@ export function mainHelp(): string {
 export function commandHelp(name: CommandName): string {
   const command = COMMANDS[name];
   const flags = Object.entries({ ...command.flags, ...HELP_FLAG });
-  const usage = Object.entries(command.flags).map(([flag, f]) => (f.required ? flagName(flag, f) : `[${flagName(flag, f)}]`)).join(' ');
+  const usage = Object.entries(command.flags)
+    .map(([flag, f]) => (f.required ? flagName(flag, f) : `[${flagName(flag, f)}]`))
+    .join(' ');
   const settings = (Object.values(SETTINGS) as SettingSpec[]).filter((s) => s.commands.includes(name));
   return [
     `Usage: cf-app-discovery ${name}${usage ? ` ${usage}` : ''}`,

@@ -75,8 +75,10 @@ function configFor(command: ServiceCommand): Config | number {
     throw err;
   }
   if (config.generatedBrokerPassword) {
-    process.stderr.write(`cf-app-discovery: BROKER_PASSWORD is not set and HOST ${config.host} is loopback, so this run uses a generated one (shown only here):\n`
-      + `  BROKER_USERNAME=${config.brokerUsername} BROKER_PASSWORD=${config.brokerPassword}\n`);
+    process.stderr.write(
+      `cf-app-discovery: BROKER_PASSWORD is not set and HOST ${config.host} is loopback, so this run uses a generated one (shown only here):\n` +
+        `  BROKER_USERNAME=${config.brokerUsername} BROKER_PASSWORD=${config.brokerPassword}\n`,
+    );
   }
   return config;
 }

@@ -50,13 +50,31 @@ export interface SidecarDaemonOptions {
  * `sidecar`: poll every SYNC_INTERVAL_SECONDS, serve /metrics. Resolves once the directory is
  * usable and /metrics listens; rejects with a StartupError naming the setting otherwise.
  */
-export async function runSidecarDaemon(config: Config, dir: string, logger: Logger, opts: SidecarDaemonOptions = {}): Promise<{ stop(): Promise<void> }> {
+export async function runSidecarDaemon(
+  config: Config,
+  dir: string,
+  logger: Logger,
+  opts: SidecarDaemonOptions = {},
+): Promise<{ stop(): Promise<void> }> {
   const metrics = new SidecarMetrics();
   await usableDirectory(dir, opts.dirSetting ?? '--dir');
   const metricsPort = opts.metricsPort ?? config.sidecar.metricsPort;
-  const portSetting = opts.metricsPortSetting ?? (opts.metricsPort === undefined ? 'SIDECAR_METRICS_PORT' : '--metrics-port');
-  const server = await serveMetrics(metrics.registry, config.sidecar.metricsHost, metricsPort, logger, config.metricsAuth, portSetting);
-  const daemon = new SidecarDaemon(syncer(config, dir, logger, false), metrics, { intervalMs: config.sidecar.intervalMs, maxBackoffMs: MAX_BACKOFF_MS }, logger);
+  const portSetting =
+    opts.metricsPortSetting ?? (opts.metricsPort === undefined ? 'SIDECAR_METRICS_PORT' : '--metrics-port');
+  const server = await serveMetrics(
+    metrics.registry,
+    config.sidecar.metricsHost,
+    metricsPort,
+    logger,
+    config.metricsAuth,
+    portSetting,
+  );
+  const daemon = new SidecarDaemon(
+    syncer(config, dir, logger, false),
+    metrics,
+    { intervalMs: config.sidecar.intervalMs, maxBackoffMs: MAX_BACKOFF_MS },
+    logger,
+  );
   daemon.start();
   logger.info({ dir, intervalMs: config.sidecar.intervalMs, store: config.store.store }, 'sidecar running');
   return {

@@ -15,7 +15,13 @@ function reconcilerFor(config: Config, logger: Logger, metrics?: AppMetrics) {
   const cc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics?.onCcRequest });
   if (!cc) throw new Error('the updater needs CF_API_URL and CF credentials');
   const store = createStore(config.store);
-  return buildReconciler(metrics ? new InstrumentedStore(store, metrics) : store, cc, logger, metrics, config.reconcileTimeoutMs);
+  return buildReconciler(
+    metrics ? new InstrumentedStore(store, metrics) : store,
+    cc,
+    logger,
+    metrics,
+    config.reconcileTimeoutMs,
+  );
 }
 
 /** `updater --once`: one reconcile, one JSON line on stdout, exit 0 only on success. */
@@ -29,10 +35,20 @@ export async function runUpdaterOnce(config: Config, logger: Logger): Promise<nu
  * `updater`: a reconcile at start and then on UPDATE_SCHEDULE, never two at once; /metrics on
  * PORT (all interfaces with METRICS_USERNAME/PASSWORD set, loopback otherwise).
  */
-export async function runUpdaterDaemon(config: Config, logger: Logger): Promise<{ stop(): Promise<void>; last(): RunSummary | undefined }> {
+export async function runUpdaterDaemon(
+  config: Config,
+  logger: Logger,
+): Promise<{ stop(): Promise<void>; last(): RunSummary | undefined }> {
   const metrics = new AppMetrics();
   if (config.store.store === 'fs') await usableDirectory(config.store.storeDir, 'STORE_DIR');
-  const server = await serveMetrics(metrics.registry, config.metricsAuth ? '0.0.0.0' : '127.0.0.1', config.port, logger, config.metricsAuth, 'PORT');
+  const server = await serveMetrics(
+    metrics.registry,
+    config.metricsAuth ? '0.0.0.0' : '127.0.0.1',
+    config.port,
+    logger,
+    config.metricsAuth,
+    'PORT',
+  );
   const scheduled = scheduleReconciler(reconcilerFor(config, logger, metrics), config.updateSchedule, logger);
   return {
     last: scheduled.last,

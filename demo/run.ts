@@ -24,18 +24,31 @@ export async function runDemo(keep: boolean): Promise<number> {
   const work = await mkdtemp(join(tmpdir(), 'cf-app-discovery-demo-'));
   const targetsDir = join(work, 'targets');
   const platform = await startDemoPlatform();
-  const config = loadConfig({
-    PORT: keep ? process.env.PORT ?? '8080' : '0', HOST: '127.0.0.1', BROKER_USERNAME: BROKER_USER, BROKER_PASSWORD: BROKER_PASS,
-    TARGETS_USERNAME: TARGETS_USER, TARGETS_PASSWORD: TARGETS_PASS,
-    CF_API_URL: platform.url, CF_USERNAME: DEMO_USER, CF_PASSWORD: DEMO_PASSWORD,
-    STORE: 'fs', STORE_DIR: join(work, 'store'), SYNC_INTERVAL_SECONDS: '1', UPDATE_SCHEDULE: '*/5 * * * *',
-  }, { brokerCredentials: true, cloudController: true });
+  const config = loadConfig(
+    {
+      PORT: keep ? (process.env.PORT ?? '8080') : '0',
+      HOST: '127.0.0.1',
+      BROKER_USERNAME: BROKER_USER,
+      BROKER_PASSWORD: BROKER_PASS,
+      TARGETS_USERNAME: TARGETS_USER,
+      TARGETS_PASSWORD: TARGETS_PASS,
+      CF_API_URL: platform.url,
+      CF_USERNAME: DEMO_USER,
+      CF_PASSWORD: DEMO_PASSWORD,
+      STORE: 'fs',
+      STORE_DIR: join(work, 'store'),
+      SYNC_INTERVAL_SECONDS: '1',
+      UPDATE_SCHEDULE: '*/5 * * * *',
+    },
+    { brokerCredentials: true, cloudController: true },
+  );
   const all = await runAllInOne(config, targetsDir, createLogger(process.env.LOG_LEVEL ?? 'warn'), 0);
   const base = `http://127.0.0.1:${all.port}`;
   const auth = 'Basic ' + Buffer.from(`${BROKER_USER}:${BROKER_PASS}`).toString('base64');
   const osb = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
-      method, body: body === undefined ? undefined : JSON.stringify(body),
+      method,
+      body: body === undefined ? undefined : JSON.stringify(body),
       headers: { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' },
     });
     const text = await res.text();
@@ -47,10 +60,18 @@ export async function runDemo(keep: boolean): Promise<number> {
     const files = (await readdir(targetsDir)).filter((f) => f.endsWith('.json')).sort();
     if (files.length === 0) say('    file_sd directory: (empty)');
     for (const f of files) {
-      const groups = JSON.parse(await readFile(join(targetsDir, f), 'utf8')) as Array<{ targets: string[]; labels: Record<string, string> }>;
+      const groups = JSON.parse(await readFile(join(targetsDir, f), 'utf8')) as Array<{
+        targets: string[];
+        labels: Record<string, string>;
+      }>;
       const l = groups[0].labels;
-      const extra = Object.keys(l).filter((k) => !k.startsWith('__') && !['job', 'org', 'space', 'instance'].includes(k)).map((k) => ` ${k}=${l[k]}`).join('');
-      say(`    ${f}: ${groups.length} target group(s) -> ${groups[0].targets[0]}${l.__metrics_path__} job=${l.job} org=${l.org} space=${l.space}${extra} instances=${groups.map((g) => g.labels.instance.split(':')[1]).join(',')}`);
+      const extra = Object.keys(l)
+        .filter((k) => !k.startsWith('__') && !['job', 'org', 'space', 'instance'].includes(k))
+        .map((k) => ` ${k}=${l[k]}`)
+        .join('');
+      say(
+        `    ${f}: ${groups.length} target group(s) -> ${groups[0].targets[0]}${l.__metrics_path__} job=${l.job} org=${l.org} space=${l.space}${extra} instances=${groups.map((g) => g.labels.instance.split(':')[1]).join(',')}`,
+      );
     }
   };
   const step = (text: string) => say(`\n== ${text}`);
@@ -61,24 +82,60 @@ export async function runDemo(keep: boolean): Promise<number> {
   };
 
   try {
-    say(`cf-app-discovery demo: CC emulator at ${platform.url}, broker at ${base}, store ${join(work, 'store')}, file_sd dir ${targetsDir}`);
+    say(
+      `cf-app-discovery demo: CC emulator at ${platform.url}, broker at ${base}, store ${join(work, 'store')}, file_sd dir ${targetsDir}`,
+    );
     step('cf marketplace (GET /v2/catalog)');
     const catalog = await osb('GET', '/v2/catalog');
     const service = catalog.body.services[0];
-    say(`   service "${service.name}", plan "${service.plans[0].name}", bind parameters: ${Object.keys(service.plans[0].schemas.service_binding.create.parameters.properties).join(', ')}`);
+    say(
+      `   service "${service.name}", plan "${service.plans[0].name}", bind parameters: ${Object.keys(service.plans[0].schemas.service_binding.create.parameters.properties).join(', ')}`,
+    );
     const ids = { service_id: service.id, plan_id: service.plans[0].id };
-    const ctx = { platform: 'cloudfoundry', organization_guid: platform.org.guid, space_guid: platform.space.guid, organization_name: 'demo-org', space_name: 'prod' };
-    const bind = (id: string, app: { guid: string }, parameters?: unknown) => osb('PUT', `/v2/service_instances/demo-monitoring/service_bindings/${id}?accepts_incomplete=true`, { ...ids, app_guid: app.guid, bind_resource: { app_guid: app.guid, space_guid: platform.space.guid }, context: ctx, parameters });
+    const ctx = {
+      platform: 'cloudfoundry',
+      organization_guid: platform.org.guid,
+      space_guid: platform.space.guid,
+      organization_name: 'demo-org',
+      space_name: 'prod',
+    };
+    const bind = (id: string, app: { guid: string }, parameters?: unknown) =>
+      osb('PUT', `/v2/service_instances/demo-monitoring/service_bindings/${id}?accepts_incomplete=true`, {
+        ...ids,
+        app_guid: app.guid,
+        bind_resource: { app_guid: app.guid, space_guid: platform.space.guid },
+        context: ctx,
+        parameters,
+      });
     const unbindQuery = `accepts_incomplete=true&plan_id=${ids.plan_id}&service_id=${ids.service_id}`;
     const reconcile = async () => {
       const res = await fetch(`${base}/update-targets`, { method: 'POST', headers: { Authorization: auth } });
-      const s = (await res.json()) as { ok: boolean; written: number; removed: number; unchanged: number; ccRequests: number };
-      say(`   reconcile (POST /update-targets) -> ok=${s.ok} written=${s.written} removed=${s.removed} unchanged=${s.unchanged} cc_requests=${s.ccRequests}`);
+      const s = (await res.json()) as {
+        ok: boolean;
+        written: number;
+        removed: number;
+        unchanged: number;
+        ccRequests: number;
+      };
+      say(
+        `   reconcile (POST /update-targets) -> ok=${s.ok} written=${s.written} removed=${s.removed} unchanged=${s.unchanged} cc_requests=${s.ccRequests}`,
+      );
       if (!s.ok) failures++;
     };
 
     step('cf create-service prometheus default demo-monitoring');
-    expect('PUT /v2/service_instances/demo-monitoring', (await osb('PUT', '/v2/service_instances/demo-monitoring?accepts_incomplete=true', { ...ids, organization_guid: platform.org.guid, space_guid: platform.space.guid, context: { ...ctx, instance_name: 'demo-monitoring' } })).status, 201);
+    expect(
+      'PUT /v2/service_instances/demo-monitoring',
+      (
+        await osb('PUT', '/v2/service_instances/demo-monitoring?accepts_incomplete=true', {
+          ...ids,
+          organization_guid: platform.org.guid,
+          space_guid: platform.space.guid,
+          context: { ...ctx, instance_name: 'demo-monitoring' },
+        })
+      ).status,
+      201,
+    );
 
     step('cf bind-service shop demo-monitoring');
     expect('bind shop', (await bind('b-shop', platform.apps.shop)).status, 201);
@@ -88,7 +145,10 @@ export async function runDemo(keep: boolean): Promise<number> {
     step('cf bind-service legacy-venerable demo-monitoring   (blue-green leftover: job keeps the name "legacy")');
     expect('bind legacy-venerable', (await bind('b-legacy', platform.apps.legacy)).status, 201);
     step('cf create-service-key demo-monitoring key   (no app: refused)');
-    const key = await osb('PUT', '/v2/service_instances/demo-monitoring/service_bindings/b-key', { ...ids, bind_resource: {} });
+    const key = await osb('PUT', '/v2/service_instances/demo-monitoring/service_bindings/b-key', {
+      ...ids,
+      bind_resource: {},
+    });
     expect(`service key (${key.body?.error})`, key.status, 422);
     await showTargets();
 
@@ -110,7 +170,11 @@ export async function runDemo(keep: boolean): Promise<number> {
     await showTargets();
 
     step('cf unbind-service shop demo-monitoring');
-    expect('unbind shop', (await osb('DELETE', `/v2/service_instances/demo-monitoring/service_bindings/b-shop?${unbindQuery}`)).status, 200);
+    expect(
+      'unbind shop',
+      (await osb('DELETE', `/v2/service_instances/demo-monitoring/service_bindings/b-shop?${unbindQuery}`)).status,
+      200,
+    );
     await showTargets();
 
     step('cf start api');
@@ -129,7 +193,11 @@ export async function runDemo(keep: boolean): Promise<number> {
     proxy_url: http://127.0.0.1:8081`);
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
-    say(failures === 0 ? '\ndemo finished: every step answered as Cloud Foundry expects' : `\ndemo finished with ${failures} unexpected answer(s)`);
+    say(
+      failures === 0
+        ? '\ndemo finished: every step answered as Cloud Foundry expects'
+        : `\ndemo finished with ${failures} unexpected answer(s)`,
+    );
     return failures === 0 ? 0 : 1;
   } finally {
     await all.stop();

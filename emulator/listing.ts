@@ -15,21 +15,29 @@ export function parseListQuery(search: URLSearchParams, allowed: string[]): List
   const filters = new Map<string, Set<string>>();
   for (const [k, v] of raw) {
     if (k === 'page' || k === 'per_page' || k === 'include' || k === 'order_by') continue;
-    if (!allowed.includes(k)) throw new BadQuery(`The query parameter is invalid: Unknown query parameter(s): '${k}'. Valid parameters are: ${allowed.map((a) => `'${a}'`).join(', ')}`);
+    if (!allowed.includes(k))
+      throw new BadQuery(
+        `The query parameter is invalid: Unknown query parameter(s): '${k}'. Valid parameters are: ${allowed.map((a) => `'${a}'`).join(', ')}`,
+      );
     filters.set(k, new Set(v.split(',').filter((x) => x !== '')));
   }
   const perPage = raw.has('per_page') ? Number(raw.get('per_page')) : 50;
   const page = raw.has('page') ? Number(raw.get('page')) : 1;
-  if (!Number.isInteger(perPage) || perPage < 1) throw new BadQuery('The query parameter is invalid: Per page must be a positive integer');
+  if (!Number.isInteger(perPage) || perPage < 1)
+    throw new BadQuery('The query parameter is invalid: Per page must be a positive integer');
   if (perPage > 5000) throw new BadQuery('The query parameter is invalid: Per page must be between 1 and 5000');
-  if (!Number.isInteger(page) || page < 1) throw new BadQuery('The query parameter is invalid: Page must be a positive integer');
+  if (!Number.isInteger(page) || page < 1)
+    throw new BadQuery('The query parameter is invalid: Page must be a positive integer');
   return { filters, include: raw.get('include'), page, perPage, raw };
 }
 
 /** Rails Hash#to_query: sorted keys, CGI-escaped values (so "," becomes %2C). */
 function toQuery(params: Map<string, string>): string {
   const cgi = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
-  return [...params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${cgi(k)}=${cgi(v)}`).join('&');
+  return [...params.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${cgi(k)}=${cgi(v)}`)
+    .join('&');
 }
 
 export function paginate<T>(base: string, path: string, q: ListQuery, all: T[]) {

@@ -1,15 +1,69 @@
 import { randomUUID } from 'node:crypto';
 
 /** The platform the emulator pretends to be: orgs, spaces, domains, apps, processes, routes. */
-export interface Org { guid: string; name: string; created_at: string }
-export interface Space { guid: string; name: string; orgGuid: string; created_at: string }
-export interface Domain { guid: string; name: string; internal: boolean; protocols: string[]; created_at: string }
-export interface App { guid: string; name: string; spaceGuid: string; state: 'STARTED' | 'STOPPED'; created_at: string; updated_at: string }
-export interface Process { guid: string; appGuid: string; type: string; instances: number; created_at: string; updated_at: string }
-export interface Destination { guid: string; appGuid: string; processType: string }
-export interface Route { guid: string; host: string; path: string; port: number | null; domainGuid: string; spaceGuid: string; destinations: Destination[]; created_at: string }
-export interface CredentialBinding { guid: string; name: string | null; type: 'app' | 'key'; appGuid?: string; instanceGuid: string; created_at: string }
-export interface Principal { secret: string; kind: 'user' | 'client'; spaces: Set<string>; globalRead: boolean }
+export interface Org {
+  guid: string;
+  name: string;
+  created_at: string;
+}
+export interface Space {
+  guid: string;
+  name: string;
+  orgGuid: string;
+  created_at: string;
+}
+export interface Domain {
+  guid: string;
+  name: string;
+  internal: boolean;
+  protocols: string[];
+  created_at: string;
+}
+export interface App {
+  guid: string;
+  name: string;
+  spaceGuid: string;
+  state: 'STARTED' | 'STOPPED';
+  created_at: string;
+  updated_at: string;
+}
+export interface Process {
+  guid: string;
+  appGuid: string;
+  type: string;
+  instances: number;
+  created_at: string;
+  updated_at: string;
+}
+export interface Destination {
+  guid: string;
+  appGuid: string;
+  processType: string;
+}
+export interface Route {
+  guid: string;
+  host: string;
+  path: string;
+  port: number | null;
+  domainGuid: string;
+  spaceGuid: string;
+  destinations: Destination[];
+  created_at: string;
+}
+export interface CredentialBinding {
+  guid: string;
+  name: string | null;
+  type: 'app' | 'key';
+  appGuid?: string;
+  instanceGuid: string;
+  created_at: string;
+}
+export interface Principal {
+  secret: string;
+  kind: 'user' | 'client';
+  spaces: Set<string>;
+  globalRead: boolean;
+}
 
 let clock = Date.parse('2026-01-01T00:00:00Z');
 /** Strictly increasing timestamps so "newest created_at" is always well defined. */
@@ -26,7 +80,12 @@ export class PlatformState {
   readonly principals = new Map<string, Principal>();
 
   addUser(username: string, password: string, opts: { globalRead?: boolean } = {}) {
-    this.principals.set(username, { secret: password, kind: 'user', spaces: new Set(), globalRead: opts.globalRead ?? false });
+    this.principals.set(username, {
+      secret: password,
+      kind: 'user',
+      spaces: new Set(),
+      globalRead: opts.globalRead ?? false,
+    });
   }
   addClient(clientId: string, secret: string, opts: { globalRead?: boolean } = {}) {
     this.principals.set(clientId, { secret, kind: 'client', spaces: new Set(), globalRead: opts.globalRead ?? false });
@@ -56,14 +115,33 @@ export class PlatformState {
   addDomain(name: string, opts: { internal?: boolean; protocols?: string[] } = {}): Domain {
     const existing = [...this.domains.values()].find((d) => d.name === name);
     if (existing) return existing;
-    const domain = { guid: randomUUID(), name, internal: opts.internal ?? false, protocols: opts.protocols ?? ['http'], created_at: stamp() };
+    const domain = {
+      guid: randomUUID(),
+      name,
+      internal: opts.internal ?? false,
+      protocols: opts.protocols ?? ['http'],
+      created_at: stamp(),
+    };
     this.domains.set(domain.guid, domain);
     return domain;
   }
-  addApp(o: { name: string; spaceGuid: string; state?: 'STARTED' | 'STOPPED'; instances?: number; guid?: string }): App {
+  addApp(o: {
+    name: string;
+    spaceGuid: string;
+    state?: 'STARTED' | 'STOPPED';
+    instances?: number;
+    guid?: string;
+  }): App {
     this.need(this.spaces.get(o.spaceGuid), `space ${o.spaceGuid}`);
     const at = stamp();
-    const app: App = { guid: o.guid ?? randomUUID(), name: o.name, spaceGuid: o.spaceGuid, state: o.state ?? 'STARTED', created_at: at, updated_at: at };
+    const app: App = {
+      guid: o.guid ?? randomUUID(),
+      name: o.name,
+      spaceGuid: o.spaceGuid,
+      state: o.state ?? 'STARTED',
+      created_at: at,
+      updated_at: at,
+    };
     this.apps.set(app.guid, app);
     this.addProcess(app.guid, o.instances ?? 1);
     return app;
@@ -79,13 +157,26 @@ export class PlatformState {
   }
   addRoute(o: { host: string; domainGuid: string; spaceGuid: string; path?: string; port?: number }): Route {
     this.need(this.domains.get(o.domainGuid), `domain ${o.domainGuid}`);
-    const route = { guid: randomUUID(), host: o.host, path: o.path ?? '', port: o.port ?? null, domainGuid: o.domainGuid, spaceGuid: o.spaceGuid, destinations: [], created_at: stamp() };
+    const route = {
+      guid: randomUUID(),
+      host: o.host,
+      path: o.path ?? '',
+      port: o.port ?? null,
+      domainGuid: o.domainGuid,
+      spaceGuid: o.spaceGuid,
+      destinations: [],
+      created_at: stamp(),
+    };
     this.routes.set(route.guid, route);
     return route;
   }
   mapRoute(routeGuid: string, appGuid: string, processType = 'web') {
     this.need(this.apps.get(appGuid), `app ${appGuid}`);
-    this.need(this.routes.get(routeGuid), `route ${routeGuid}`).destinations.push({ guid: randomUUID(), appGuid, processType });
+    this.need(this.routes.get(routeGuid), `route ${routeGuid}`).destinations.push({
+      guid: randomUUID(),
+      appGuid,
+      processType,
+    });
   }
   unmapRoute(routeGuid: string, appGuid: string) {
     const route = this.need(this.routes.get(routeGuid), `route ${routeGuid}`);
@@ -130,8 +221,21 @@ export class PlatformState {
     const webs = this.webProcesses(appGuid).sort((a, b) => a.created_at.localeCompare(b.created_at));
     for (const old of webs.slice(0, -1)) this.processes.delete(old.guid);
   }
-  addServiceCredentialBinding(o: { guid?: string; type?: 'app' | 'key'; appGuid?: string; instanceGuid: string; name?: string }): CredentialBinding {
-    const b = { guid: o.guid ?? randomUUID(), name: o.name ?? null, type: o.type ?? 'app', appGuid: o.appGuid, instanceGuid: o.instanceGuid, created_at: stamp() };
+  addServiceCredentialBinding(o: {
+    guid?: string;
+    type?: 'app' | 'key';
+    appGuid?: string;
+    instanceGuid: string;
+    name?: string;
+  }): CredentialBinding {
+    const b = {
+      guid: o.guid ?? randomUUID(),
+      name: o.name ?? null,
+      type: o.type ?? 'app',
+      appGuid: o.appGuid,
+      instanceGuid: o.instanceGuid,
+      created_at: stamp(),
+    };
     this.bindings.set(b.guid, b);
     return b;
   }

@@ -12,8 +12,13 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
  * an operator rotates credentials). Both sides are hashed before comparing and every accepted
  * pair is compared, so the time taken does not depend on the guess nor on which pair matched.
  */
-export function basicAuthChecker(accepted: Credential | readonly Credential[]): (header: string | undefined) => boolean {
-  const expected = (Array.isArray(accepted) ? accepted : [accepted as Credential]).map((c) => ({ user: digest(c.username), pass: digest(c.password) }));
+export function basicAuthChecker(
+  accepted: Credential | readonly Credential[],
+): (header: string | undefined) => boolean {
+  const expected = (Array.isArray(accepted) ? accepted : [accepted as Credential]).map((c) => ({
+    user: digest(c.username),
+    pass: digest(c.password),
+  }));
   if (expected.length === 0) throw new Error('basicAuthChecker needs at least one credential');
   return (header) => {
     const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');

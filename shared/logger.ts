@@ -8,9 +8,20 @@ export type { Logger };
  * process configuration whole; it logs the fields it means to show, none of them secret.
  */
 export const REDACT_PATHS = [
-  'password', '*.password', 'secret', '*.secret', '*.client_secret', '*.clientSecret',
-  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  '*.access_token', '*.refresh_token', 'token', '*.token',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  '*.client_secret',
+  '*.clientSecret',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  '*.access_token',
+  '*.refresh_token',
+  'token',
+  '*.token',
 ];
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {

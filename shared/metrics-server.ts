@@ -9,7 +9,14 @@ import { listen } from './startup';
  * processes that have no HTTP server of their own (sidecar, updater). A port that cannot be
  * listened on rejects with a StartupError naming `setting`.
  */
-export async function serveMetrics(registry: Registry, host: string, port: number, log: Logger, auth: Credential | undefined, setting: string): Promise<Server> {
+export async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+  log: Logger,
+  auth: Credential | undefined,
+  setting: string,
+): Promise<Server> {
   const authorised = auth ? basicAuthChecker(auth) : () => true;
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') {

@@ -12,23 +12,105 @@ export function ccEndpoint(path: string): string {
 export class AppMetrics {
   readonly registry = new Registry();
   private readonly r = [this.registry];
-  readonly osbRequests = new Counter({ name: 'cf_app_discovery_osb_requests_total', help: 'OSB requests by operation and HTTP status', labelNames: ['operation', 'status'], registers: this.r });
-  readonly osbDuration = new Histogram({ name: 'cf_app_discovery_osb_request_duration_seconds', help: 'OSB request duration by operation', labelNames: ['operation'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60], registers: this.r });
-  readonly ccRequests = new Counter({ name: 'cf_app_discovery_cc_requests_total', help: 'Cloud Controller requests by endpoint and status (0: no answer)', labelNames: ['endpoint', 'status'], registers: this.r });
-  readonly ccDuration = new Histogram({ name: 'cf_app_discovery_cc_request_duration_seconds', help: 'Cloud Controller request latency by endpoint', labelNames: ['endpoint'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: this.r });
-  readonly storeOperations = new Counter({ name: 'cf_app_discovery_store_operations_total', help: 'Store operations by kind and outcome', labelNames: ['operation', 'outcome'], registers: this.r });
-  readonly reconcileRuns = new Counter({ name: 'cf_app_discovery_reconcile_runs_total', help: 'Reconcile runs by outcome', labelNames: ['outcome'], registers: this.r });
-  readonly reconcileDuration = new Histogram({ name: 'cf_app_discovery_reconcile_duration_seconds', help: 'Reconcile run duration', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: this.r });
-  readonly reconcileLastSuccess = new Gauge({ name: 'cf_app_discovery_reconcile_last_success_timestamp_seconds', help: 'Unix time of the last successful reconcile', registers: this.r });
-  readonly filesWritten = new Counter({ name: 'cf_app_discovery_target_files_written_total', help: 'Target files written by reconcile runs', registers: this.r });
-  readonly filesRemoved = new Counter({ name: 'cf_app_discovery_target_files_removed_total', help: 'Target files removed by reconcile runs', labelNames: ['reason'], registers: this.r });
-  readonly bindingsWithoutTargets = new Gauge({ name: 'cf_app_discovery_bindings_without_targets', help: 'Bindings that have no target file, by reason, as of the last successful reconcile', labelNames: ['reason'], registers: this.r });
-  readonly invalidTargetFiles = new Counter({ name: 'cf_app_discovery_invalid_target_files_total', help: 'Target files in the store refused on read (never served), by reader (targets: GET /targets; binding_fetch) and reason (invalid, too_large, not_regular, read_failed)', labelNames: ['reader', 'reason'], registers: this.r });
-  readonly refusedTargetWrites = new Counter({ name: 'cf_app_discovery_target_files_refused_total', help: 'Rendered target files that broke the target file schema and were not written, by writer (bind, reconcile)', labelNames: ['writer'], registers: this.r });
-  readonly corruptRecordReads = new Counter({ name: 'cf_app_discovery_corrupt_records_total', help: 'Records read from the store that are not valid (bad JSON, fields, parameters, too large), by kind (binding, instance)', labelNames: ['kind'], registers: this.r });
-  readonly corruptRecords = new Gauge({ name: 'cf_app_discovery_corrupt_records', help: 'Corrupt records in the store as of the last reconcile; their targets are left as they are', registers: this.r });
-  readonly bindings = new Gauge({ name: 'cf_app_discovery_bindings', help: 'Binding records as of the last successful reconcile', registers: this.r });
-  readonly bindingsRefused = new Gauge({ name: 'cf_app_discovery_bindings_refused', help: 'Bindings whose target files were left as they are in the last successful reconcile: the Cloud Controller describes their app implausibly (e.g. more than 5000 instances), or the file rendered from it breaks the target file schema', registers: this.r });
+  readonly osbRequests = new Counter({
+    name: 'cf_app_discovery_osb_requests_total',
+    help: 'OSB requests by operation and HTTP status',
+    labelNames: ['operation', 'status'],
+    registers: this.r,
+  });
+  readonly osbDuration = new Histogram({
+    name: 'cf_app_discovery_osb_request_duration_seconds',
+    help: 'OSB request duration by operation',
+    labelNames: ['operation'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: this.r,
+  });
+  readonly ccRequests = new Counter({
+    name: 'cf_app_discovery_cc_requests_total',
+    help: 'Cloud Controller requests by endpoint and status (0: no answer)',
+    labelNames: ['endpoint', 'status'],
+    registers: this.r,
+  });
+  readonly ccDuration = new Histogram({
+    name: 'cf_app_discovery_cc_request_duration_seconds',
+    help: 'Cloud Controller request latency by endpoint',
+    labelNames: ['endpoint'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: this.r,
+  });
+  readonly storeOperations = new Counter({
+    name: 'cf_app_discovery_store_operations_total',
+    help: 'Store operations by kind and outcome',
+    labelNames: ['operation', 'outcome'],
+    registers: this.r,
+  });
+  readonly reconcileRuns = new Counter({
+    name: 'cf_app_discovery_reconcile_runs_total',
+    help: 'Reconcile runs by outcome',
+    labelNames: ['outcome'],
+    registers: this.r,
+  });
+  readonly reconcileDuration = new Histogram({
+    name: 'cf_app_discovery_reconcile_duration_seconds',
+    help: 'Reconcile run duration',
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: this.r,
+  });
+  readonly reconcileLastSuccess = new Gauge({
+    name: 'cf_app_discovery_reconcile_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful reconcile',
+    registers: this.r,
+  });
+  readonly filesWritten = new Counter({
+    name: 'cf_app_discovery_target_files_written_total',
+    help: 'Target files written by reconcile runs',
+    registers: this.r,
+  });
+  readonly filesRemoved = new Counter({
+    name: 'cf_app_discovery_target_files_removed_total',
+    help: 'Target files removed by reconcile runs',
+    labelNames: ['reason'],
+    registers: this.r,
+  });
+  readonly bindingsWithoutTargets = new Gauge({
+    name: 'cf_app_discovery_bindings_without_targets',
+    help: 'Bindings that have no target file, by reason, as of the last successful reconcile',
+    labelNames: ['reason'],
+    registers: this.r,
+  });
+  readonly invalidTargetFiles = new Counter({
+    name: 'cf_app_discovery_invalid_target_files_total',
+    help: 'Target files in the store refused on read (never served), by reader (targets: GET /targets; binding_fetch) and reason (invalid, too_large, not_regular, read_failed)',
+    labelNames: ['reader', 'reason'],
+    registers: this.r,
+  });
+  readonly refusedTargetWrites = new Counter({
+    name: 'cf_app_discovery_target_files_refused_total',
+    help: 'Rendered target files that broke the target file schema and were not written, by writer (bind, reconcile)',
+    labelNames: ['writer'],
+    registers: this.r,
+  });
+  readonly corruptRecordReads = new Counter({
+    name: 'cf_app_discovery_corrupt_records_total',
+    help: 'Records read from the store that are not valid (bad JSON, fields, parameters, too large), by kind (binding, instance)',
+    labelNames: ['kind'],
+    registers: this.r,
+  });
+  readonly corruptRecords = new Gauge({
+    name: 'cf_app_discovery_corrupt_records',
+    help: 'Corrupt records in the store as of the last reconcile; their targets are left as they are',
+    registers: this.r,
+  });
+  readonly bindings = new Gauge({
+    name: 'cf_app_discovery_bindings',
+    help: 'Binding records as of the last successful reconcile',
+    registers: this.r,
+  });
+  readonly bindingsRefused = new Gauge({
+    name: 'cf_app_discovery_bindings_refused',
+    help: 'Bindings whose target files were left as they are in the last successful reconcile: the Cloud Controller describes their app implausibly (e.g. more than 5000 instances), or the file rendered from it breaks the target file schema',
+    registers: this.r,
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cf_app_discovery_process_' });

@@ -7,7 +7,11 @@ import type { Server } from 'node:http';
  * The message names the setting to change; the CLI prints it and exits non-zero at once.
  */
 export class StartupError extends Error {
-  constructor(readonly setting: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly setting: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(`${setting}: ${message}`, options);
     this.name = 'StartupError';
   }
@@ -48,9 +52,16 @@ export async function usableDirectory(dir: string, setting: string): Promise<voi
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file, not a directory'
-      : code === 'EACCES' || code === 'EPERM' ? 'this user may not create or write in it'
-        : code === 'EROFS' ? 'it is on a read-only file system' : (err as Error).message;
-    throw new StartupError(setting, `cannot use directory ${JSON.stringify(dir)}: ${why}${code ? ` (${code})` : ''}`, { cause: err });
+    const why =
+      code === 'ENOTDIR' || code === 'EEXIST'
+        ? 'a part of the path is a file, not a directory'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'this user may not create or write in it'
+          : code === 'EROFS'
+            ? 'it is on a read-only file system'
+            : (err as Error).message;
+    throw new StartupError(setting, `cannot use directory ${JSON.stringify(dir)}: ${why}${code ? ` (${code})` : ''}`, {
+      cause: err,
+    });
   }
 }

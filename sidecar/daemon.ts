@@ -18,7 +18,12 @@ export class SidecarDaemon {
   private failures = 0;
   private running?: Promise<void>;
 
-  constructor(private readonly syncer: Syncer, private readonly metrics: SidecarMetrics, private readonly opts: DaemonOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly syncer: Syncer,
+    private readonly metrics: SidecarMetrics,
+    private readonly opts: DaemonOptions,
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
     this.tick();
@@ -28,7 +33,10 @@ export class SidecarDaemon {
     if (this.stopped) return;
     this.running = this.poll().finally(() => {
       if (this.stopped) return;
-      const wait = this.failures === 0 ? this.opts.intervalMs : Math.min(this.opts.maxBackoffMs, this.opts.intervalMs * 2 ** this.failures);
+      const wait =
+        this.failures === 0
+          ? this.opts.intervalMs
+          : Math.min(this.opts.maxBackoffMs, this.opts.intervalMs * 2 ** this.failures);
       this.timer = setTimeout(() => this.tick(), wait);
     });
   }
@@ -45,7 +53,10 @@ export class SidecarDaemon {
     } catch (err) {
       this.failures++;
       this.metrics.failure(seconds());
-      this.log.error({ err: (err as Error).message, failures: this.failures }, 'sync failed; keeping every local target file');
+      this.log.error(
+        { err: (err as Error).message, failures: this.failures },
+        'sync failed; keeping every local target file',
+      );
     }
   }
 

@@ -27,7 +27,10 @@ export function ownedId(fileName: string): string | undefined {
  * and never removed; it is logged and left alone.
  */
 export class TargetDir implements TargetSink {
-  constructor(readonly dir: string, private readonly log?: Logger) {}
+  constructor(
+    readonly dir: string,
+    private readonly log?: Logger,
+  ) {}
 
   private notOurs(file: string, what: string): void {
     this.log?.warn({ file, what }, 'a target file name in the directory is not a regular file: left alone');
@@ -64,28 +67,32 @@ export class TargetDir implements TargetSink {
     await this.ensure();
     const out = new Map<string, { etag: string; size: number }>();
     const ids = (await fs.readdir(this.dir)).map(ownedId).filter((id): id is string => id !== undefined);
-    await inParallel(ids.map((id) => async () => {
-      const file = path.join(this.dir, `${id}.json`);
-      try {
-        const st = await fs.lstat(file);
-        if (!st.isFile()) return this.notOurs(file, 'skipped');
-        const known = previous?.files[id];
-        if (known && previous?.savedAt && st.mtimeMs <= previous.savedAt) {
-          out.set(id, { etag: known, size: st.size });
-          return;
+    await inParallel(
+      ids.map((id) => async () => {
+        const file = path.join(this.dir, `${id}.json`);
+        try {
+          const st = await fs.lstat(file);
+          if (!st.isFile()) return this.notOurs(file, 'skipped');
+          const known = previous?.files[id];
+          if (known && previous?.savedAt && st.mtimeMs <= previous.savedAt) {
+            out.set(id, { etag: known, size: st.size });
+            return;
+          }
+          const bytes = await this.readRegular(file);
+          if (!bytes) return this.notOurs(file, 'skipped');
+          out.set(id, { etag: md5Etag(bytes), size: bytes.length });
+        } catch {
+          // vanished or unreadable: treated as absent, so it is downloaded again
         }
-        const bytes = await this.readRegular(file);
-        if (!bytes) return this.notOurs(file, 'skipped');
-        out.set(id, { etag: md5Etag(bytes), size: bytes.length });
-      } catch {
-        // vanished or unreadable: treated as absent, so it is downloaded again
-      }
-    }), 32);
+      }),
+      32,
+    );
     return out;
   }
 
   fileFor(id: string): string {
-    if (!ownedId(`${id}.json`)) throw new Error(`refusing unsafe target file name for ${JSON.stringify(id).slice(0, 80)}`);
+    if (!ownedId(`${id}.json`))
+      throw new Error(`refusing unsafe target file name for ${JSON.stringify(id).slice(0, 80)}`);
     return path.join(this.dir, `${id}.json`);
   }
 

@@ -35,7 +35,11 @@ function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const found: string[] = [];
   for (const m of text.matchAll(/(?:from\s+|import\s+|import\s*\(\s*|require\(\s*)'(\.{1,2}\/[^']*)'/g)) {
-    found.push(relative(ROOT, resolve(dirname(file), m[1])).split(sep).join('/'));
+    found.push(
+      relative(ROOT, resolve(dirname(file), m[1]))
+        .split(sep)
+        .join('/'),
+    );
   }
   return found;
 }
@@ -47,7 +51,11 @@ describe('ARCHITECTURE.md matches the tree', () => {
   const doc = readFileSync(join(ROOT, 'ARCHITECTURE.md'), 'utf8');
 
   it('names only files and folders that exist', () => {
-    const named = [...doc.matchAll(/`((?:cli|broker|updater|sidecar|shared|demo|emulator|deploy|spec|bench)\/[A-Za-z0-9/._-]*|cli\.ts|tsconfig(?:\.build)?\.json)`/g)].map((m) => m[1]);
+    const named = [
+      ...doc.matchAll(
+        /`((?:cli|broker|updater|sidecar|shared|demo|emulator|deploy|spec|bench)\/[A-Za-z0-9/._-]*|cli\.ts|tsconfig(?:\.build)?\.json)`/g,
+      ),
+    ].map((m) => m[1]);
     assert.ok(named.length > 20, `ARCHITECTURE.md names the parts (${named.length} paths)`);
     const missing = [...new Set(named)].filter((p) => !existsSync(join(ROOT, p)));
     assert.deepEqual(missing, [], 'every path ARCHITECTURE.md names exists');

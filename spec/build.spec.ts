@@ -32,14 +32,19 @@ describe('the product build (npm run build) ' + INTEGRATION, function () {
 
   it('leaves the product in dist/, with the demo and its emulator, and no tests or benchmarks', () => {
     const top = readdirSync(DIST);
-    for (const part of ['cli.js', 'broker', 'updater', 'sidecar', 'shared', 'demo', 'emulator']) assert.ok(top.includes(part), `dist/ lacks ${part}: ${top.join(', ')}`);
+    for (const part of ['cli.js', 'broker', 'updater', 'sidecar', 'shared', 'demo', 'emulator'])
+      assert.ok(top.includes(part), `dist/ lacks ${part}: ${top.join(', ')}`);
     assert.ok(!top.includes('spec'), 'dist/ holds spec/');
     assert.ok(!top.includes('bench'), 'dist/ holds bench/');
   });
 
   it('leaves dist/cli.js executable, answering --help when run directly as the bin is', () => {
     assert.equal(statSync(join(DIST, 'cli.js')).mode & 0o111, 0o111, 'dist/cli.js has no run bit');
-    const help = spawnSync(join(DIST, 'cli.js'), ['--help'], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 10_000 });
+    const help = spawnSync(join(DIST, 'cli.js'), ['--help'], {
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     assert.equal(help.status, 0, `${help.error ?? ''}\n${help.stderr}`);
     assert.match(help.stdout, /Usage: cf-app-discovery <command>/);
   });

@@ -26,13 +26,21 @@ interface Exited {
 
 const children: ChildProcess[] = [];
 
-function spawnCli(args: string[], env: Record<string, string>): { proc: ChildProcess; output: () => string; exit: Promise<Exited> } {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+): { proc: ChildProcess; output: () => string; exit: Promise<Exited> } {
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(proc);
   const out: string[] = [];
   proc.stdout!.on('data', (d) => out.push(String(d)));
   proc.stderr!.on('data', (d) => out.push(String(d)));
-  const exit = new Promise<Exited>((r) => proc.once('exit', (code, signal) => r({ code, signal, output: out.join('') })));
+  const exit = new Promise<Exited>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal, output: out.join('') })),
+  );
   return { proc, output: () => out.join(''), exit };
 }
 
@@ -73,7 +81,13 @@ describe('startup failures stop the process at once, naming the setting ' + INTE
     await writeFile(aFile, 'not a directory');
   });
   beforeEach(() => {
-    env = { BROKER_USERNAME: USER, BROKER_PASSWORD: PASS, STORE: 'fs', STORE_DIR: join(dir, `store-${Math.random().toString(36).slice(2)}`), LOG_LEVEL: 'info' };
+    env = {
+      BROKER_USERNAME: USER,
+      BROKER_PASSWORD: PASS,
+      STORE: 'fs',
+      STORE_DIR: join(dir, `store-${Math.random().toString(36).slice(2)}`),
+      LOG_LEVEL: 'info',
+    };
   });
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -94,7 +108,10 @@ describe('startup failures stop the process at once, naming the setting ' + INTE
     const taken = await occupy();
     held.push(taken);
     const r = await run(['broker'], { ...env, PORT: String(taken.port) });
-    cannotStart(r, new RegExp(`PORT: all interfaces port ${taken.port} is already in use by another process \\(EADDRINUSE\\)`));
+    cannotStart(
+      r,
+      new RegExp(`PORT: all interfaces port ${taken.port} is already in use by another process \\(EADDRINUSE\\)`),
+    );
   });
 
   it('broker: HOST that is not an address of this host', async () => {
@@ -104,13 +121,22 @@ describe('startup failures stop the process at once, naming the setting ' + INTE
 
   it('broker: STORE_DIR under a regular file', async () => {
     const r = await run(['broker'], { ...env, PORT: '0', STORE_DIR: join(aFile, 'data') });
-    cannotStart(r, /STORE_DIR: cannot use directory ".*a-regular-file\/data": a part of the path is a file, not a directory \(ENOTDIR\)/);
+    cannotStart(
+      r,
+      /STORE_DIR: cannot use directory ".*a-regular-file\/data": a part of the path is a file, not a directory \(ENOTDIR\)/,
+    );
   });
 
   it('updater: PORT (its /metrics) already in use', async () => {
     const taken = await occupy();
     held.push(taken);
-    const r = await run(['updater'], { ...env, PORT: String(taken.port), CF_API_URL: 'http://127.0.0.1:9', CF_USERNAME: 'u', CF_PASSWORD: 'p' });
+    const r = await run(['updater'], {
+      ...env,
+      PORT: String(taken.port),
+      CF_API_URL: 'http://127.0.0.1:9',
+      CF_USERNAME: 'u',
+      CF_PASSWORD: 'p',
+    });
     cannotStart(r, new RegExp(`PORT: .*port ${taken.port} is already in use`));
   });
 
@@ -128,7 +154,11 @@ describe('startup failures stop the process at once, naming the setting ' + INTE
   it('all: the sidecar cannot start, so the broker it had started is stopped and its port is free again', async () => {
     const taken = await occupy();
     held.push(taken);
-    const r = await run(['all', '--dir', join(dir, 'targets-all')], { ...env, PORT: '0', SIDECAR_METRICS_PORT: String(taken.port) });
+    const r = await run(['all', '--dir', join(dir, 'targets-all')], {
+      ...env,
+      PORT: '0',
+      SIDECAR_METRICS_PORT: String(taken.port),
+    });
     cannotStart(r, new RegExp(`SIDECAR_METRICS_PORT: 127\\.0\\.0\\.1 port ${taken.port} is already in use`), true);
     assert.doesNotMatch(r.output, /updater running|sidecar running/, 'a part kept running after another failed');
     const port = brokerPortIn(r.output);
@@ -141,7 +171,11 @@ describe('startup failures stop the process at once, naming the setting ' + INTE
     cannotStart(r, /--dir: cannot use directory/);
     const taken = await occupy();
     held.push(taken);
-    r = await run(['all', '--dir', join(dir, 'targets-3')], { ...env, PORT: String(taken.port), SIDECAR_METRICS_PORT: '0' });
+    r = await run(['all', '--dir', join(dir, 'targets-3')], {
+      ...env,
+      PORT: String(taken.port),
+      SIDECAR_METRICS_PORT: '0',
+    });
     cannotStart(r, /PORT: .*already in use/);
     assert.doesNotMatch(r.output, /sidecar running|metrics listening/);
   });
@@ -153,7 +187,7 @@ describe('broker passwords at start ' + INTEGRATION, function () {
     for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
 
-  it('refuses a weak BROKER_PASSWORD (the README\'s old example among them), naming the variable and never the value', async () => {
+  it("refuses a weak BROKER_PASSWORD (the README's old example among them), naming the variable and never the value", async () => {
     for (const weak of ['change-me', 'a', ' ', 'ChangeMe-ChangeMe', 'password1234']) {
       const r = await run(['broker'], { BROKER_USERNAME: 'admin', BROKER_PASSWORD: weak, PORT: '0' });
       assert.equal(r.code, 78, `${JSON.stringify(weak)}: ${r.output}`);
@@ -168,13 +202,22 @@ describe('broker passwords at start ' + INTEGRATION, function () {
       const child = spawnCli(['broker'], { HOST: '127.0.0.1', PORT: '0', STORE_DIR: join(dir, 'data') });
       const port = await waitFor(async () => brokerPortIn(child.output()), 10_000, 'the broker listening');
       const base = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined, 10_000, 'broker up');
+      await waitFor(
+        async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined,
+        10_000,
+        'broker up',
+      );
       const m = /BROKER_USERNAME=(\S+) BROKER_PASSWORD=(\S+)/.exec(child.output());
       assert.ok(m, child.output());
       const [, user, password] = m;
       assert.equal(user, 'admin');
       assert.ok(password.length >= 24, 'a strong password');
-      const ok = await fetch(`${base}/v2/catalog`, { headers: { Authorization: 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64'), 'X-Broker-API-Version': '2.15' } });
+      const ok = await fetch(`${base}/v2/catalog`, {
+        headers: {
+          Authorization: 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64'),
+          'X-Broker-API-Version': '2.15',
+        },
+      });
       assert.equal(ok.status, 200);
       child.proc.kill('SIGTERM');
       const exited = await child.exit;

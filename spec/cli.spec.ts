@@ -8,7 +8,11 @@ import { INTEGRATION } from './support/integration';
 const CLI = resolve(__dirname, '..', 'cli.js');
 
 function run(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 10_000 });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
 }
 
 describe('the cf-app-discovery command ' + INTEGRATION, () => {
@@ -17,7 +21,8 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
     assert.equal(r.status, 0);
     assert.match(r.stdout, /Usage: cf-app-discovery <command>/);
     assert.match(r.stdout, /broker\s+run the Open Service Broker API server/);
-    for (const v of ['BROKER_USERNAME', 'CF_API_URL', 'STORE_DIR', 'S3_BUCKET', 'PLAN_NAME']) assert.match(r.stdout, new RegExp(v));
+    for (const v of ['BROKER_USERNAME', 'CF_API_URL', 'STORE_DIR', 'S3_BUCKET', 'PLAN_NAME'])
+      assert.match(r.stdout, new RegExp(v));
   });
 
   it('rejects an unknown command', () => {
@@ -41,7 +46,10 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
       it(`${command}: an unknown flag exits 2 naming it, before anything starts`, () => {
         const r = run([command, '--dri', 'x']);
         assert.equal(r.status, 2, r.stderr);
-        assert.match(r.stderr, new RegExp(`^cf-app-discovery ${command}: unknown option --dri; run cf-app-discovery ${command} --help\n$`));
+        assert.match(
+          r.stderr,
+          new RegExp(`^cf-app-discovery ${command}: unknown option --dri; run cf-app-discovery ${command} --help\n$`),
+        );
         assert.equal(r.stdout, '');
       });
     }
@@ -79,10 +87,49 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
 
   describe('<command> --help lists its flags and the settings it reads', () => {
     const expected: Record<string, { flags: string[]; reads: string[]; ignores: string[] }> = {
-      broker: { flags: [], reads: ['BROKER_USERNAME', 'BROKER_PASSWORD', 'HOST', 'PORT', 'CF_API_URL', 'STORE_DIR', 'TARGETS_USERNAME', 'PLAN_NAME'], ignores: ['SYNC_INTERVAL_SECONDS', 'UPDATE_SCHEDULE', 'SIDECAR_METRICS_PORT'] },
-      updater: { flags: ['--once'], reads: ['CF_API_URL', 'CF_CLIENT_SECRET', 'UPDATE_SCHEDULE', 'RECONCILE_TIMEOUT_SECONDS', 'S3_BUCKET', 'METRICS_USERNAME'], ignores: ['BROKER_PASSWORD', 'HOST', 'SYNC_INTERVAL_SECONDS'] },
-      sidecar: { flags: ['--dir DIR', '--once', '--metrics-port N'], reads: ['STORE', 'S3_PREFIX', 'SYNC_INTERVAL_SECONDS', 'SIDECAR_METRICS_PORT', 'SIDECAR_MAX_REMOVE_SHARE'], ignores: ['BROKER_USERNAME', 'CF_API_URL', 'UPDATE_SCHEDULE', 'PORT'] },
-      all: { flags: ['--dir DIR'], reads: ['BROKER_PASSWORD', 'CF_API_URL', 'UPDATE_SCHEDULE', 'SYNC_INTERVAL_SECONDS', 'SIDECAR_METRICS_PORT', 'STORE_DIR'], ignores: [] },
+      broker: {
+        flags: [],
+        reads: [
+          'BROKER_USERNAME',
+          'BROKER_PASSWORD',
+          'HOST',
+          'PORT',
+          'CF_API_URL',
+          'STORE_DIR',
+          'TARGETS_USERNAME',
+          'PLAN_NAME',
+        ],
+        ignores: ['SYNC_INTERVAL_SECONDS', 'UPDATE_SCHEDULE', 'SIDECAR_METRICS_PORT'],
+      },
+      updater: {
+        flags: ['--once'],
+        reads: [
+          'CF_API_URL',
+          'CF_CLIENT_SECRET',
+          'UPDATE_SCHEDULE',
+          'RECONCILE_TIMEOUT_SECONDS',
+          'S3_BUCKET',
+          'METRICS_USERNAME',
+        ],
+        ignores: ['BROKER_PASSWORD', 'HOST', 'SYNC_INTERVAL_SECONDS'],
+      },
+      sidecar: {
+        flags: ['--dir DIR', '--once', '--metrics-port N'],
+        reads: ['STORE', 'S3_PREFIX', 'SYNC_INTERVAL_SECONDS', 'SIDECAR_METRICS_PORT', 'SIDECAR_MAX_REMOVE_SHARE'],
+        ignores: ['BROKER_USERNAME', 'CF_API_URL', 'UPDATE_SCHEDULE', 'PORT'],
+      },
+      all: {
+        flags: ['--dir DIR'],
+        reads: [
+          'BROKER_PASSWORD',
+          'CF_API_URL',
+          'UPDATE_SCHEDULE',
+          'SYNC_INTERVAL_SECONDS',
+          'SIDECAR_METRICS_PORT',
+          'STORE_DIR',
+        ],
+        ignores: [],
+      },
       demo: { flags: ['--keep'], reads: ['PORT', 'LOG_LEVEL'], ignores: ['BROKER_USERNAME', 'CF_API_URL', 'STORE'] },
     };
     for (const [command, want] of Object.entries(expected)) {
@@ -93,7 +140,9 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
           assert.match(r.stdout, new RegExp(`^Usage: cf-app-discovery ${command}\\b`));
           const words = (line: string) => line.trim().split(/\s{2,}/)[0];
           const lines = r.stdout.split('\n');
-          const options = lines.slice(lines.indexOf('Options:') + 1, lines.indexOf('', lines.indexOf('Options:'))).map(words);
+          const options = lines
+            .slice(lines.indexOf('Options:') + 1, lines.indexOf('', lines.indexOf('Options:')))
+            .map(words);
           assert.deepEqual(options, [...want.flags, '-h, --help'], 'flags, each with its value');
           const settings = new Set(lines.filter((l) => /^ {2}[A-Z][A-Z0-9_]+ /.test(l)).map(words));
           for (const s of want.reads) assert.ok(settings.has(s), `${command} --help names ${s}`);
@@ -125,7 +174,13 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'cli-broker-'));
       child = spawn(process.execPath, [CLI, 'broker'], {
-        env: { PATH: process.env.PATH ?? '', BROKER_USERNAME: 'admin', BROKER_PASSWORD: 'cli-test-pw-8Hs3', PORT: '0', STORE_DIR: join(dir, 'data') },
+        env: {
+          PATH: process.env.PATH ?? '',
+          BROKER_USERNAME: 'admin',
+          BROKER_PASSWORD: 'cli-test-pw-8Hs3',
+          PORT: '0',
+          STORE_DIR: join(dir, 'data'),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout!.on('data', (d) => out.push(String(d)));
@@ -153,11 +208,17 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
     });
 
     it('logs JSON lines, warns that binds need CF_API_URL, and answers health and catalog', async () => {
-      const lines = out.join('').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = out
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.ok(lines.some((l) => l.level === 'warn' && /CF_API_URL is not set/.test(l.msg)));
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const auth = 'Basic ' + Buffer.from('admin:cli-test-pw-8Hs3').toString('base64');
-      const catalog = await fetch(`${base}/v2/catalog`, { headers: { Authorization: auth, 'X-Broker-API-Version': '2.15' } });
+      const catalog = await fetch(`${base}/v2/catalog`, {
+        headers: { Authorization: auth, 'X-Broker-API-Version': '2.15' },
+      });
       assert.equal(catalog.status, 200);
       assert.equal(((await catalog.json()) as { services: unknown[] }).services.length, 1);
     });
@@ -165,12 +226,22 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
     it('provisions into ./data-style directory and refuses binds with a clear 503', async () => {
       const auth = 'Basic ' + Buffer.from('admin:cli-test-pw-8Hs3').toString('base64');
       const headers = { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' };
-      const catalog = (await (await fetch(`${base}/v2/catalog`, { headers })).json()) as { services: Array<{ id: string; plans: Array<{ id: string }> }> };
+      const catalog = (await (await fetch(`${base}/v2/catalog`, { headers })).json()) as {
+        services: Array<{ id: string; plans: Array<{ id: string }> }>;
+      };
       const ids = { service_id: catalog.services[0].id, plan_id: catalog.services[0].plans[0].id };
-      const prov = await fetch(`${base}/v2/service_instances/inst-1`, { method: 'PUT', headers, body: JSON.stringify({ ...ids, organization_guid: 'o', space_guid: 's' }) });
+      const prov = await fetch(`${base}/v2/service_instances/inst-1`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ ...ids, organization_guid: 'o', space_guid: 's' }),
+      });
       assert.equal(prov.status, 201);
       assert.deepEqual(await readdir(join(dir, 'data', 'instances')), ['inst-1.json']);
-      const bind = await fetch(`${base}/v2/service_instances/inst-1/service_bindings/b-1`, { method: 'PUT', headers, body: JSON.stringify({ ...ids, bind_resource: { app_guid: 'a-1' } }) });
+      const bind = await fetch(`${base}/v2/service_instances/inst-1/service_bindings/b-1`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ ...ids, bind_resource: { app_guid: 'a-1' } }),
+      });
       assert.equal(bind.status, 503);
       assert.match(((await bind.json()) as { description: string }).description, /CF_API_URL/);
     });

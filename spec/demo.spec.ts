@@ -8,15 +8,24 @@ describe('npm run demo ' + INTEGRATION, function () {
 
   it('runs to completion on a fresh checkout, showing each step and the file_sd files, and exits 0', async () => {
     const { status, stdout } = await new Promise<{ status: number | null; stdout: string }>((done) => {
-      const child = spawn(process.execPath, [resolve(__dirname, '..', 'cli.js'), 'demo'], { env: { PATH: process.env.PATH ?? '' } });
+      const child = spawn(process.execPath, [resolve(__dirname, '..', 'cli.js'), 'demo'], {
+        env: { PATH: process.env.PATH ?? '' },
+      });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (out += d));
       child.on('close', (code) => done({ status: code, stdout: out }));
     });
     assert.equal(status, 0, stdout);
-    assert.match(stdout, /cf create-service prometheus default demo-monitoring\n\s+PUT \/v2\/service_instances\/demo-monitoring -> 201/);
-    assert.match(stdout, /b-shop\.json: 4 target group\(s\) -> shop\.apps\.example\.com\/metrics job=shop/, 'scale followed');
+    assert.match(
+      stdout,
+      /cf create-service prometheus default demo-monitoring\n\s+PUT \/v2\/service_instances\/demo-monitoring -> 201/,
+    );
+    assert.match(
+      stdout,
+      /b-shop\.json: 4 target group\(s\) -> shop\.apps\.example\.com\/metrics job=shop/,
+      'scale followed',
+    );
     assert.match(stdout, /job=legacy org=demo-org/, '-venerable stripped');
     assert.match(stdout, /team=payments/, 'bind parameters applied');
     assert.match(stdout, /service key \(RequiresApp\) -> 422/);

@@ -23,23 +23,34 @@ export interface ApplyContext {
  * Writes, then removes, then tells the sidecars. The bindings are listed once more after the
  * writes when there were any: what that listing means is decided by unboundDuringRun.
  */
-export async function applyChanges(ctx: ApplyContext, writes: PlannedWrite[], removals: Removal[], boundBefore: ReadonlySet<string>): Promise<void> {
+export async function applyChanges(
+  ctx: ApplyContext,
+  writes: PlannedWrite[],
+  removals: Removal[],
+  boundBefore: ReadonlySet<string>,
+): Promise<void> {
   const { store, done } = ctx;
   try {
     ctx.stillWanted();
-    await inParallel(writes.map((w) => async () => {
-      ctx.stillWanted();
-      await store.put(activeKey(w.bindingId), w.body);
-      done.written++;
-    }), ctx.concurrency);
+    await inParallel(
+      writes.map((w) => async () => {
+        ctx.stillWanted();
+        await store.put(activeKey(w.bindingId), w.body);
+        done.written++;
+      }),
+      ctx.concurrency,
+    );
     const boundNow = writes.length > 0 ? await listBoundIds(store) : boundBefore;
-    await inParallel([...unboundDuringRun(writes, boundNow), ...removals].map((r) => async () => {
-      ctx.stillWanted();
-      await store.delete(activeKey(r.bindingId));
-      done.removed++;
-      ctx.metrics?.filesRemoved.inc({ reason: r.reason });
-      ctx.logger.info({ bindingId: r.bindingId, reason: r.reason }, 'targets removed');
-    }), ctx.concurrency);
+    await inParallel(
+      [...unboundDuringRun(writes, boundNow), ...removals].map((r) => async () => {
+        ctx.stillWanted();
+        await store.delete(activeKey(r.bindingId));
+        done.removed++;
+        ctx.metrics?.filesRemoved.inc({ reason: r.reason });
+        ctx.logger.info({ bindingId: r.bindingId, reason: r.reason }, 'targets removed');
+      }),
+      ctx.concurrency,
+    );
   } finally {
     // Even a run that failed half-way changed files: sidecars must hear about them.
     done.storeWrites = done.written + done.removed;

@@ -7,6 +7,12 @@ import { Reconciler } from './reconciler';
 /** CC tuning for reconcile runs: patient with throttling, never stuck (a run has minutes). */
 export const UPDATER_CC_TUNING = { timeoutMs: 15_000, retries: 2, maxRetryAfterMs: 30_000 };
 
-export function buildReconciler(store: Store, cc: CloudControllerClient, logger: Logger, metrics?: AppMetrics, timeoutMs?: number): Reconciler {
+export function buildReconciler(
+  store: Store,
+  cc: CloudControllerClient,
+  logger: Logger,
+  metrics?: AppMetrics,
+  timeoutMs?: number,
+): Reconciler {
   return new Reconciler({ store, cc, logger: logger.child({ component: 'updater' }), metrics, timeoutMs });
 }

@@ -37,7 +37,13 @@ interface Listing {
   domains: CcDomain[];
 }
 
-async function listByGuid(cc: CloudControllerClient, guids: string[], size: number, concurrency: number, signal?: AbortSignal): Promise<Listing> {
+async function listByGuid(
+  cc: CloudControllerClient,
+  guids: string[],
+  size: number,
+  concurrency: number,
+  signal?: AbortSignal,
+): Promise<Listing> {
   const out: Listing = { apps: [], spaces: [], organizations: [], processes: [], routes: [], domains: [] };
   const opts = { signal };
   const tasks = chunks(guids, size).flatMap((chunk) => [
@@ -62,7 +68,11 @@ async function listByGuid(cc: CloudControllerClient, guids: string[], size: numb
 
 async function listEverything(cc: CloudControllerClient, signal?: AbortSignal): Promise<Listing> {
   const opts = { signal };
-  const [apps, processes, routes] = await Promise.all([cc.listApps({}, opts), cc.listProcesses({ types: ['web'] }, opts), cc.listRoutes({}, opts)]);
+  const [apps, processes, routes] = await Promise.all([
+    cc.listApps({}, opts),
+    cc.listProcesses({ types: ['web'] }, opts),
+    cc.listRoutes({}, opts),
+  ]);
   return { ...apps, processes, routes: routes.routes, domains: routes.domains };
 }
 
@@ -70,10 +80,17 @@ async function listEverything(cc: CloudControllerClient, signal?: AbortSignal): 
  * Filtered lists cost 3 requests per chunk of guids. When most visible apps are bound, three
  * unfiltered listings at 5,000 per page are cheaper; one `per_page=1` probe tells which.
  */
-async function chooseStrategy(cc: CloudControllerClient, bound: number, size: number, signal?: AbortSignal): Promise<Strategy> {
+async function chooseStrategy(
+  cc: CloudControllerClient,
+  bound: number,
+  size: number,
+  signal?: AbortSignal,
+): Promise<Strategy> {
   const filteredCost = 3 * Math.ceil(bound / size);
   if (filteredCost <= 6) return 'by-guid';
-  const probe = (await cc.getJson(`${cc.apiUrl}/v3/apps?per_page=1`, { signal })) as { pagination?: { total_results?: number } };
+  const probe = (await cc.getJson(`${cc.apiUrl}/v3/apps?per_page=1`, { signal })) as {
+    pagination?: { total_results?: number };
+  };
   const visible = probe?.pagination?.total_results;
   if (typeof visible !== 'number') return 'by-guid';
   // Processes and routes are about as many as apps; each listing pages at 5,000.
@@ -104,7 +121,14 @@ function observationsOf(listing: Listing, guids: string[]): Map<string, AppObser
     try {
       apps.set(app.guid, {
         kind: 'present',
-        snapshot: buildSnapshot({ app, spaces, organizations, processes: processesByApp.get(app.guid) ?? [], routes: routesByApp.get(app.guid) ?? [], domains }),
+        snapshot: buildSnapshot({
+          app,
+          spaces,
+          organizations,
+          processes: processesByApp.get(app.guid) ?? [],
+          routes: routesByApp.get(app.guid) ?? [],
+          domains,
+        }),
       });
     } catch (err) {
       if (!(err instanceof ImplausibleAppError)) throw err;
@@ -122,12 +146,19 @@ function observationsOf(listing: Listing, guids: string[]): Map<string, AppObser
  * meanwhile, so an app, process or route can slip between pages: the caller must confirm by
  * guid what it would change on their word alone (see Reconciler).
  */
-export async function observeApps(cc: CloudControllerClient, appGuids: string[], opts: ObserveOptions = {}): Promise<Observation> {
+export async function observeApps(
+  cc: CloudControllerClient,
+  appGuids: string[],
+  opts: ObserveOptions = {},
+): Promise<Observation> {
   const size = opts.chunkSize ?? 100;
   const guids = [...new Set(appGuids)];
   if (guids.length === 0) return { apps: new Map(), strategy: 'none' };
-  const strategy = opts.strategy ?? await chooseStrategy(cc, guids.length, size, opts.signal);
-  const listing = strategy === 'full' ? await listEverything(cc, opts.signal) : await listByGuid(cc, guids, size, opts.concurrency ?? 4, opts.signal);
+  const strategy = opts.strategy ?? (await chooseStrategy(cc, guids.length, size, opts.signal));
+  const listing =
+    strategy === 'full'
+      ? await listEverything(cc, opts.signal)
+      : await listByGuid(cc, guids, size, opts.concurrency ?? 4, opts.signal);
   return { apps: observationsOf(listing, guids), strategy };
 }
 
@@ -136,7 +167,12 @@ export async function observeApps(cc: CloudControllerClient, appGuids: string[],
  * decides which, from a plan). Their by-guid answers replace the listed ones in `observation`.
  * Returns how many apps were re-read.
  */
-export async function confirmByGuid(cc: CloudControllerClient, observation: Observation, actedOn: (apps: Map<string, AppObservation>) => string[], opts: ObserveOptions = {}): Promise<number> {
+export async function confirmByGuid(
+  cc: CloudControllerClient,
+  observation: Observation,
+  actedOn: (apps: Map<string, AppObservation>) => string[],
+  opts: ObserveOptions = {},
+): Promise<number> {
   if (observation.strategy !== 'full') return 0;
   const suspects = actedOn(observation.apps);
   if (suspects.length === 0) return 0;

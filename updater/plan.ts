@@ -11,7 +11,8 @@ import type { AppSnapshot, TargetGroup, TargetStatus } from '../shared/targets/t
  * 'invalid': it answered something we refuse to render (e.g. 50,000,000 instances); the app's
  * bindings keep their current files until it answers sense again.
  */
-export type AppObservation = { kind: 'present'; snapshot: AppSnapshot } | { kind: 'gone' } | { kind: 'invalid'; reason: string };
+export type AppObservation =
+  { kind: 'present'; snapshot: AppSnapshot } | { kind: 'gone' } | { kind: 'invalid'; reason: string };
 
 export interface PlanInput {
   bindings: BindingRecord[];
@@ -28,7 +29,8 @@ export interface PlannedWrite {
   status: TargetStatus;
 }
 
-export type RemovalReason = 'app-gone' | 'no-binding-record' | 'instance-gone' | 'app-stopped' | 'no-instances' | 'no-public-route';
+export type RemovalReason =
+  'app-gone' | 'no-binding-record' | 'instance-gone' | 'app-stopped' | 'no-instances' | 'no-public-route';
 
 export interface Plan {
   writes: PlannedWrite[];
@@ -53,7 +55,10 @@ const CC_REASONS: ReadonlySet<RemovalReason> = new Set(['app-gone', 'app-stopped
  */
 export function appsActedOn(plan: Plan, bindings: BindingRecord[]): string[] {
   const appOf = new Map(bindings.map((b) => [b.binding_id, b.app_guid]));
-  const ids = [...plan.writes.map((w) => w.bindingId), ...plan.removals.filter((r) => CC_REASONS.has(r.reason)).map((r) => r.bindingId)];
+  const ids = [
+    ...plan.writes.map((w) => w.bindingId),
+    ...plan.removals.filter((r) => CC_REASONS.has(r.reason)).map((r) => r.bindingId),
+  ];
   return [...new Set(ids.map((id) => appOf.get(id)).filter((g): g is string => g !== undefined))];
 }
 
@@ -74,7 +79,12 @@ export function planReconcile(input: PlanInput): Plan {
     if (!app) throw new Error(`no observation for app ${binding.app_guid}: refusing to plan on incomplete information`);
     if (!instance) reason = 'instance-gone';
     else if (app.kind === 'invalid') {
-      plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, cause: 'implausible-app', reason: app.reason });
+      plan.refused.push({
+        bindingId: binding.binding_id,
+        appGuid: binding.app_guid,
+        cause: 'implausible-app',
+        reason: app.reason,
+      });
       continue;
     } else if (app.kind === 'gone') reason = 'app-gone';
     else {
@@ -89,7 +99,13 @@ export function planReconcile(input: PlanInput): Plan {
       }
       // Checked only when it would be written: an unchanged file passed when it was written.
       const refused = targetFileWriteProblem(desired.groups, desired.body);
-      if (refused) plan.refused.push({ bindingId: binding.binding_id, appGuid: binding.app_guid, cause: 'breaks-schema', reason: refused.problem });
+      if (refused)
+        plan.refused.push({
+          bindingId: binding.binding_id,
+          appGuid: binding.app_guid,
+          cause: 'breaks-schema',
+          reason: refused.problem,
+        });
       else plan.writes.push({ bindingId: binding.binding_id, body: desired.body, status: desired.status });
     } else {
       plan.inactive.push({ bindingId: binding.binding_id, reason: reason! });

@@ -30,11 +30,19 @@ export async function listBoundIds(store: Store): Promise<Set<string>> {
 }
 
 /** The store's listings and the records behind them (through the caches, which skip unchanged ones). */
-export async function readStore(store: Store, caches: RecordCaches, concurrency: number, onCorrupt: (key: string, err: unknown) => void): Promise<StoreView> {
+export async function readStore(
+  store: Store,
+  caches: RecordCaches,
+  concurrency: number,
+  onCorrupt: (key: string, err: unknown) => void,
+): Promise<StoreView> {
   // active/ first: a file listed here whose record appears in the later bindings listing is
   // never mistaken for a leftover.
   const activeListing = await store.list(ACTIVE_PREFIX);
-  const [bindingListing, instanceListing] = await Promise.all([store.list(BINDINGS_PREFIX), store.list(INSTANCES_PREFIX)]);
+  const [bindingListing, instanceListing] = await Promise.all([
+    store.list(BINDINGS_PREFIX),
+    store.list(INSTANCES_PREFIX),
+  ]);
   const bindingRecords = await caches.bindings.load(bindingListing, concurrency, onCorrupt);
   const instanceRecords = await caches.instances.load(instanceListing, concurrency, onCorrupt);
   return { activeListing, ...usableRecords(bindingRecords, instanceRecords) };
@@ -44,10 +52,17 @@ export async function readStore(store: Store, caches: RecordCaches, concurrency:
  * Corrupt records (unreadable, too large, parameters that break the published schema) map to
  * undefined. Their bindings are not rendered, and their files are protected from removal.
  */
-export function usableRecords(bindingRecords: Map<string, BindingRecord | undefined>, instanceRecords: Map<string, InstanceRecord | undefined>): Omit<StoreView, 'activeListing'> {
+export function usableRecords(
+  bindingRecords: Map<string, BindingRecord | undefined>,
+  instanceRecords: Map<string, InstanceRecord | undefined>,
+): Omit<StoreView, 'activeListing'> {
   const corruptBindings = [...bindingRecords].filter(([, b]) => b === undefined).map(([key]) => key);
-  const corruptInstances = new Set([...instanceRecords].filter(([, i]) => i === undefined)
-    .map(([key]) => idFromKey(INSTANCES_PREFIX, key)).filter((id): id is string => !!id));
+  const corruptInstances = new Set(
+    [...instanceRecords]
+      .filter(([, i]) => i === undefined)
+      .map(([key]) => idFromKey(INSTANCES_PREFIX, key))
+      .filter((id): id is string => !!id),
+  );
   const readable = [...bindingRecords.values()].filter((b): b is BindingRecord => b !== undefined);
   // A binding whose instance record is corrupt cannot be rendered either: as if its own were.
   const bindings = readable.filter((b) => !corruptInstances.has(b.instance_id));
@@ -55,6 +70,8 @@ export function usableRecords(bindingRecords: Map<string, BindingRecord | undefi
     ...corruptBindings.map((k) => idFromKey(BINDINGS_PREFIX, k)).filter((id): id is string => !!id),
     ...readable.filter((b) => corruptInstances.has(b.instance_id)).map((b) => b.binding_id),
   ]);
-  const instances = new Map([...instanceRecords.values()].filter((i): i is InstanceRecord => !!i).map((i) => [i.instance_id, i]));
+  const instances = new Map(
+    [...instanceRecords.values()].filter((i): i is InstanceRecord => !!i).map((i) => [i.instance_id, i]),
+  );
   return { bindings, instances, protectedIds, corruptRecords: corruptBindings.length + corruptInstances.size };
 }

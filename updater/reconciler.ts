@@ -2,7 +2,13 @@ import type { CloudControllerClient } from '../shared/cc';
 import { abortReason } from '../shared/cc/http';
 import type { Logger } from '../shared/logger';
 import type { AppMetrics } from '../shared/metrics';
-import { BindingRecord, InstanceRecord, MAX_RECORD_BYTES, parseBindingRecord, parseInstanceRecord } from '../shared/records/records';
+import {
+  BindingRecord,
+  InstanceRecord,
+  MAX_RECORD_BYTES,
+  parseBindingRecord,
+  parseInstanceRecord,
+} from '../shared/records/records';
 import { BINDINGS_PREFIX } from '../shared/store/keys';
 import type { Store } from '../shared/store/store';
 import { applyChanges } from './apply';
@@ -10,7 +16,13 @@ import { confirmByGuid, observeApps } from './observe';
 import { AppObservation, appsActedOn, planReconcile } from './plan';
 import { listBoundIds, readStore } from './read';
 import { RecordCache } from './record-cache';
-import { changesToApply, currentFiles, DEFAULT_LEFTOVER_GRACE_MS, DEFAULT_MAX_GONE_SHARE, vanishRefusal } from './removals';
+import {
+  changesToApply,
+  currentFiles,
+  DEFAULT_LEFTOVER_GRACE_MS,
+  DEFAULT_MAX_GONE_SHARE,
+  vanishRefusal,
+} from './removals';
 import { emptySummary, failureMessage, inactiveByReason, logRefused, reportMetrics, RunSummary } from './report';
 
 export type { RunSummary } from './report';
@@ -87,17 +99,28 @@ export class Reconciler {
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_RECONCILE_TIMEOUT_MS;
     const abort = (this.abortRun = new AbortController());
     const { signal } = abort;
-    const deadline = setTimeout(() => abort.abort(new Error(`gave up after ${timeoutMs / 1000} s (RECONCILE_TIMEOUT_SECONDS)`)), timeoutMs);
+    const deadline = setTimeout(
+      () => abort.abort(new Error(`gave up after ${timeoutMs / 1000} s (RECONCILE_TIMEOUT_SECONDS)`)),
+      timeoutMs,
+    );
     /** Throws once the run is abandoned: checked before each store write, so none starts after. */
     const stillWanted = () => {
       if (signal.aborted) throw new Error(abortReason(signal));
     };
     try {
       // read
-      const view = await readStore(store, { bindings: this.bindings, instances: this.instances }, concurrency, (key, err) => {
-        metrics?.corruptRecordReads.inc({ kind: key.startsWith(BINDINGS_PREFIX) ? 'binding' : 'instance' });
-        log.error({ key, err: (err as Error).message }, 'corrupt record in the store: its targets are left as they are');
-      });
+      const view = await readStore(
+        store,
+        { bindings: this.bindings, instances: this.instances },
+        concurrency,
+        (key, err) => {
+          metrics?.corruptRecordReads.inc({ kind: key.startsWith(BINDINGS_PREFIX) ? 'binding' : 'instance' });
+          log.error(
+            { key, err: (err as Error).message },
+            'corrupt record in the store: its targets are left as they are',
+          );
+        },
+      );
       metrics?.corruptRecords.set(view.corruptRecords);
       const { bindings, instances } = view;
       summary.bindings = bindings.length;
@@ -108,9 +131,20 @@ export class Reconciler {
       const observeOpts = { chunkSize: this.opts.chunkSize, concurrency: this.opts.concurrency ?? 4, signal };
       const observation = await observeApps(cc, appGuids, observeOpts);
       summary.strategy = observation.strategy;
-      const files = currentFiles(view.activeListing, view.protectedIds, this.now(), this.opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS);
-      const planFor = (apps: Map<string, AppObservation>) => planReconcile({ bindings, instances, apps, active: files.active });
-      summary.confirmed = await confirmByGuid(cc, observation, (apps) => appsActedOn(planFor(apps), bindings), observeOpts);
+      const files = currentFiles(
+        view.activeListing,
+        view.protectedIds,
+        this.now(),
+        this.opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS,
+      );
+      const planFor = (apps: Map<string, AppObservation>) =>
+        planReconcile({ bindings, instances, apps, active: files.active });
+      summary.confirmed = await confirmByGuid(
+        cc,
+        observation,
+        (apps) => appsActedOn(planFor(apps), bindings),
+        observeOpts,
+      );
 
       // plan
       const vanished = vanishRefusal(observation.apps, appGuids.length, maxGoneShare);
@@ -127,7 +161,12 @@ export class Reconciler {
       if (changes.refusal !== undefined) throw new Error(changes.refusal);
 
       // apply
-      await applyChanges({ store, logger: log, metrics, concurrency, stillWanted, done: summary }, changes.writes, changes.removals, stillBound);
+      await applyChanges(
+        { store, logger: log, metrics, concurrency, stillWanted, done: summary },
+        changes.writes,
+        changes.removals,
+        stillBound,
+      );
       summary.ok = true;
     } catch (err) {
       summary.ok = false;

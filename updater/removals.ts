@@ -26,7 +26,12 @@ export interface CurrentFiles {
  * The `active/` files from one listing. Files of bindings with a corrupt record (or a corrupt
  * instance record) are left out: the run neither rewrites nor removes them.
  */
-export function currentFiles(listing: ListedObject[], protectedIds: ReadonlySet<string>, now: number, graceMs: number): CurrentFiles {
+export function currentFiles(
+  listing: ListedObject[],
+  protectedIds: ReadonlySet<string>,
+  now: number,
+  graceMs: number,
+): CurrentFiles {
   const active = new Map<string, string>();
   const young = new Set<string>();
   for (const o of listing) {
@@ -39,7 +44,11 @@ export function currentFiles(listing: ListedObject[], protectedIds: ReadonlySet<
 }
 
 /** Mass-vanish guard: most bound apps gone at once is lost roles or a CC fault, not deletes. */
-export function vanishRefusal(apps: ReadonlyMap<string, AppObservation>, boundApps: number, maxGoneShare: number): string | undefined {
+export function vanishRefusal(
+  apps: ReadonlyMap<string, AppObservation>,
+  boundApps: number,
+  maxGoneShare: number,
+): string | undefined {
   const gone = [...apps.values()].filter((a) => a.kind === 'gone').length;
   if (gone >= MASS_MINIMUM && gone > maxGoneShare * boundApps) {
     return `${gone} of ${boundApps} bound apps are missing from the Cloud Controller at once; refusing to remove their targets (has the broker's CF user lost its roles?)`;
@@ -63,12 +72,21 @@ export type Changes = { writes: PlannedWrite[]; removals: Removal[]; refusal?: u
  *   Many at once means an incomplete bindings/ listing or lost records: deleting would take live
  *   targets away from Prometheus.
  */
-export function changesToApply(plan: Plan, files: CurrentFiles, stillBound: ReadonlySet<string>, maxGoneShare: number): Changes {
+export function changesToApply(
+  plan: Plan,
+  files: CurrentFiles,
+  stillBound: ReadonlySet<string>,
+  maxGoneShare: number,
+): Changes {
   const writes = plan.writes.filter((w) => stillBound.has(w.bindingId));
-  const removals = plan.removals.filter((r) => !(r.reason === 'no-binding-record' && (files.young.has(r.bindingId) || stillBound.has(r.bindingId))));
+  const removals = plan.removals.filter(
+    (r) => !(r.reason === 'no-binding-record' && (files.young.has(r.bindingId) || stillBound.has(r.bindingId))),
+  );
   const leftovers = removals.filter((r) => r.reason === 'no-binding-record').length;
   if (leftovers >= MASS_MINIMUM && leftovers > maxGoneShare * files.active.size) {
-    return { refusal: `${leftovers} of ${files.active.size} target files have no binding record at once; refusing to remove them (did the store list bindings/ incompletely, or were binding records deleted?)` };
+    return {
+      refusal: `${leftovers} of ${files.active.size} target files have no binding record at once; refusing to remove them (did the store list bindings/ incompletely, or were binding records deleted?)`,
+    };
   }
   return { writes, removals };
 }
@@ -79,5 +97,7 @@ export function changesToApply(plan: Plan, files: CurrentFiles, stillBound: Read
  * unbind has yet to clean up; a record gone by then means the run must remove the file.
  */
 export function unboundDuringRun(writes: PlannedWrite[], boundNow: ReadonlySet<string>): Removal[] {
-  return writes.filter((w) => !boundNow.has(w.bindingId)).map((w) => ({ bindingId: w.bindingId, reason: 'unbound-during-run' }));
+  return writes
+    .filter((w) => !boundNow.has(w.bindingId))
+    .map((w) => ({ bindingId: w.bindingId, reason: 'unbound-during-run' }));
 }

@@ -26,7 +26,22 @@ export interface RunSummary {
 }
 
 export function emptySummary(): RunSummary {
-  return { ok: false, bindings: 0, apps: 0, written: 0, removed: 0, unchanged: 0, inactive: 0, ccRequests: 0, storeReads: 0, storeWrites: 0, durationMs: 0, strategy: 'none', confirmed: 0, refused: 0 };
+  return {
+    ok: false,
+    bindings: 0,
+    apps: 0,
+    written: 0,
+    removed: 0,
+    unchanged: 0,
+    inactive: 0,
+    ccRequests: 0,
+    storeReads: 0,
+    storeWrites: 0,
+    durationMs: 0,
+    strategy: 'none',
+    confirmed: 0,
+    refused: 0,
+  };
 }
 
 /** Bindings without a target file, counted by why (for bindingsWithoutTargets). */
@@ -40,10 +55,16 @@ export function inactiveByReason(plan: Plan): Map<string, number> {
 export function logRefused(plan: Plan, log: Logger, metrics: AppMetrics | undefined): void {
   for (const r of plan.refused) {
     if (r.cause === 'implausible-app') {
-      log.warn({ bindingId: r.bindingId, appGuid: r.appGuid, reason: r.reason }, 'implausible Cloud Controller answer for a bound app: its targets are left as they are');
+      log.warn(
+        { bindingId: r.bindingId, appGuid: r.appGuid, reason: r.reason },
+        'implausible Cloud Controller answer for a bound app: its targets are left as they are',
+      );
     } else {
       metrics?.refusedTargetWrites.inc({ writer: 'reconcile' });
-      log.error({ bindingId: r.bindingId, appGuid: r.appGuid, problem: r.reason }, 'rendered target file breaks the target file schema: not written, the current file is left as it is');
+      log.error(
+        { bindingId: r.bindingId, appGuid: r.appGuid, problem: r.reason },
+        'rendered target file breaks the target file schema: not written, the current file is left as it is',
+      );
     }
   }
 }
@@ -51,13 +72,18 @@ export function logRefused(plan: Plan, log: Logger, metrics: AppMetrics | undefi
 /** The error of a failed run; an abandoned one says how far it got. */
 export function failureMessage(err: unknown, abandonedBecause: string | undefined, summary: RunSummary): string {
   if (abandonedBecause === undefined) return (err as Error).message;
-  const changed = summary.written + summary.removed > 0
-    ? `it had written ${summary.written} and removed ${summary.removed} target files, and stopped there`
-    : 'nothing was changed';
+  const changed =
+    summary.written + summary.removed > 0
+      ? `it had written ${summary.written} and removed ${summary.removed} target files, and stopped there`
+      : 'nothing was changed';
   return `reconcile ${abandonedBecause}; ${changed}`;
 }
 
-export function reportMetrics(m: AppMetrics | undefined, summary: RunSummary, inactive: Map<string, number> | undefined): void {
+export function reportMetrics(
+  m: AppMetrics | undefined,
+  summary: RunSummary,
+  inactive: Map<string, number> | undefined,
+): void {
   if (!m) return;
   m.reconcileRuns.inc({ outcome: summary.ok ? 'success' : 'failure' });
   m.reconcileDuration.observe(summary.durationMs / 1000);

@@ -3,7 +3,11 @@ import type { Logger } from '../shared/logger';
 import type { Reconciler, RunSummary } from './reconciler';
 
 /** Runs `reconciler` now and on `cron`; a tick during a run joins it (single flight). */
-export function scheduleReconciler(reconciler: Reconciler, cron: string, logger: Logger): { stop(): Promise<void>; last(): RunSummary | undefined } {
+export function scheduleReconciler(
+  reconciler: Reconciler,
+  cron: string,
+  logger: Logger,
+): { stop(): Promise<void>; last(): RunSummary | undefined } {
   let last: RunSummary | undefined;
   const runNow = async () => {
     last = await reconciler.run();

@@ -33,9 +33,30 @@ const bindingId = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(1
 export async function seedBindings(store: Store, appGuids: string[]): Promise<void> {
   const repo = new RecordRepository(store);
   const at = new Date().toISOString();
-  await repo.putInstance({ instance_id: 'bench-instance', service_id: 'bench-service', plan_id: 'bench-plan', organization_guid: 'o', space_guid: 's', parameters: {}, created_at: at, updated_at: at });
-  await inParallel(appGuids.map((guid, i) => () => repo.putBinding({
-    binding_id: bindingId(i), instance_id: 'bench-instance', service_id: 'bench-service', plan_id: 'bench-plan',
-    app_guid: guid, parameters: {}, created_at: at, status_at_bind: { state: 'active', targets: 3, route: `app-${i}.apps.example.com`, metricsPath: '/metrics' },
-  })), 32);
+  await repo.putInstance({
+    instance_id: 'bench-instance',
+    service_id: 'bench-service',
+    plan_id: 'bench-plan',
+    organization_guid: 'o',
+    space_guid: 's',
+    parameters: {},
+    created_at: at,
+    updated_at: at,
+  });
+  await inParallel(
+    appGuids.map(
+      (guid, i) => () =>
+        repo.putBinding({
+          binding_id: bindingId(i),
+          instance_id: 'bench-instance',
+          service_id: 'bench-service',
+          plan_id: 'bench-plan',
+          app_guid: guid,
+          parameters: {},
+          created_at: at,
+          status_at_bind: { state: 'active', targets: 3, route: `app-${i}.apps.example.com`, metricsPath: '/metrics' },
+        }),
+    ),
+    32,
+  );
 }

@@ -40,7 +40,9 @@ async function main() {
   const url = await cc.start();
   cc.addUser('bench', 'bench-pw');
   const orgs = Array.from({ length: orgCount }, (_, o) => cc.addOrg(`bench-org-${o}`));
-  const spaces = orgs.flatMap((org, o) => Array.from({ length: spacesPerOrg }, (_, s) => cc.addSpace(org.guid, `bench-space-${o}-${s}`)));
+  const spaces = orgs.flatMap((org, o) =>
+    Array.from({ length: spacesPerOrg }, (_, s) => cc.addSpace(org.guid, `bench-space-${o}-${s}`)),
+  );
   for (const space of spaces) cc.grantSpaceRole('bench', space.guid);
   const domain = cc.addDomain('apps.example.com');
 
@@ -61,7 +63,18 @@ async function main() {
   }
   cc.setLatency(int('BENCH_LATENCY_MS', 20));
   cc.resetRequests();
-  process.stdout.write(JSON.stringify({ url, orgGuid: orgs[0].guid, spaceGuid: spaces[0].guid, apps, visible, orgs: orgs.length, spaces: spaces.length, domains: 1 }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      url,
+      orgGuid: orgs[0].guid,
+      spaceGuid: spaces[0].guid,
+      apps,
+      visible,
+      orgs: orgs.length,
+      spaces: spaces.length,
+      domains: 1,
+    }) + '\n',
+  );
 
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {

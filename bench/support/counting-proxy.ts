@@ -20,7 +20,17 @@ export interface RequestCounts {
   status: Record<string, number>;
 }
 
-const zero = (): RequestCounts => ({ total: 0, list: 0, get: 0, conditionalGet: 0, notModified: 0, head: 0, put: 0, other: 0, status: {} });
+const zero = (): RequestCounts => ({
+  total: 0,
+  list: 0,
+  get: 0,
+  conditionalGet: 0,
+  notModified: 0,
+  head: 0,
+  put: 0,
+  other: 0,
+  status: {},
+});
 
 export interface CountingProxy {
   endpoint: string;
@@ -42,13 +52,16 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
     else if (req.method === 'HEAD') counts.head++;
     else if (req.method === 'PUT') counts.put++;
     else counts.other++;
-    const upstream = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-      const code = String(up.statusCode ?? 0);
-      counts.status[code] = (counts.status[code] ?? 0) + 1;
-      if (up.statusCode === 304) counts.notModified++;
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
+    const upstream = request(
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent },
+      (up) => {
+        const code = String(up.statusCode ?? 0);
+        counts.status[code] = (counts.status[code] ?? 0) + 1;
+        if (up.statusCode === 304) counts.notModified++;
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
     upstream.on('error', (err) => {
       res.writeHead(502);
       res.end(err.message);
@@ -60,7 +73,9 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
   return {
     endpoint: `http://127.0.0.1:${port}`,
     counts: () => ({ ...counts, status: { ...counts.status } }),
-    reset: () => { counts = zero(); },
+    reset: () => {
+      counts = zero();
+    },
     close: async () => {
       agent.destroy();
       server.closeAllConnections();

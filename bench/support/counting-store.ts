@@ -1,6 +1,11 @@
 import type { GetOptions, ListedObject, Store, StoredObject } from '../../shared/store/store';
 
-export interface StoreCounts { list: number; get: number; put: number; delete: number }
+export interface StoreCounts {
+  list: number;
+  get: number;
+  put: number;
+  delete: number;
+}
 
 /**
  * Counts every store call, whoever makes it. RunSummary counts record reads and target writes;

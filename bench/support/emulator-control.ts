@@ -12,7 +12,14 @@ export interface Platform {
   domains: number;
 }
 
-export interface EmulatorAnswer { op: string; v3: number; uaa?: number; cpuMs?: number; changed?: number; error?: string }
+export interface EmulatorAnswer {
+  op: string;
+  v3: number;
+  uaa?: number;
+  cpuMs?: number;
+  changed?: number;
+  error?: string;
+}
 
 export interface EmulatorOptions {
   apps: number;
@@ -26,7 +33,10 @@ export interface EmulatorOptions {
 export class EmulatorProcess {
   private readonly waiting: Array<(answer: EmulatorAnswer) => void> = [];
 
-  private constructor(readonly platform: Platform, private readonly proc: Awaited<ReturnType<typeof startNode>>) {
+  private constructor(
+    readonly platform: Platform,
+    private readonly proc: Awaited<ReturnType<typeof startNode>>,
+  ) {
     proc.lines.on('line', (line) => {
       if (!line.startsWith('{"op"')) return;
       this.waiting.shift()?.(JSON.parse(line) as EmulatorAnswer);
@@ -35,8 +45,11 @@ export class EmulatorProcess {
 
   static async start(o: EmulatorOptions): Promise<EmulatorProcess> {
     const env = {
-      BENCH_APPS: String(o.apps), BENCH_EXTRA_APPS: String(o.extraApps ?? 0), BENCH_ORGS: String(o.orgs ?? 1),
-      BENCH_SPACES_PER_ORG: String(o.spacesPerOrg ?? 1), BENCH_LATENCY_MS: String(o.latencyMs ?? 20),
+      BENCH_APPS: String(o.apps),
+      BENCH_EXTRA_APPS: String(o.extraApps ?? 0),
+      BENCH_ORGS: String(o.orgs ?? 1),
+      BENCH_SPACES_PER_ORG: String(o.spacesPerOrg ?? 1),
+      BENCH_LATENCY_MS: String(o.latencyMs ?? 20),
     };
     const proc = await startNode(resolve(__dirname, 'cc-emulator-process.js'), env, (l) => l.startsWith('{"url"'));
     return new EmulatorProcess(JSON.parse(proc.line) as Platform, proc);

@@ -13,12 +13,16 @@ import type { CcEmulator } from '../../emulator';
 import { paginate, parseListQuery } from '../../emulator/listing';
 import { ccError, presentDomain, presentOrg, presentRoute, presentSpace } from '../../emulator/presenters';
 
-interface Answer { status: number; body?: unknown }
+interface Answer {
+  status: number;
+  body?: unknown;
+}
 type V3Router = (path: string, q: URLSearchParams, user: string) => Answer;
 
 export function addSingleResourceEndpoints(cc: CcEmulator): void {
   const patched = cc as unknown as { v3: V3Router };
-  if (typeof patched.v3 !== 'function') throw new Error('emulator-extras: CcEmulator has no v3 router to extend; update bench/support/emulator-extras.ts');
+  if (typeof patched.v3 !== 'function')
+    throw new Error('emulator-extras: CcEmulator has no v3 router to extend; update bench/support/emulator-extras.ts');
   const inner = patched.v3.bind(cc);
   patched.v3 = (path, q, user) => extra(cc, path, q, user) ?? inner(path, q, user);
 }
@@ -28,7 +32,9 @@ function extra(cc: CcEmulator, path: string, q: URLSearchParams, user: string): 
   let m: RegExpExecArray | null;
   if ((m = /^\/v3\/spaces\/([^/]+)$/.exec(path))) {
     const space = cc.spaces.get(m[1]);
-    return space && cc.canSeeSpace(user, space.guid) ? { status: 200, body: presentSpace(cc.url, space) } : notFound('Space');
+    return space && cc.canSeeSpace(user, space.guid)
+      ? { status: 200, body: presentSpace(cc.url, space) }
+      : notFound('Space');
   }
   if ((m = /^\/v3\/organizations\/([^/]+)$/.exec(path))) {
     const org = cc.orgs.get(m[1]);
@@ -45,7 +51,10 @@ function extra(cc: CcEmulator, path: string, q: URLSearchParams, user: string): 
     const lq = parseListQuery(q, []);
     const routes = [...cc.routes.values()].filter((r) => r.destinations.some((d) => d.appGuid === app.guid));
     const page = paginate(cc.url, path, lq, routes);
-    return { status: 200, body: { pagination: page.pagination, resources: page.resources.map((r) => presentRoute(cc.url, cc, r)) } };
+    return {
+      status: 200,
+      body: { pagination: page.pagination, resources: page.resources.map((r) => presentRoute(cc.url, cc, r)) },
+    };
   }
   return undefined;
 }

@@ -19,7 +19,9 @@ const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 /** VmRSS of a process, MiB. */
 export function rssMibOf(pid: number): number | undefined {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return line ? mib(Number(line.split(/\s+/)[1]) * 1024) : undefined;
   } catch {
     return undefined;
@@ -41,15 +43,18 @@ export function cpuMsOf(pid: number): number | undefined {
 /** The broker's own view of its heap, from prom-client's default metrics (names carry a prefix). */
 function scrapeHeapMib(port: number, auth: string, agent: Agent): Promise<number | undefined> {
   return new Promise((done) => {
-    const req = request({ host: '127.0.0.1', port, path: '/metrics', agent, headers: { Authorization: auth }, timeout: 2000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        const line = text.split('\n').find((l) => /^\S*nodejs_heap_size_used_bytes /.test(l));
-        done(line ? mib(Number(line.split(' ')[1])) : undefined);
-      });
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/metrics', agent, headers: { Authorization: auth }, timeout: 2000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          const line = text.split('\n').find((l) => /^\S*nodejs_heap_size_used_bytes /.test(l));
+          done(line ? mib(Number(line.split(' ')[1])) : undefined);
+        });
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => done(undefined));
     req.end();
@@ -65,12 +70,22 @@ export class BrokerMonitor {
   private timer?: NodeJS.Timeout;
   private inFlight?: Promise<void>;
 
-  constructor(private readonly pid: number, private readonly port: number, private readonly auth: string) {}
+  constructor(
+    private readonly pid: number,
+    private readonly port: number,
+    private readonly auth: string,
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => {
       // A slow scrape under load must not pile up behind itself.
-      if (!this.inFlight) this.inFlight = this.sample().then(() => undefined, () => undefined).finally(() => (this.inFlight = undefined));
+      if (!this.inFlight)
+        this.inFlight = this.sample()
+          .then(
+            () => undefined,
+            () => undefined,
+          )
+          .finally(() => (this.inFlight = undefined));
     }, 1000);
   }
 

@@ -69,8 +69,11 @@ export class ResponseLog {
   }
 
   unexpected(): Array<{ op: Op; status: number; count: number }> {
-    return (Object.keys(this.statuses) as Op[]).flatMap((op) => [...this.statuses[op]]
-      .filter(([status]) => status !== EXPECTED[op]).map(([status, count]) => ({ op, status, count })));
+    return (Object.keys(this.statuses) as Op[]).flatMap((op) =>
+      [...this.statuses[op]]
+        .filter(([status]) => status !== EXPECTED[op])
+        .map(([status, count]) => ({ op, status, count })),
+    );
   }
 }
 
@@ -79,14 +82,20 @@ export function catalogRequest(log: ResponseLog): autocannon.Request {
 }
 
 /** A bind of a new binding id to the next app, as CF sends it for `cf bind-service`. */
-export function bindRequest(t: OsbTarget, ledger: BindingLedger, log: ResponseLog, queueForUnbind: boolean): autocannon.Request {
+export function bindRequest(
+  t: OsbTarget,
+  ledger: BindingLedger,
+  log: ResponseLog,
+  queueForUnbind: boolean,
+): autocannon.Request {
   return {
     method: 'PUT',
     setupRequest: (req, context) => {
       const id = randomUUID();
       (context as Context).bindingId = id;
       const body = {
-        service_id: t.serviceId, plan_id: t.planId,
+        service_id: t.serviceId,
+        plan_id: t.planId,
         bind_resource: { app_guid: ledger.app(t.apps) },
         context: { platform: 'cloudfoundry', organization_name: 'bench-org-0', space_name: 'bench-space-0-0' },
       };
@@ -104,13 +113,24 @@ export function bindRequest(t: OsbTarget, ledger: BindingLedger, log: ResponseLo
  * bind phase left, or the one this connection bound just before (mixed phase). With nothing to
  * unbind it asks for an id nobody bound, so a miscount shows up as a 410, not as silence.
  */
-export function unbindRequest(t: OsbTarget, ledger: BindingLedger, log: ResponseLog, from: 'queue' | 'context'): autocannon.Request {
+export function unbindRequest(
+  t: OsbTarget,
+  ledger: BindingLedger,
+  log: ResponseLog,
+  from: 'queue' | 'context',
+): autocannon.Request {
   return {
     method: 'DELETE',
     setupRequest: (req, context) => {
-      const id = (from === 'queue' ? ledger.takeForUnbind() : (context as Context).bindingId as string | undefined) ?? `never-bound-${randomUUID()}`;
+      const id =
+        (from === 'queue' ? ledger.takeForUnbind() : ((context as Context).bindingId as string | undefined)) ??
+        `never-bound-${randomUUID()}`;
       (context as Context).unbindingId = id;
-      return { ...req, path: `${bindingPath(t, id)}?service_id=${encodeURIComponent(t.serviceId)}&plan_id=${encodeURIComponent(t.planId)}`, body: undefined };
+      return {
+        ...req,
+        path: `${bindingPath(t, id)}?service_id=${encodeURIComponent(t.serviceId)}&plan_id=${encodeURIComponent(t.planId)}`,
+        body: undefined,
+      };
     },
     onResponse: (status, _body, context) => {
       log.record('unbind', status);
@@ -119,13 +139,20 @@ export function unbindRequest(t: OsbTarget, ledger: BindingLedger, log: Response
   };
 }
 
-export interface LatencySummary { count: number; p50: number; p90: number; p99: number; max: number }
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 function summarize(values: number[]): LatencySummary {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length === 0 ? 0 : round1(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]));
+  const at = (p: number) =>
+    sorted.length === 0 ? 0 : round1(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
   return { count: sorted.length, p50: at(50), p90: at(90), p99: at(99), max: round1(sorted[sorted.length - 1] ?? 0) };
 }
 
@@ -152,33 +179,51 @@ export interface PhaseLoad {
  * One autocannon run against the broker on loopback. Latencies are autocannon's own per-response
  * times (sub-millisecond, from process.hrtime), kept here rather than its integer histogram.
  */
-export function runPhase(t: OsbTarget, load: PhaseLoad, requests: autocannon.Request[], log: ResponseLog): Promise<PhaseRun> {
+export function runPhase(
+  t: OsbTarget,
+  load: PhaseLoad,
+  requests: autocannon.Request[],
+  log: ResponseLog,
+): Promise<PhaseRun> {
   const all: number[] = [];
   const started = performance.now();
   return new Promise((done, fail) => {
-    const instance = autocannon({
-      url: `http://127.0.0.1:${t.port}`,
-      connections: load.connections,
-      ...('seconds' in load.stop ? { duration: load.stop.seconds } : { amount: load.stop.amount }),
-      timeout: 30,
-      headers: {
-        Authorization: t.auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json',
-        'X-Broker-API-Originating-Identity': `cloudfoundry ${Buffer.from(JSON.stringify({ user_id: 'load-test-user' })).toString('base64')}`,
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${t.port}`,
+        connections: load.connections,
+        ...('seconds' in load.stop ? { duration: load.stop.seconds } : { amount: load.stop.amount }),
+        timeout: 30,
+        headers: {
+          Authorization: t.auth,
+          'X-Broker-API-Version': '2.15',
+          'Content-Type': 'application/json',
+          'X-Broker-API-Originating-Identity': `cloudfoundry ${Buffer.from(JSON.stringify({ user_id: 'load-test-user' })).toString('base64')}`,
+        },
+        requests,
       },
-      requests,
-    }, (err, result) => {
-      if (err) return fail(err);
-      const wallMs = performance.now() - started;
-      const perOp: PhaseRun['perOp'] = {};
-      for (const op of Object.keys(log.latencies) as Op[]) if (log.latencies[op].length > 0) perOp[op] = summarize(log.latencies[op]);
-      const statusCodes: Record<string, number> = {};
-      for (const [code, s] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;
-      done({
-        requests: all.length, wallMs: Math.round(wallMs), reqPerSec: Math.round(all.length / (wallMs / 1000)),
-        latency: summarize(all), perOp, non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts,
-        statusCodes, unexpected: log.unexpected(),
-      });
-    });
+      (err, result) => {
+        if (err) return fail(err);
+        const wallMs = performance.now() - started;
+        const perOp: PhaseRun['perOp'] = {};
+        for (const op of Object.keys(log.latencies) as Op[])
+          if (log.latencies[op].length > 0) perOp[op] = summarize(log.latencies[op]);
+        const statusCodes: Record<string, number> = {};
+        for (const [code, s] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = s.count ?? 0;
+        done({
+          requests: all.length,
+          wallMs: Math.round(wallMs),
+          reqPerSec: Math.round(all.length / (wallMs / 1000)),
+          latency: summarize(all),
+          perOp,
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          statusCodes,
+          unexpected: log.unexpected(),
+        });
+      },
+    );
     instance.on('response', (_client, _status, _bytes, responseTime) => {
       all.push(responseTime);
       log.latencies[log.lastOp].push(responseTime);

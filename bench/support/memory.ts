@@ -41,7 +41,12 @@ function reset(): boolean {
 }
 
 /** What the heap held at the highest RSS that a 50 ms sampler saw: V8's share of the peak. */
-export interface MemoryAtPeak { rssMib: number; heapTotalMib: number; heapUsedMib: number; externalMib: number }
+export interface MemoryAtPeak {
+  rssMib: number;
+  heapTotalMib: number;
+  heapUsedMib: number;
+  externalMib: number;
+}
 
 export class RssSampler {
   private peak = process.memoryUsage();
@@ -60,7 +65,12 @@ export class RssSampler {
     clearInterval(this.timer);
     this.sample();
     const p = this.peak;
-    return { rssMib: mib(p.rss), heapTotalMib: mib(p.heapTotal), heapUsedMib: mib(p.heapUsed), externalMib: mib(p.external) };
+    return {
+      rssMib: mib(p.rss),
+      heapTotalMib: mib(p.heapTotal),
+      heapUsedMib: mib(p.heapUsed),
+      externalMib: mib(p.external),
+    };
   }
 }
 

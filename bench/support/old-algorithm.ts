@@ -13,11 +13,25 @@ export function oldAlgorithmRequests(p: Pick<Platform, 'visible' | 'spaces' | 'o
   return Math.ceil(p.visible / 50) + p.visible + p.spaces + p.orgs + p.domains + 1;
 }
 
-interface Page<T> { resources: T[]; pagination: { next: { href: string } | null } }
-interface App { guid: string; relationships: { space: { data: { guid: string } } } }
-interface Space { relationships: { organization: { data: { guid: string } } } }
-interface Route { path: string; relationships: { domain: { data: { guid: string } } } }
-interface Domain { guid: string; internal: boolean }
+interface Page<T> {
+  resources: T[];
+  pagination: { next: { href: string } | null };
+}
+interface App {
+  guid: string;
+  relationships: { space: { data: { guid: string } } };
+}
+interface Space {
+  relationships: { organization: { data: { guid: string } } };
+}
+interface Route {
+  path: string;
+  relationships: { domain: { data: { guid: string } } };
+}
+interface Domain {
+  guid: string;
+  internal: boolean;
+}
 
 /**
  * The same walk in v3 terms, sequential as the Ruby process was, against a real HTTP CC (the
@@ -25,7 +39,9 @@ interface Domain { guid: string; internal: boolean }
  * instance count; a v3 port would need one more call per app for processes, which this leaves
  * out so the count stays the old algorithm's (a lower bound for a v3 port).
  */
-export async function reenactOldAlgorithm(cc: CloudControllerClient): Promise<{ requests: number; apps: number; targets: number }> {
+export async function reenactOldAlgorithm(
+  cc: CloudControllerClient,
+): Promise<{ requests: number; apps: number; targets: number }> {
   const before = cc.requestCount;
   const cache = new Map<string, unknown>();
   // The Ruby client cached every GET by URL (faraday manual_cache) for CACHE_EXPIRY_TIME.

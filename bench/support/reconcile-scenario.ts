@@ -65,7 +65,8 @@ export interface ScenarioResult {
 }
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
-const log = (text: string) => process.stderr.write(`  [${env('SCENARIO_BOUND', '?')}/${env('SCENARIO_VISIBLE', '?')}] ${text}\n`);
+const log = (text: string) =>
+  process.stderr.write(`  [${env('SCENARIO_BOUND', '?')}/${env('SCENARIO_VISIBLE', '?')}] ${text}\n`);
 
 async function main(): Promise<void> {
   const bound = Number(env('SCENARIO_BOUND', '1000'));
@@ -75,10 +76,18 @@ async function main(): Promise<void> {
   const cleanups: Array<() => Promise<void>> = [];
   try {
     let started = performance.now();
-    const emulator = await EmulatorProcess.start({ apps: bound, extraApps: visible - bound, orgs: 10, spacesPerOrg: 5, latencyMs });
+    const emulator = await EmulatorProcess.start({
+      apps: bound,
+      extraApps: visible - bound,
+      orgs: 10,
+      spacesPerOrg: 5,
+      latencyMs,
+    });
     cleanups.push(() => emulator.stop());
     const platform = emulator.platform;
-    log(`emulator: ${platform.visible} apps in ${platform.spaces} spaces of ${platform.orgs} orgs, ${Math.round(performance.now() - started)} ms`);
+    log(
+      `emulator: ${platform.visible} apps in ${platform.spaces} spaces of ${platform.orgs} orgs, ${Math.round(performance.now() - started)} ms`,
+    );
 
     started = performance.now();
     const benchStore = await startBenchStore(storeKind);
@@ -94,8 +103,16 @@ async function main(): Promise<void> {
     const startUpdater = () => {
       const metrics = new AppMetrics();
       const counting = new CountingStore(benchStore.open());
-      const cc = new CloudControllerClient({ apiUrl: platform.url, auth, ...UPDATER_CC_TUNING, onRequest: metrics.onCcRequest });
-      return { counting, reconciler: buildReconciler(new InstrumentedStore(counting, metrics), cc, silentLogger, metrics) };
+      const cc = new CloudControllerClient({
+        apiUrl: platform.url,
+        auth,
+        ...UPDATER_CC_TUNING,
+        onRequest: metrics.onCcRequest,
+      });
+      return {
+        counting,
+        reconciler: buildReconciler(new InstrumentedStore(counting, metrics), cc, silentLogger, metrics),
+      };
     };
 
     const rssBeforeRunsMib = mib(process.memoryUsage.rss());
@@ -117,15 +134,31 @@ async function main(): Promise<void> {
       const after = await emulator.counters();
       const ccRequests = after.v3 - before.v3;
       const cpu = { updater: Math.round(cpuAfter - cpuBefore), emulator: after.cpuMs - before.cpuMs, rest: 0 };
-      if (machineBefore !== undefined && machineAfter !== undefined) cpu.rest = Math.max(0, Math.round(machineAfter - machineBefore - cpu.updater - cpu.emulator));
+      if (machineBefore !== undefined && machineAfter !== undefined)
+        cpu.rest = Math.max(0, Math.round(machineAfter - machineBefore - cpu.updater - cpu.emulator));
       if (!s.ok) throw new Error(`run "${label}" failed: ${s.error}`);
       const r: RunResult = {
-        run: label, ok: s.ok, strategy: s.strategy, ccRequests, summaryCcRequests: s.ccRequests,
-        written: s.written, removed: s.removed, unchanged: s.unchanged, store: counting.take(),
-        summaryStoreReads: s.storeReads, summaryStoreWrites: s.storeWrites,
-        wallMs, cpuMs: cpu, peakRssMib, sampled, maxRssMib: peak.lifetimeMib, heapUsedMibAfter: mib(process.memoryUsage().heapUsed),
+        run: label,
+        ok: s.ok,
+        strategy: s.strategy,
+        ccRequests,
+        summaryCcRequests: s.ccRequests,
+        written: s.written,
+        removed: s.removed,
+        unchanged: s.unchanged,
+        store: counting.take(),
+        summaryStoreReads: s.storeReads,
+        summaryStoreWrites: s.storeWrites,
+        wallMs,
+        cpuMs: cpu,
+        peakRssMib,
+        sampled,
+        maxRssMib: peak.lifetimeMib,
+        heapUsedMibAfter: mib(process.memoryUsage().heapUsed),
       };
-      log(`${label}: ${ccRequests} CC requests, ${wallMs} ms (CPU ${cpu.updater} ms, emulator ${cpu.emulator}, rest ${cpu.rest}), ${r.store.put + r.store.delete} writes, peak RSS ${peakRssMib} MiB (highest sample ${sampled.rssMib}: heap ${sampled.heapUsedMib} of ${sampled.heapTotalMib}, external ${sampled.externalMib})`);
+      log(
+        `${label}: ${ccRequests} CC requests, ${wallMs} ms (CPU ${cpu.updater} ms, emulator ${cpu.emulator}, rest ${cpu.rest}), ${r.store.put + r.store.delete} writes, peak RSS ${peakRssMib} MiB (highest sample ${sampled.rssMib}: heap ${sampled.heapUsedMib} of ${sampled.heapTotalMib}, external ${sampled.externalMib})`,
+      );
       runs.push(r);
     };
     let daemon: ReturnType<typeof startUpdater> | undefined = startUpdater();
@@ -149,12 +182,25 @@ async function main(): Promise<void> {
       const old = await reenactOldAlgorithm(oldCc);
       oldAlgorithm.wallMs = Math.round(performance.now() - t0);
       oldAlgorithm.counted = (await emulator.counters()).v3 - before;
-      if (old.requests !== oldAlgorithm.counted) throw new Error(`old algorithm: client counted ${old.requests}, emulator ${oldAlgorithm.counted}`);
+      if (old.requests !== oldAlgorithm.counted)
+        throw new Error(`old algorithm: client counted ${old.requests}, emulator ${oldAlgorithm.counted}`);
     }
 
     const result: ScenarioResult = {
-      bound, visible, orgs: platform.orgs, spaces: platform.spaces, store: storeKind, latencyMs, nodeArgs: process.execArgv,
-      seedMs, rssBeforeRunsMib, peakBeforeRunsMib, peakPerRun: peak.exact, goalRequests: 3 * Math.ceil(bound / 100) + 10, oldAlgorithm, runs,
+      bound,
+      visible,
+      orgs: platform.orgs,
+      spaces: platform.spaces,
+      store: storeKind,
+      latencyMs,
+      nodeArgs: process.execArgv,
+      seedMs,
+      rssBeforeRunsMib,
+      peakBeforeRunsMib,
+      peakPerRun: peak.exact,
+      goalRequests: 3 * Math.ceil(bound / 100) + 10,
+      oldAlgorithm,
+      runs,
     };
     process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
   } finally {
@@ -162,7 +208,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -18,21 +18,31 @@ const setup = (s: ScenarioResult) => `${s.store}, ${heapLabel(s)}`;
 
 /** One markdown table, ready for BENCHMARKS.md (and readable in a terminal). */
 export function printTable(scenarios: Scenario[]): void {
-  console.log('\n| bound / visible | store, node | run | strategy | CC requests | old algorithm | wall ms | CPU ms: updater / emulator / rest | store list / get / put / delete | peak RSS MiB: run / process so far |');
+  console.log(
+    '\n| bound / visible | store, node | run | strategy | CC requests | old algorithm | wall ms | CPU ms: updater / emulator / rest | store list / get / put / delete | peak RSS MiB: run / process so far |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const { result: s } of scenarios) {
-    const old = s.oldAlgorithm.counted !== undefined ? `${n(s.oldAlgorithm.counted)} (counted)` : n(s.oldAlgorithm.formula);
+    const old =
+      s.oldAlgorithm.counted !== undefined ? `${n(s.oldAlgorithm.counted)} (counted)` : n(s.oldAlgorithm.formula);
     for (const r of s.runs) {
-      const cc = r.ccRequests === r.summaryCcRequests ? n(r.ccRequests) : `${n(r.ccRequests)} (client: ${r.summaryCcRequests})`;
-      console.log(`| ${n(s.bound)} / ${n(s.visible)} | ${setup(s)} | ${r.run} | ${r.strategy} | ${cc} | ${old} | ${n(r.wallMs)} | ${n(r.cpuMs.updater)} / ${n(r.cpuMs.emulator)} / ${n(r.cpuMs.rest)} | ${r.store.list} / ${n(r.store.get)} / ${n(r.store.put)} / ${n(r.store.delete)} | ${r.peakRssMib} / ${r.maxRssMib} |`);
+      const cc =
+        r.ccRequests === r.summaryCcRequests ? n(r.ccRequests) : `${n(r.ccRequests)} (client: ${r.summaryCcRequests})`;
+      console.log(
+        `| ${n(s.bound)} / ${n(s.visible)} | ${setup(s)} | ${r.run} | ${r.strategy} | ${cc} | ${old} | ${n(r.wallMs)} | ${n(r.cpuMs.updater)} / ${n(r.cpuMs.emulator)} / ${n(r.cpuMs.rest)} | ${r.store.list} / ${n(r.store.get)} / ${n(r.store.put)} / ${n(r.store.delete)} | ${r.peakRssMib} / ${r.maxRssMib} |`,
+      );
     }
   }
   for (const { spec, result: s } of scenarios) {
-    console.log(`\n${spec}: seeding ${n(s.seedMs)} ms, peak RSS while seeding ${s.peakBeforeRunsMib} MiB, RSS ${s.rssBeforeRunsMib} MiB when the first run starts${s.peakPerRun ? '' : ' (peak RSS per run unavailable: columns show the process peak so far)'}`);
+    console.log(
+      `\n${spec}: seeding ${n(s.seedMs)} ms, peak RSS while seeding ${s.peakBeforeRunsMib} MiB, RSS ${s.rssBeforeRunsMib} MiB when the first run starts${s.peakPerRun ? '' : ' (peak RSS per run unavailable: columns show the process peak so far)'}`,
+    );
   }
   for (const { result: s } of scenarios) {
     if (s.oldAlgorithm.counted === undefined) continue;
-    console.log(`\nold algorithm re-enacted at ${n(s.bound)} / ${n(s.visible)}: ${n(s.oldAlgorithm.counted)} requests counted by the emulator (formula: ${n(s.oldAlgorithm.formula)}), ${n(s.oldAlgorithm.wallMs ?? 0)} ms sequential`);
+    console.log(
+      `\nold algorithm re-enacted at ${n(s.bound)} / ${n(s.visible)}: ${n(s.oldAlgorithm.counted)} requests counted by the emulator (formula: ${n(s.oldAlgorithm.formula)}), ${n(s.oldAlgorithm.wallMs ?? 0)} ms sequential`,
+    );
   }
 }
 
@@ -49,8 +59,12 @@ export function printGoals(scenarios: Scenario[]): void {
     console.log(`\ngoals at 10,000 (${spec}, ${setup(s)}; the daemon's runs after the first):`);
     console.log(`  CC requests <= ${s.goalRequests}: ${maxRequests} ${verdict(maxRequests <= s.goalRequests)}`);
     console.log(`  wall <= 10 s: ${n(maxWall)} ms ${verdict(maxWall <= 10_000)}`);
-    console.log(`  peak RSS < 256 MB (kernel high-water mark, every run incl. cold and restart): ${maxRss} MiB ${verdict(maxRss < 256)}`);
+    console.log(
+      `  peak RSS < 256 MB (kernel high-water mark, every run incl. cold and restart): ${maxRss} MiB ${verdict(maxRss < 256)}`,
+    );
     console.log(`  0 writes when nothing changed: ${idleWrites} ${verdict(idleWrites === 0)} (restart run included)`);
-    console.log(`  not goal cases: cold ${n(s.runs[0].ccRequests)} requests, ${n(s.runs[0].wallMs)} ms; restarted ${restart ? `${n(restart.ccRequests)} requests, ${n(restart.wallMs)} ms, ${n(restart.store.get)} record reads` : '-'}`);
+    console.log(
+      `  not goal cases: cold ${n(s.runs[0].ccRequests)} requests, ${n(s.runs[0].wallMs)} ms; restarted ${restart ? `${n(restart.ccRequests)} requests, ${n(restart.wallMs)} ms, ${n(restart.store.get)} record reads` : '-'}`,
+    );
   }
 }

@@ -23,7 +23,16 @@ export interface SeededTarget {
 }
 
 export function renderBenchTargets(count: number): SeededTarget[] {
-  const orgs = ['payments', 'checkout', 'platform-team', 'search', 'data-eng', 'identity', 'mobile-backend', 'marketing-web'];
+  const orgs = [
+    'payments',
+    'checkout',
+    'platform-team',
+    'search',
+    'data-eng',
+    'identity',
+    'mobile-backend',
+    'marketing-web',
+  ];
   const spaces = ['prod', 'staging', 'dev', 'perf'];
   const domains = ['apps.example.com', 'apps.eu.example.com', 'internal-apps.example.com'];
   const out: SeededTarget[] = [];
@@ -31,23 +40,41 @@ export function renderBenchTargets(count: number): SeededTarget[] {
     const appGuid = guidFor(`app-${i}`);
     const name = `${orgs[i % orgs.length]}-svc-${i}${i % 17 === 0 ? '-venerable' : ''}`;
     const path = i % 5 === 0 ? '/api' : i % 11 === 0 ? '/actuator/prometheus-metrics' : '';
-    const rendered = renderTargets({
-      guid: appGuid,
-      name,
-      state: 'STARTED',
-      orgName: orgs[(i * 7) % orgs.length],
-      spaceName: spaces[i % spaces.length],
-      instances: 1 + ((i * 37) % 10),
-      routes: [{ host: name.replace(/-venerable$/, ''), domain: domains[i % domains.length], path, protocol: 'http', internal: false }],
-    }, i % 13 === 0 ? { path: '/internal/metrics' } : {});
+    const rendered = renderTargets(
+      {
+        guid: appGuid,
+        name,
+        state: 'STARTED',
+        orgName: orgs[(i * 7) % orgs.length],
+        spaceName: spaces[i % spaces.length],
+        instances: 1 + ((i * 37) % 10),
+        routes: [
+          {
+            host: name.replace(/-venerable$/, ''),
+            domain: domains[i % domains.length],
+            path,
+            protocol: 'http',
+            internal: false,
+          },
+        ],
+      },
+      i % 13 === 0 ? { path: '/internal/metrics' } : {},
+    );
     out.push({ bindingId: guidFor(`binding-${i}`), body: serializeTargetFile(rendered.groups) });
   }
   return out;
 }
 
 /** Puts every target under active/ (32 in flight), then bumps the change marker once, as writers do. */
-export async function seedTargets(store: Store, targets: SeededTarget[], concurrency = 32): Promise<{ bytes: number; groups: number }> {
-  await inParallel(targets.map((t) => () => store.put(`active/${t.bindingId}.json`, t.body)), concurrency);
+export async function seedTargets(
+  store: Store,
+  targets: SeededTarget[],
+  concurrency = 32,
+): Promise<{ bytes: number; groups: number }> {
+  await inParallel(
+    targets.map((t) => () => store.put(`active/${t.bindingId}.json`, t.body)),
+    concurrency,
+  );
   await bumpActiveMarker(store, 'bench');
   let bytes = 0;
   let groups = 0;

@@ -43,7 +43,8 @@ export class BrokerFailure extends Error {
   }
 }
 
-export const badRequest = (description: string, code = 'BadRequest') => new BrokerFailure('BadRequest', description, code);
+export const badRequest = (description: string, code = 'BadRequest') =>
+  new BrokerFailure('BadRequest', description, code);
 export const conflict = (description: string) => new BrokerFailure('Conflict', description);
 export const notFound = (description: string) => new BrokerFailure('NotFound', description);
 export const gone = () => new BrokerFailure('Gone', '');

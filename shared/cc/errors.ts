@@ -37,7 +37,11 @@ export class CcUnavailableError extends CcError {}
 
 /** 429 that we could not (or would not) wait out. */
 export class CcRateLimitedError extends CcError {
-  constructor(message: string, info: CcErrorInfo, readonly retryAfterMs: number | undefined) {
+  constructor(
+    message: string,
+    info: CcErrorInfo,
+    readonly retryAfterMs: number | undefined,
+  ) {
     super(message, info);
   }
 }

@@ -3,13 +3,25 @@ import type { Logger } from '../logger';
 import { CloudControllerClient, CloudControllerClientOptions } from './client';
 
 /** The CC client for a configured process, or undefined when CF_API_URL is not set. */
-export function ccClientFromConfig(config: Config, logger: Logger, tuning: { timeoutMs: number; retries: number; maxRetryAfterMs: number; onRequest?: CloudControllerClientOptions['onRequest'] }): CloudControllerClient | undefined {
+export function ccClientFromConfig(
+  config: Config,
+  logger: Logger,
+  tuning: {
+    timeoutMs: number;
+    retries: number;
+    maxRetryAfterMs: number;
+    onRequest?: CloudControllerClientOptions['onRequest'];
+  },
+): CloudControllerClient | undefined {
   if (!config.cf) return undefined;
   const c = config.cf.credentials;
   return new CloudControllerClient({
     apiUrl: config.cf.apiUrl,
     uaaUrl: config.cf.uaaUrl,
-    auth: c.kind === 'password' ? { kind: 'password', username: c.username!, password: c.password! } : { kind: 'client', clientId: c.clientId!, clientSecret: c.clientSecret! },
+    auth:
+      c.kind === 'password'
+        ? { kind: 'password', username: c.username!, password: c.password! }
+        : { kind: 'client', clientId: c.clientId!, clientSecret: c.clientSecret! },
     logger,
     ...tuning,
   });

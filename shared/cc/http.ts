@@ -51,7 +51,12 @@ export function aborted(what: string, signal: AbortSignal): CcAbortedError {
  * path); network failures and timeouts become CcUnavailableError. Aborting `signal` destroys
  * the socket at once and rejects with CcAbortedError, which nobody retries.
  */
-export function exchange(url: string, init: ExchangeInit, timeoutMs: number, signal?: AbortSignal): Promise<RawResponse> {
+export function exchange(
+  url: string,
+  init: ExchangeInit,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<RawResponse> {
   const method = init.method ?? 'GET';
   const what = describeUrl(method, url);
   if (signal?.aborted) return Promise.reject(aborted(what, signal));
@@ -67,7 +72,11 @@ export function exchange(url: string, init: ExchangeInit, timeoutMs: number, sig
     const agent = agents[target.protocol as 'http:' | 'https:'];
     const fail = (reason: string, cause?: unknown) => {
       done();
-      reject(signal?.aborted ? aborted(what, signal) : new CcUnavailableError(`${what} failed: ${reason}`, { url: what }, { cause }));
+      reject(
+        signal?.aborted
+          ? aborted(what, signal)
+          : new CcUnavailableError(`${what} failed: ${reason}`, { url: what }, { cause }),
+      );
     };
     const onAbort = () => {
       req.destroy();
@@ -112,7 +121,10 @@ export function parseJson(raw: RawResponse, what: string): unknown {
   try {
     return JSON.parse(raw.text);
   } catch {
-    throw new CcBadResponseError(`${what} answered ${raw.status} with a body that is not JSON: ${JSON.stringify(raw.text.slice(0, 80))}`, { status: raw.status, url: what });
+    throw new CcBadResponseError(
+      `${what} answered ${raw.status} with a body that is not JSON: ${JSON.stringify(raw.text.slice(0, 80))}`,
+      { status: raw.status, url: what },
+    );
   }
 }
 

@@ -3,8 +3,7 @@ import { CcAuthError, CcBadResponseError, CcError, CcRateLimitedError, CcUnavail
 import { exchange, parseJson, retryAfterMs } from './http';
 
 export type CfAuth =
-  | { kind: 'password'; username: string; password: string }
-  | { kind: 'client'; clientId: string; clientSecret: string };
+  { kind: 'password'; username: string; password: string } | { kind: 'client'; clientId: string; clientSecret: string };
 
 interface TokenAnswer {
   access_token: string;
@@ -24,13 +23,20 @@ export function trustedTokenEndpoint(href: string, apiUrl: string): string {
   try {
     url = new URL(href);
   } catch {
-    throw new CcAuthError(`GET ${apiUrl}/ named a login link that is not a URL; no credentials were sent. Set UAA_URL to the UAA of this Cloud Foundry`);
+    throw new CcAuthError(
+      `GET ${apiUrl}/ named a login link that is not a URL; no credentials were sent. Set UAA_URL to the UAA of this Cloud Foundry`,
+    );
   }
   const sameOrigin = url.origin === new URL(apiUrl).origin;
   if (url.protocol !== 'https:' && !sameOrigin) {
-    throw new CcAuthError(`GET ${apiUrl}/ named ${url.origin} as its login server, over plain ${url.protocol.replace(':', '')} and not on the CC's own origin; refusing to send CF credentials there. Set UAA_URL to the UAA of this Cloud Foundry (https) if it is right`);
+    throw new CcAuthError(
+      `GET ${apiUrl}/ named ${url.origin} as its login server, over plain ${url.protocol.replace(':', '')} and not on the CC's own origin; refusing to send CF credentials there. Set UAA_URL to the UAA of this Cloud Foundry (https) if it is right`,
+    );
   }
-  if (url.username || url.password) throw new CcAuthError(`GET ${apiUrl}/ named a login link with credentials in it; no credentials were sent. Set UAA_URL`);
+  if (url.username || url.password)
+    throw new CcAuthError(
+      `GET ${apiUrl}/ named a login link with credentials in it; no credentials were sent. Set UAA_URL`,
+    );
   return href.replace(/\/+$/, '');
 }
 
@@ -49,14 +55,16 @@ export class TokenProvider {
   private uaaUrl?: string;
   requestCount = 0;
 
-  constructor(private readonly opts: {
-    apiUrl: string;
-    auth: CfAuth;
-    uaaUrl?: string;
-    timeoutMs: number;
-    logger?: Logger;
-    now?: () => number;
-  }) {
+  constructor(
+    private readonly opts: {
+      apiUrl: string;
+      auth: CfAuth;
+      uaaUrl?: string;
+      timeoutMs: number;
+      logger?: Logger;
+      now?: () => number;
+    },
+  ) {
     this.uaaUrl = opts.uaaUrl;
   }
 
@@ -65,7 +73,9 @@ export class TokenProvider {
   }
 
   private get who(): string {
-    return this.opts.auth.kind === 'password' ? `user "${this.opts.auth.username}" (CF_USERNAME/CF_PASSWORD)` : `client "${this.opts.auth.clientId}" (CF_CLIENT_ID/CF_CLIENT_SECRET)`;
+    return this.opts.auth.kind === 'password'
+      ? `user "${this.opts.auth.username}" (CF_USERNAME/CF_PASSWORD)`
+      : `client "${this.opts.auth.clientId}" (CF_CLIENT_ID/CF_CLIENT_SECRET)`;
   }
 
   /** A valid access token, fetched or refreshed as needed. */
@@ -94,7 +104,10 @@ export class TokenProvider {
     const body = parseJson(raw, 'GET /') as { links?: Record<string, { href?: string } | null> };
     const href = body?.links?.login?.href ?? body?.links?.uaa?.href;
     if (raw.status !== 200 || typeof href !== 'string') {
-      throw new CcBadResponseError(`GET ${this.opts.apiUrl}/ did not name a login or uaa link (status ${raw.status}); set UAA_URL`, { status: raw.status });
+      throw new CcBadResponseError(
+        `GET ${this.opts.apiUrl}/ did not name a login or uaa link (status ${raw.status}); set UAA_URL`,
+        { status: raw.status },
+      );
     }
     this.uaaUrl = trustedTokenEndpoint(href, this.opts.apiUrl);
     return this.uaaUrl;
@@ -115,37 +128,68 @@ export class TokenProvider {
     } else {
       form.set('grant_type', 'client_credentials');
     }
-    const basic = auth.kind === 'password' ? 'cf:' : `${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`;
+    const basic =
+      auth.kind === 'password'
+        ? 'cf:'
+        : `${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`;
     this.requestCount++;
-    const raw = await exchange(`${uaa}/oauth/token`, {
-      method: 'POST',
-      headers: { Authorization: `Basic ${Buffer.from(basic).toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: form.toString(),
-    }, this.opts.timeoutMs);
+    const raw = await exchange(
+      `${uaa}/oauth/token`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Basic ${Buffer.from(basic).toString('base64')}`,
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json',
+        },
+        body: form.toString(),
+      },
+      this.opts.timeoutMs,
+    );
     if (raw.status === 401 || raw.status === 400) {
       if (refresh) {
         // An expired refresh token is normal after 30 days: fall back to a fresh grant.
         this.token = undefined;
         return this.fetchToken();
       }
-      throw new CcAuthError(`UAA refused the credentials of ${this.who}: check them`, { status: raw.status, url: 'POST /oauth/token' });
+      throw new CcAuthError(`UAA refused the credentials of ${this.who}: check them`, {
+        status: raw.status,
+        url: 'POST /oauth/token',
+      });
     }
     if (raw.status === 429) {
-      throw new CcRateLimitedError('UAA is rate-limiting token requests', { status: 429, url: 'POST /oauth/token' }, retryAfterMs(raw.headers));
+      throw new CcRateLimitedError(
+        'UAA is rate-limiting token requests',
+        { status: 429, url: 'POST /oauth/token' },
+        retryAfterMs(raw.headers),
+      );
     }
     if (raw.status >= 500) {
-      throw new CcUnavailableError(`UAA answered POST /oauth/token with ${raw.status}`, { status: raw.status, url: 'POST /oauth/token' });
+      throw new CcUnavailableError(`UAA answered POST /oauth/token with ${raw.status}`, {
+        status: raw.status,
+        url: 'POST /oauth/token',
+      });
     }
     if (raw.status !== 200) {
-      throw new CcError(`UAA answered POST /oauth/token with ${raw.status}`, { status: raw.status, url: 'POST /oauth/token' });
+      throw new CcError(`UAA answered POST /oauth/token with ${raw.status}`, {
+        status: raw.status,
+        url: 'POST /oauth/token',
+      });
     }
     const body = parseJson(raw, 'POST /oauth/token') as Partial<TokenAnswer>;
     if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
-      throw new CcBadResponseError('UAA token answer has no access_token/expires_in', { status: raw.status, url: 'POST /oauth/token' });
+      throw new CcBadResponseError('UAA token answer has no access_token/expires_in', {
+        status: raw.status,
+        url: 'POST /oauth/token',
+      });
     }
     const lifetime = body.expires_in * 1000;
     const margin = Math.max(REFRESH_MARGIN_MIN_MS, lifetime * REFRESH_MARGIN_SHARE);
-    this.token = { value: body.access_token, refreshAt: this.now() + Math.max(0, lifetime - margin), refreshToken: body.refresh_token };
+    this.token = {
+      value: body.access_token,
+      refreshAt: this.now() + Math.max(0, lifetime - margin),
+      refreshToken: body.refresh_token,
+    };
     this.opts.logger?.debug({ expiresInSeconds: body.expires_in, grant: form.get('grant_type') }, 'UAA token obtained');
     return body.access_token;
   }

@@ -55,13 +55,17 @@ export interface Requirements {
   generateBrokerPassword?: () => string;
 }
 
-export const isLoopbackHost = (host: string | undefined) => host !== undefined && (host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host));
+export const isLoopbackHost = (host: string | undefined) =>
+  host !== undefined && (host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host));
 
 /** Refuses a weak password at start, naming the variable and never showing the value. */
 function checkStrength(env: string, password: string | undefined, username: string | undefined): void {
   if (password === undefined) return;
   const problem = passwordProblem(password, username);
-  if (problem) throw new ConfigError(`${env}: is too weak (${problem}); use at least 12 characters that are not a well-known default, e.g. the output of openssl rand -base64 18`);
+  if (problem)
+    throw new ConfigError(
+      `${env}: is too weak (${problem}); use at least 12 characters that are not a well-known default, e.g. the output of openssl rand -base64 18`,
+    );
 }
 
 /** A single, printable line naming the variable and what is wrong with it. */
@@ -121,7 +125,9 @@ function readRaw(env: Env): Partial<Record<SettingName, string>> {
     if (chosen === undefined) continue;
     const validate = validators.get(name)!;
     if (!validate(chosen)) {
-      const shown = spec.secret ? '' : ` (got ${JSON.stringify(chosen.length > 60 ? chosen.slice(0, 60) + '…' : chosen)})`;
+      const shown = spec.secret
+        ? ''
+        : ` (got ${JSON.stringify(chosen.length > 60 ? chosen.slice(0, 60) + '…' : chosen)})`;
       const want = (spec.schema as { description?: string }).description ?? 'a valid value';
       throw new ConfigError(`${spec.env}: must be ${want}${shown}`);
     }
@@ -136,14 +142,17 @@ function cloudController(raw: Partial<Record<SettingName, string>>, required: bo
   const apiUrl = raw.cfApiUrl;
   const anyCredential = raw.cfUsername ?? raw.cfPassword ?? raw.cfClientId ?? raw.cfClientSecret;
   if (!apiUrl) {
-    if (required) throw new ConfigError('CF_API_URL: is required (the Cloud Controller URL, e.g. https://api.sys.example.com)');
+    if (required)
+      throw new ConfigError('CF_API_URL: is required (the Cloud Controller URL, e.g. https://api.sys.example.com)');
     if (anyCredential) throw new ConfigError('CF_API_URL: is required when CF credentials are set');
     return undefined;
   }
   if (raw.cfUsername && !raw.cfPassword) throw new ConfigError('CF_PASSWORD: is required when CF_USERNAME is set');
   if (raw.cfPassword && !raw.cfUsername) throw new ConfigError('CF_USERNAME: is required when CF_PASSWORD is set');
-  if (raw.cfClientId && !raw.cfClientSecret) throw new ConfigError('CF_CLIENT_SECRET: is required when CF_CLIENT_ID is set');
-  if (raw.cfClientSecret && !raw.cfClientId) throw new ConfigError('CF_CLIENT_ID: is required when CF_CLIENT_SECRET is set');
+  if (raw.cfClientId && !raw.cfClientSecret)
+    throw new ConfigError('CF_CLIENT_SECRET: is required when CF_CLIENT_ID is set');
+  if (raw.cfClientSecret && !raw.cfClientId)
+    throw new ConfigError('CF_CLIENT_ID: is required when CF_CLIENT_SECRET is set');
   if (raw.cfUsername && raw.cfClientId) {
     throw new ConfigError('CF_USERNAME: set either CF_USERNAME/CF_PASSWORD or CF_CLIENT_ID/CF_CLIENT_SECRET, not both');
   }
@@ -151,9 +160,16 @@ function cloudController(raw: Partial<Record<SettingName, string>>, required: bo
   if (raw.cfUsername) {
     credentials = { kind: 'password', principal: raw.cfUsername, username: raw.cfUsername, password: raw.cfPassword };
   } else if (raw.cfClientId) {
-    credentials = { kind: 'client', principal: raw.cfClientId, clientId: raw.cfClientId, clientSecret: raw.cfClientSecret };
+    credentials = {
+      kind: 'client',
+      principal: raw.cfClientId,
+      clientId: raw.cfClientId,
+      clientSecret: raw.cfClientSecret,
+    };
   } else {
-    throw new ConfigError('CF_USERNAME: set CF_USERNAME and CF_PASSWORD (or CF_CLIENT_ID and CF_CLIENT_SECRET) to read apps from CF_API_URL');
+    throw new ConfigError(
+      'CF_USERNAME: set CF_USERNAME and CF_PASSWORD (or CF_CLIENT_ID and CF_CLIENT_SECRET) to read apps from CF_API_URL',
+    );
   }
   return { apiUrl: apiUrl.replace(/\/+$/, ''), uaaUrl: raw.uaaUrl?.replace(/\/+$/, ''), credentials };
 }
@@ -168,11 +184,19 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
       raw.brokerPassword = needs.generateBrokerPassword();
       generatedBrokerPassword = true;
     }
-    if (!raw.brokerUsername) throw new ConfigError('BROKER_USERNAME: is required; Cloud Foundry authenticates to the broker with it');
-    if (!raw.brokerPassword) throw new ConfigError('BROKER_PASSWORD: is required; Cloud Foundry authenticates to the broker with it');
+    if (!raw.brokerUsername)
+      throw new ConfigError('BROKER_USERNAME: is required; Cloud Foundry authenticates to the broker with it');
+    if (!raw.brokerPassword)
+      throw new ConfigError('BROKER_PASSWORD: is required; Cloud Foundry authenticates to the broker with it');
   }
-  if (!!raw.brokerPreviousUsername !== !!raw.brokerPreviousPassword) throw new ConfigError(`${raw.brokerPreviousUsername ? 'BROKER_PREVIOUS_PASSWORD' : 'BROKER_PREVIOUS_USERNAME'}: is required when the other is set`);
-  if (!!raw.targetsUsername !== !!raw.targetsPassword) throw new ConfigError(`${raw.targetsUsername ? 'TARGETS_PASSWORD' : 'TARGETS_USERNAME'}: is required when the other is set`);
+  if (!!raw.brokerPreviousUsername !== !!raw.brokerPreviousPassword)
+    throw new ConfigError(
+      `${raw.brokerPreviousUsername ? 'BROKER_PREVIOUS_PASSWORD' : 'BROKER_PREVIOUS_USERNAME'}: is required when the other is set`,
+    );
+  if (!!raw.targetsUsername !== !!raw.targetsPassword)
+    throw new ConfigError(
+      `${raw.targetsUsername ? 'TARGETS_PASSWORD' : 'TARGETS_USERNAME'}: is required when the other is set`,
+    );
   checkStrength('BROKER_PASSWORD', raw.brokerPassword, raw.brokerUsername);
   checkStrength('BROKER_PREVIOUS_PASSWORD', raw.brokerPreviousPassword, raw.brokerPreviousUsername);
   checkStrength('TARGETS_PASSWORD', raw.targetsPassword, raw.targetsUsername);
@@ -181,18 +205,32 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
   if (!(port >= 0 && port <= 65535)) throw new ConfigError(`PORT: must be a port number 0-65535 (got "${raw.port}")`);
   if (raw.store === 's3' && !raw.s3Bucket) throw new ConfigError('S3_BUCKET: is required when STORE=s3');
   if (raw.serviceId === raw.planId) throw new ConfigError('PLAN_ID: must differ from SERVICE_ID');
-  if (!!raw.metricsUsername !== !!raw.metricsPassword) throw new ConfigError(`${raw.metricsUsername ? 'METRICS_PASSWORD' : 'METRICS_USERNAME'}: is required when the other is set`);
+  if (!!raw.metricsUsername !== !!raw.metricsPassword)
+    throw new ConfigError(
+      `${raw.metricsUsername ? 'METRICS_PASSWORD' : 'METRICS_USERNAME'}: is required when the other is set`,
+    );
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(raw.sidecarMetricsHost!);
-  if (!loopback && !raw.metricsUsername) throw new ConfigError(`SIDECAR_METRICS_HOST: ${raw.sidecarMetricsHost} is beyond loopback; set METRICS_USERNAME and METRICS_PASSWORD to protect /metrics`);
+  if (!loopback && !raw.metricsUsername)
+    throw new ConfigError(
+      `SIDECAR_METRICS_HOST: ${raw.sidecarMetricsHost} is beyond loopback; set METRICS_USERNAME and METRICS_PASSWORD to protect /metrics`,
+    );
   const reconcileTimeout = Number(raw.reconcileTimeoutSeconds);
-  if (!(reconcileTimeout >= 10 && reconcileTimeout <= 3600)) throw new ConfigError(`RECONCILE_TIMEOUT_SECONDS: must be a whole number of seconds from 10 to 3600 (got "${raw.reconcileTimeoutSeconds}")`);
-  if (!validCron(raw.updateSchedule!)) throw new ConfigError(`UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`);
+  if (!(reconcileTimeout >= 10 && reconcileTimeout <= 3600))
+    throw new ConfigError(
+      `RECONCILE_TIMEOUT_SECONDS: must be a whole number of seconds from 10 to 3600 (got "${raw.reconcileTimeoutSeconds}")`,
+    );
+  if (!validCron(raw.updateSchedule!))
+    throw new ConfigError(
+      `UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`,
+    );
   return {
     port,
     logLevel: raw.logLevel!,
     brokerUsername: raw.brokerUsername,
     brokerPassword: raw.brokerPassword,
-    brokerPrevious: raw.brokerPreviousUsername ? { username: raw.brokerPreviousUsername, password: raw.brokerPreviousPassword! } : undefined,
+    brokerPrevious: raw.brokerPreviousUsername
+      ? { username: raw.brokerPreviousUsername, password: raw.brokerPreviousPassword! }
+      : undefined,
     cf: cloudController(raw, needs.cloudController ?? false),
     store: {
       store: raw.store as 'fs' | 's3',

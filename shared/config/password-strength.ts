@@ -8,8 +8,24 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 /** Compared after lower-casing and dropping everything but letters and digits. */
 const WELL_KNOWN = [
-  'changeme', 'password', 'passw0rd', 'admin', 'administrator', 'secret', 'broker', 'prometheus', 'metrics',
-  'targets', 'letmein', 'default', 'qwerty', 'welcome', 'example', 'cfappdiscovery', 'servicebroker', 'test',
+  'changeme',
+  'password',
+  'passw0rd',
+  'admin',
+  'administrator',
+  'secret',
+  'broker',
+  'prometheus',
+  'metrics',
+  'targets',
+  'letmein',
+  'default',
+  'qwerty',
+  'welcome',
+  'example',
+  'cfappdiscovery',
+  'servicebroker',
+  'test',
 ];
 
 const normalise = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -21,7 +37,8 @@ export function passwordProblem(password: string, username?: string): string | u
   if (new Set(password).size < 4) return 'it repeats fewer than 4 different characters';
   const plain = normalise(password);
   const letters = (s: string) => normalise(s).replace(/[0-9]/g, '');
-  if (username !== undefined && letters(username) !== '' && letters(username) === letters(password)) return 'it is the user name, give or take digits';
+  if (username !== undefined && letters(username) !== '' && letters(username) === letters(password))
+    return 'it is the user name, give or take digits';
   // What is left once the well-known words go: nothing, or only digits, means a default with a number.
   let rest = plain;
   for (const word of WELL_KNOWN) rest = rest.split(word).join('');

@@ -40,7 +40,11 @@ export interface AtomicWriteOptions {
  * The rename is durable only once the directory is fsynced too; callers that need that do it
  * themselves, so that many writes into one directory can share one directory fsync.
  */
-export async function writeFileAtomically(file: string, bytes: Buffer, options: AtomicWriteOptions = {}): Promise<FileVersion> {
+export async function writeFileAtomically(
+  file: string,
+  bytes: Buffer,
+  options: AtomicWriteOptions = {},
+): Promise<FileVersion> {
   const tmp = tempFileFor(file);
   try {
     let handle: number;

@@ -27,7 +27,9 @@ export function planSync(listing: Map<string, string>, state: SyncState, opts: S
     if (state.invalid[id] === etag) continue;
     fetch.push(id);
   }
-  const gone = Object.keys(state.files).filter((id) => !listing.has(id)).sort();
+  const gone = Object.keys(state.files)
+    .filter((id) => !listing.has(id))
+    .sort();
   const held = Object.keys(state.files).length;
   const massive = gone.length >= opts.minGuardedRemovals && gone.length > opts.maxRemoveShare * held;
   if (!massive) return { fetch, remove: gone, held: [] };

@@ -101,7 +101,16 @@ export class Syncer {
     // The marker check needs only what was saved: an unchanged run reads nothing local.
     const known = this.state ?? this.saved!;
     const result: SyncResult = {
-      listed: false, fetched: 0, written: 0, removed: 0, held: 0, invalid: 0, refusedKeys: 0, storeRequests: 0, files: 0, bytes: 0,
+      listed: false,
+      fetched: 0,
+      written: 0,
+      removed: 0,
+      held: 0,
+      invalid: 0,
+      refusedKeys: 0,
+      storeRequests: 0,
+      files: 0,
+      bytes: 0,
       refused: { invalid: 0, too_large: 0, not_regular: 0, read_failed: 0 },
     };
     const fullDue = now - known.lastFullListAt >= this.opts.fullListIntervalMs;
@@ -129,7 +138,10 @@ export class Syncer {
       // Remembered by ETag, so it is not fetched again until it changes; a failed GET is not.
       if (etag !== undefined) state.invalid[id] = etag;
       // The key and why, never the body: the object is untrusted and may be huge.
-      this.log.error({ key: `${ACTIVE_PREFIX}${id}.json`, etag, reason, problem }, 'target file in the store skipped: the last good local copy stays');
+      this.log.error(
+        { key: `${ACTIVE_PREFIX}${id}.json`, etag, reason, problem },
+        'target file in the store skipped: the last good local copy stays',
+      );
     };
     for (const o of listed) {
       const id = idFromKey(ACTIVE_PREFIX, o.key);
@@ -140,39 +152,47 @@ export class Syncer {
       }
       listing.set(id, o.etag);
       // The listing's size decides before any GET: an oversized object is never downloaded.
-      if (o.size > maxBytes && state.invalid[id] !== o.etag) refuse(id, o.etag, 'too_large', `listed at ${o.size} bytes, more than ${maxBytes}`);
+      if (o.size > maxBytes && state.invalid[id] !== o.etag)
+        refuse(id, o.etag, 'too_large', `listed at ${o.size} bytes, more than ${maxBytes}`);
     }
     for (const id of Object.keys(state.invalid)) if (!listing.has(id)) delete state.invalid[id];
 
-    const plan = planSync(listing, state, { maxRemoveShare: this.opts.maxRemoveShare, minGuardedRemovals: this.opts.minGuardedRemovals, now });
+    const plan = planSync(listing, state, {
+      maxRemoveShare: this.opts.maxRemoveShare,
+      minGuardedRemovals: this.opts.minGuardedRemovals,
+      now,
+    });
     // One object that cannot be read must not hold up the others, nor the removals.
     let retryListing = false;
-    await inParallel(plan.fetch.map((id) => async () => {
-      result.storeRequests++;
-      let obj;
-      try {
-        obj = await this.store.get(`${ACTIVE_PREFIX}${id}.json`, { maxBytes });
-      } catch (err) {
-        if (err instanceof UnusableObjectError) return refuse(id, listing.get(id), err.reason, err.message);
-        if (!(err instanceof StoreError)) throw err;
-        retryListing = true;
-        return refuse(id, undefined, 'read_failed', err.message);
-      }
-      result.fetched++;
-      if (!obj) return; // removed since the listing; the next listing settles it
-      const problem = targetFileProblem(obj.body, this.opts.schema);
-      if (problem) return refuse(id, obj.etag, 'invalid', problem);
-      try {
-        await this.sink.write(id, obj.body);
-      } catch (err) {
-        if (!(err instanceof SinkRefusedError)) throw err;
-        return refuse(id, undefined, 'not_regular', err.message);
-      }
-      state.files[id] = obj.etag;
-      delete state.invalid[id];
-      this.bytes.set(id, Buffer.byteLength(obj.body));
-      result.written++;
-    }), this.opts.downloadConcurrency);
+    await inParallel(
+      plan.fetch.map((id) => async () => {
+        result.storeRequests++;
+        let obj;
+        try {
+          obj = await this.store.get(`${ACTIVE_PREFIX}${id}.json`, { maxBytes });
+        } catch (err) {
+          if (err instanceof UnusableObjectError) return refuse(id, listing.get(id), err.reason, err.message);
+          if (!(err instanceof StoreError)) throw err;
+          retryListing = true;
+          return refuse(id, undefined, 'read_failed', err.message);
+        }
+        result.fetched++;
+        if (!obj) return; // removed since the listing; the next listing settles it
+        const problem = targetFileProblem(obj.body, this.opts.schema);
+        if (problem) return refuse(id, obj.etag, 'invalid', problem);
+        try {
+          await this.sink.write(id, obj.body);
+        } catch (err) {
+          if (!(err instanceof SinkRefusedError)) throw err;
+          return refuse(id, undefined, 'not_regular', err.message);
+        }
+        state.files[id] = obj.etag;
+        delete state.invalid[id];
+        this.bytes.set(id, Buffer.byteLength(obj.body));
+        result.written++;
+      }),
+      this.opts.downloadConcurrency,
+    );
     for (const id of plan.remove) {
       await this.sink.remove(id);
       delete state.files[id];
@@ -181,7 +201,10 @@ export class Syncer {
     }
     if (plan.held.length > 0) {
       result.held = plan.held.length;
-      this.log.warn({ held: plan.held.length, files: Object.keys(state.files).length }, 'the store listing would remove most target files at once; keeping them until a later listing confirms');
+      this.log.warn(
+        { held: plan.held.length, files: Object.keys(state.files).length },
+        'the store listing would remove most target files at once; keeping them until a later listing confirms',
+      );
     }
     state.pendingRemoval = plan.pendingRemoval;
     // After a failed GET the next poll lists again (and retries it), whatever the marker says.

@@ -39,7 +39,10 @@ export interface BindingRecord {
 }
 
 export class CorruptRecordError extends Error {
-  constructor(readonly key: string, problem: string) {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
     super(`store object ${key} is not a valid record: ${problem}`);
     this.name = 'CorruptRecordError';
   }
@@ -52,13 +55,15 @@ function parseObject(key: string, body: string): Record<string, unknown> {
   } catch {
     throw new CorruptRecordError(key, 'not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CorruptRecordError(key, 'not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CorruptRecordError(key, 'not a JSON object');
   return value as Record<string, unknown>;
 }
 
 function requireStrings(key: string, obj: Record<string, unknown>, fields: string[]): void {
   for (const f of fields) {
-    if (typeof obj[f] !== 'string' || obj[f] === '') throw new CorruptRecordError(key, `field ${f} missing or not a string`);
+    if (typeof obj[f] !== 'string' || obj[f] === '')
+      throw new CorruptRecordError(key, `field ${f} missing or not a string`);
   }
 }
 
@@ -67,7 +72,11 @@ function requireStrings(key: string, obj: Record<string, unknown>, fields: strin
  * the store must not render what a bind would have refused (a path with a line break, an
  * `__address__` label). Such a record is corrupt, like one that is not JSON.
  */
-function requireParameters(key: string, obj: Record<string, unknown>, problemOf: (value: unknown) => string | undefined): void {
+function requireParameters(
+  key: string,
+  obj: Record<string, unknown>,
+  problemOf: (value: unknown) => string | undefined,
+): void {
   if (obj.parameters === undefined) return;
   const problem = problemOf(obj.parameters);
   if (problem) throw new CorruptRecordError(key, `its parameters break the published schema (${problem})`);

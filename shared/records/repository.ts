@@ -2,10 +2,21 @@ import type { Store } from '../store/store';
 import { UnusableObjectError } from '../store/store';
 import { activeKey, BINDINGS_PREFIX, bindingKey, idFromKey, instanceKey } from '../store/keys';
 import { serializeTargetFile } from '../targets/file';
-import { InvalidTargetFileError, MAX_TARGET_FILE_BYTES, targetFileProblem, targetFileWriteProblem } from '../targets/schema';
+import {
+  InvalidTargetFileError,
+  MAX_TARGET_FILE_BYTES,
+  targetFileProblem,
+  targetFileWriteProblem,
+} from '../targets/schema';
 import type { TargetGroup } from '../targets/types';
 import {
-  BindingRecord, CorruptRecordError, InstanceRecord, MAX_RECORD_BYTES, parseBindingRecord, parseInstanceRecord, serializeRecord,
+  BindingRecord,
+  CorruptRecordError,
+  InstanceRecord,
+  MAX_RECORD_BYTES,
+  parseBindingRecord,
+  parseInstanceRecord,
+  serializeRecord,
 } from './records';
 
 export interface RecordRepositoryHooks {
@@ -17,7 +28,10 @@ export interface RecordRepositoryHooks {
 
 /** Typed access to the store layout (instances/, bindings/, active/: see keys.ts and ARCHITECTURE.md). */
 export class RecordRepository {
-  constructor(readonly store: Store, private readonly hooks: RecordRepositoryHooks = {}) {}
+  constructor(
+    readonly store: Store,
+    private readonly hooks: RecordRepositoryHooks = {},
+  ) {}
 
   /** A record's body, refusing one too large to be a record (or not a regular file) as corrupt. */
   private async readRecord(key: string) {

@@ -8,8 +8,19 @@ import * as fd_ from '../files/fd';
 import { EtagCache, sameVersion } from './etag-cache';
 import { isTempFileName, sweepStaleTemp } from './stale-temp';
 import {
-  assertSafeKey, assertSafePrefix, compareKeys, describeKey, GetOptions, ListedObject, md5Etag, NotARegularFileError,
-  ObjectTooLargeError, Store, StoredObject, StoreError, UnusableObjectError,
+  assertSafeKey,
+  assertSafePrefix,
+  compareKeys,
+  describeKey,
+  GetOptions,
+  ListedObject,
+  md5Etag,
+  NotARegularFileError,
+  ObjectTooLargeError,
+  Store,
+  StoredObject,
+  StoreError,
+  UnusableObjectError,
 } from './store';
 
 export { STALE_TEMP_MS } from './stale-temp';
@@ -50,7 +61,8 @@ export class FsStore implements Store {
       const stat = await fd_.fstat(fd);
       if (stat.isDirectory()) return undefined;
       if (!stat.isFile()) throw new NotARegularFileError(key);
-      if (options.maxBytes !== undefined && stat.size > options.maxBytes) throw new ObjectTooLargeError(key, options.maxBytes, stat.size);
+      if (options.maxBytes !== undefined && stat.size > options.maxBytes)
+        throw new ObjectTooLargeError(key, options.maxBytes, stat.size);
       const bytes = await fd_.readAll(fd, stat.size);
       const etag = md5Etag(bytes);
       this.etags.set(file, stat, etag);
@@ -73,7 +85,11 @@ export class FsStore implements Store {
   }
 
   /** A stat decides: the etag cache knows the ETag of the file's current version. */
-  async getIfChanged(key: string, etag: string, options: GetOptions = {}): Promise<StoredObject | 'not-modified' | undefined> {
+  async getIfChanged(
+    key: string,
+    etag: string,
+    options: GetOptions = {},
+  ): Promise<StoredObject | 'not-modified' | undefined> {
     const file = this.pathFor(key);
     const cached = this.etags.remembers(file, etag);
     if (cached) {
@@ -165,7 +181,11 @@ export class FsStore implements Store {
         const sub = `${key}/`;
         if (sub.startsWith(prefix) || prefix.startsWith(sub)) work.push(this.walk(sub, prefix, found, seen));
       } else if (entry.isFile() && key.startsWith(prefix)) {
-        work.push(this.describeFile(key, seen).then((obj) => { if (obj) found.push(obj); }));
+        work.push(
+          this.describeFile(key, seen).then((obj) => {
+            if (obj) found.push(obj);
+          }),
+        );
       }
     }
     await Promise.all(work);

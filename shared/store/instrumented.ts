@@ -5,7 +5,10 @@ import { GetOptions, ListedObject, Store, StoredObject, UnusableObjectError } fr
 export class InstrumentedStore implements Store {
   readonly description: string;
 
-  constructor(private readonly inner: Store, private readonly metrics: AppMetrics) {
+  constructor(
+    private readonly inner: Store,
+    private readonly metrics: AppMetrics,
+  ) {
     this.description = inner.description;
   }
 
@@ -16,7 +19,10 @@ export class InstrumentedStore implements Store {
       return result;
     } catch (err) {
       // One unusable object is not a failing store: counted apart so store alerts stay quiet.
-      this.metrics.storeOperations.inc({ operation, outcome: err instanceof UnusableObjectError ? 'unusable' : 'error' });
+      this.metrics.storeOperations.inc({
+        operation,
+        outcome: err instanceof UnusableObjectError ? 'unusable' : 'error',
+      });
       throw err;
     }
   }

@@ -16,10 +16,14 @@ export const MAX_MARKER_BYTES = 64 * 1024;
  * listing, so it is logged, never thrown.
  */
 export async function bumpActiveMarker(store: Store, writer: string, log?: Logger): Promise<void> {
-  const body = JSON.stringify({ changed_at: new Date().toISOString(), writer, nonce: randomBytes(6).toString('hex') }) + '\n';
+  const body =
+    JSON.stringify({ changed_at: new Date().toISOString(), writer, nonce: randomBytes(6).toString('hex') }) + '\n';
   try {
     await store.put(ACTIVE_MARKER_KEY, body);
   } catch (err) {
-    log?.warn({ err: (err as Error).message }, 'could not bump the active/ change marker; sidecars will notice at their next full listing');
+    log?.warn(
+      { err: (err as Error).message },
+      'could not bump the active/ change marker; sidecars will notice at their next full listing',
+    );
   }
 }

@@ -1,9 +1,24 @@
 import {
-  DeleteObjectCommand, GetObjectCommand, GetObjectCommandOutput, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectCommandOutput,
+  ListObjectsV2Command,
+  ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  assertSafeKey, assertSafePrefix, compareKeys, describeKey, GetOptions, ListedObject, ObjectTooLargeError, Store,
-  StoredObject, StoreError, UnusableObjectError,
+  assertSafeKey,
+  assertSafePrefix,
+  compareKeys,
+  describeKey,
+  GetOptions,
+  ListedObject,
+  ObjectTooLargeError,
+  Store,
+  StoredObject,
+  StoreError,
+  UnusableObjectError,
 } from './store';
 
 /**
@@ -95,25 +110,30 @@ export class S3Store implements Store {
     if (this.prefix !== '') assertSafePrefix(this.prefix);
     this.timeoutMs = opts.requestTimeoutMs ?? DEFAULT_S3_TIMEOUT_MS;
     this.description = `s3://${this.bucket}/${this.prefix}`;
-    this.client = opts.client ?? new S3Client({
-      // With a custom endpoint the region only feeds the signature; without one the SDK's own
-      // region chain (AWS_REGION, profile) applies, and followRegionRedirects fixes a wrong guess.
-      region: opts.region ?? (opts.endpoint ? 'us-east-1' : undefined),
-      endpoint: opts.endpoint,
-      forcePathStyle: opts.forcePathStyle,
-      followRegionRedirects: true,
-      // Checksums only where S3 demands them: the default sends aws-chunked bodies with
-      // trailers, which some S3-compatible servers store verbatim. Harmless against AWS.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: this.timeoutMs, requestTimeout: this.timeoutMs },
-    });
+    this.client =
+      opts.client ??
+      new S3Client({
+        // With a custom endpoint the region only feeds the signature; without one the SDK's own
+        // region chain (AWS_REGION, profile) applies, and followRegionRedirects fixes a wrong guess.
+        region: opts.region ?? (opts.endpoint ? 'us-east-1' : undefined),
+        endpoint: opts.endpoint,
+        forcePathStyle: opts.forcePathStyle,
+        followRegionRedirects: true,
+        // Checksums only where S3 demands them: the default sends aws-chunked bodies with
+        // trailers, which some S3-compatible servers store verbatim. Harmless against AWS.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: { connectionTimeout: this.timeoutMs, requestTimeout: this.timeoutMs },
+      });
   }
 
   async get(key: string, options: GetOptions = {}): Promise<StoredObject | undefined> {
     const fullKey = this.fullKey(key);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: fullKey }), this.callOptions());
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: fullKey }),
+        this.callOptions(),
+      );
       const body = await readBody(key, res, options.maxBytes);
       return { key, body, etag: quoted(res.ETag) };
     } catch (err) {
@@ -123,10 +143,17 @@ export class S3Store implements Store {
     }
   }
 
-  async getIfChanged(key: string, etag: string, options: GetOptions = {}): Promise<StoredObject | 'not-modified' | undefined> {
+  async getIfChanged(
+    key: string,
+    etag: string,
+    options: GetOptions = {},
+  ): Promise<StoredObject | 'not-modified' | undefined> {
     const fullKey = this.fullKey(key);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: fullKey, IfNoneMatch: etag }), this.callOptions());
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: fullKey, IfNoneMatch: etag }),
+        this.callOptions(),
+      );
       const body = await readBody(key, res, options.maxBytes);
       return { key, body, etag: quoted(res.ETag) };
     } catch (err) {
@@ -142,9 +169,15 @@ export class S3Store implements Store {
     const fullKey = this.fullKey(key);
     try {
       // A Buffer (not a stream) so the SDK sends a plain body with a Content-Length.
-      const res = await this.client.send(new PutObjectCommand({
-        Bucket: this.bucket, Key: fullKey, Body: Buffer.from(body, 'utf8'), ContentType: 'application/json',
-      }), this.callOptions());
+      const res = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: fullKey,
+          Body: Buffer.from(body, 'utf8'),
+          ContentType: 'application/json',
+        }),
+        this.callOptions(),
+      );
       return quoted(res.ETag);
     } catch (err) {
       throw this.failure('put', fullKey, err);
@@ -169,9 +202,14 @@ export class S3Store implements Store {
     do {
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await this.client.send(new ListObjectsV2Command({
-          Bucket: this.bucket, Prefix: fullPrefix, ContinuationToken: token,
-        }), this.callOptions());
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: fullPrefix,
+            ContinuationToken: token,
+          }),
+          this.callOptions(),
+        );
       } catch (err) {
         throw this.failure('list', `${fullPrefix}*`, err);
       }
@@ -180,7 +218,9 @@ export class S3Store implements Store {
       // counts the keys it carries (some S3-compatible servers omit the count).
       const keys = page.Contents?.length ?? 0;
       if (page.Name === undefined || (page.KeyCount !== undefined && page.KeyCount !== keys)) {
-        throw new StoreError(`s3 list s3://${this.bucket}/${fullPrefix}* failed: the answer is not a complete S3 listing (bucket ${page.Name ?? 'not named'}, KeyCount ${page.KeyCount ?? 'missing'}, ${keys} keys); is a proxy answering instead of S3?`);
+        throw new StoreError(
+          `s3 list s3://${this.bucket}/${fullPrefix}* failed: the answer is not a complete S3 listing (bucket ${page.Name ?? 'not named'}, KeyCount ${page.KeyCount ?? 'missing'}, ${keys} keys); is a proxy answering instead of S3?`,
+        );
       }
       for (const obj of page.Contents ?? []) {
         if (!obj.Key || !obj.Key.startsWith(fullPrefix)) continue;
@@ -194,7 +234,9 @@ export class S3Store implements Store {
       // IsTruncated without a token would loop forever on a broken server; stop instead.
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && !token) {
-        throw new StoreError(`s3 list s3://${this.bucket}/${fullPrefix}* failed: truncated page without a continuation token`);
+        throw new StoreError(
+          `s3 list s3://${this.bucket}/${fullPrefix}* failed: truncated page without a continuation token`,
+        );
       }
     } while (token);
     return found.sort((a, b) => compareKeys(a.key, b.key));
@@ -217,6 +259,8 @@ export class S3Store implements Store {
     const detail = timedOut
       ? `no answer within ${this.timeoutMs} ms (${name}: ${e.message ?? ''})`
       : `${name}${status !== undefined ? ` (HTTP ${status})` : ''}: ${e.message ?? ''}`;
-    return new StoreError(`s3 ${op} s3://${this.bucket}/${describeKey(fullKey).slice(1, -1)} failed: ${detail}`, { cause: err });
+    return new StoreError(`s3 ${op} s3://${this.bucket}/${describeKey(fullKey).slice(1, -1)} failed: ${detail}`, {
+      cause: err,
+    });
   }
 }

@@ -63,15 +63,27 @@ export class StoreError extends Error {
  * (and count it) rather than treat the store as down. Not a StoreError on purpose.
  */
 export class UnusableObjectError extends Error {
-  constructor(readonly key: string, readonly reason: 'too_large' | 'not_regular', message: string) {
+  constructor(
+    readonly key: string,
+    readonly reason: 'too_large' | 'not_regular',
+    message: string,
+  ) {
     super(message);
     this.name = 'UnusableObjectError';
   }
 }
 
 export class ObjectTooLargeError extends UnusableObjectError {
-  constructor(key: string, readonly maxBytes: number, size?: number) {
-    super(key, 'too_large', `store object ${describeKey(key)} is larger than ${maxBytes} bytes${size !== undefined ? ` (${size})` : ''}; not read`);
+  constructor(
+    key: string,
+    readonly maxBytes: number,
+    size?: number,
+  ) {
+    super(
+      key,
+      'too_large',
+      `store object ${describeKey(key)} is larger than ${maxBytes} bytes${size !== undefined ? ` (${size})` : ''}; not read`,
+    );
     this.name = 'ObjectTooLargeError';
   }
 }
@@ -132,7 +144,13 @@ export function assertSafePrefix(prefix: string): string {
   else if (prefix.includes('\\')) problem = 'contains a backslash';
   else if (prefix.startsWith('/')) problem = 'is absolute';
   // Only complete segments can climb; a trailing partial one (`bindings/.`) just matches no key.
-  else if (prefix.split('/').slice(0, -1).some((s) => s === '.' || s === '..')) problem = 'has a "." or ".." segment';
+  else if (
+    prefix
+      .split('/')
+      .slice(0, -1)
+      .some((s) => s === '.' || s === '..')
+  )
+    problem = 'has a "." or ".." segment';
   if (problem !== undefined) throw new StoreError(`refusing unsafe store prefix ${describeKey(prefix)}: ${problem}`);
   return prefix;
 }

@@ -31,7 +31,10 @@ describe('broker: deadlines on Cloud Controller answers', function () {
   }
 
   before(async () => {
-    h = await startBrokerHarness('fs', { tuning: { bindDeadlineMs: BIND_DEADLINE_MS }, config: { reconcileTimeoutMs: RECONCILE_TIMEOUT_MS } });
+    h = await startBrokerHarness('fs', {
+      tuning: { bindDeadlineMs: BIND_DEADLINE_MS },
+      config: { reconcileTimeoutMs: RECONCILE_TIMEOUT_MS },
+    });
     p = asPlatform(h.http);
     const org = h.cc.addOrg('dl-org');
     space = h.cc.addSpace(org.guid, 'dl-space');
@@ -49,10 +52,13 @@ describe('broker: deadlines on Cloud Controller answers', function () {
   const stuckCcs: Array<[string, (h: BrokerHarness) => void]> = [
     ['never answers', (b) => b.cc.injectTimeout('/v3/', Infinity)],
     // 50 ms a page and next links without end: forever on a client that only counts pages.
-    ['pages without end', (b) => {
-      b.cc.setLatency(50);
-      b.cc.injectFault({ match: '/v3/routes', kind: 'endless', times: Infinity });
-    }],
+    [
+      'pages without end',
+      (b) => {
+        b.cc.setLatency(50);
+        b.cc.injectFault({ match: '/v3/routes', kind: 'endless', times: Infinity });
+      },
+    ],
   ];
   for (const [what, inject] of stuckCcs) {
     it(`a bind against a CC that ${what} answers 503 by its deadline, writes nothing, and frees the binding`, async () => {
@@ -65,7 +71,12 @@ describe('broker: deadlines on Cloud Controller answers', function () {
       const took = Date.now() - started;
       assert.equal(res.status, 503);
       assert.equal(res.body.error, 'ServiceUnavailable');
-      assert.match(res.body.description, new RegExp(`Cloud Controller is too slow: it did not answer .* within ${BIND_DEADLINE_MS / 1000} s\\. Nothing was bound`));
+      assert.match(
+        res.body.description,
+        new RegExp(
+          `Cloud Controller is too slow: it did not answer .* within ${BIND_DEADLINE_MS / 1000} s\\. Nothing was bound`,
+        ),
+      );
       assert.ok(took < BIND_DEADLINE_MS + 1_000, `answered after ${took} ms`);
       assert.deepEqual(await h.dump(), before, 'nothing written');
 
@@ -84,7 +95,12 @@ describe('broker: deadlines on Cloud Controller answers', function () {
     const res = await p.put(bindPath(`huge-${n}`), bindBody(h.catalog, app.guid));
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'AppNotMonitorable');
-    assert.match(res.body.description, new RegExp(`app ${app.name} reports 50000000 web instances, more than the ${MAX_INSTANCES_PER_APP} this service scrapes`));
+    assert.match(
+      res.body.description,
+      new RegExp(
+        `app ${app.name} reports 50000000 web instances, more than the ${MAX_INSTANCES_PER_APP} this service scrapes`,
+      ),
+    );
     assert.ok(Date.now() - started < 2_000);
     assert.deepEqual(await h.dump(), before);
     h.cc.scale(app.guid, -1);
@@ -106,7 +122,10 @@ describe('broker: deadlines on Cloud Controller answers', function () {
     assert.match(res.body.error, /^reconcile gave up after 0\.5 s \(RECONCILE_TIMEOUT_SECONDS\); nothing was changed$/);
     assert.ok(Date.now() - started < RECONCILE_TIMEOUT_MS + 1_500, `answered after ${Date.now() - started} ms`);
     assert.deepEqual(await h.dump(), before, 'the store is byte-identical');
-    assert.match(await h.metrics.registry.getSingleMetricAsString('cf_app_discovery_reconcile_runs_total'), /outcome="failure"} 1/);
+    assert.match(
+      await h.metrics.registry.getSingleMetricAsString('cf_app_discovery_reconcile_runs_total'),
+      /outcome="failure"} 1/,
+    );
   });
 });
 

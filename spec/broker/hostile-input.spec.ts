@@ -52,7 +52,10 @@ describe('hostile input: every broker route refuses garbage, writes nothing and 
     }
     assert.deepEqual(Object.keys(res.body).sort(), ['description', 'error'], `not an OSB error body:\n  ${what}`);
     assert.equal(typeof res.body.error, 'string', what);
-    assert.ok(typeof res.body.description === 'string' && res.body.description.length > 0, `empty description:\n  ${what}`);
+    assert.ok(
+      typeof res.body.description === 'string' && res.body.description.length > 0,
+      `empty description:\n  ${what}`,
+    );
     if (res.status === 401) assert.match(String(res.headers['www-authenticate']), /^Basic /, what);
   }
 
@@ -72,8 +75,15 @@ describe('hostile input: every broker route refuses garbage, writes nothing and 
     h.cc.mapRoute(route.guid, app.guid);
     world = { ...h.catalog, instanceId: 'fuzz-instance', bindingId: 'fuzz-binding', appGuid: app.guid };
     const p = asPlatform(h.http);
-    await p.put(`/v2/service_instances/${world.instanceId}`, provisionBody(h.catalog, { labels: { team: 'pay' } })).expect(201);
-    await p.put(`/v2/service_instances/${world.instanceId}/service_bindings/${world.bindingId}`, bindBody(h.catalog, app.guid, { path: '/metrics', labels: { tier: 'web' } })).expect(201);
+    await p
+      .put(`/v2/service_instances/${world.instanceId}`, provisionBody(h.catalog, { labels: { team: 'pay' } }))
+      .expect(201);
+    await p
+      .put(
+        `/v2/service_instances/${world.instanceId}/service_bindings/${world.bindingId}`,
+        bindBody(h.catalog, app.guid, { path: '/metrics', labels: { tier: 'web' } }),
+      )
+      .expect(201);
     seeded = await h.dump();
     assert.ok(seeded[`active/${world.bindingId}.json`], 'seeded a binding with targets');
     // One listening server for the whole run, instead of one per supertest request.
@@ -83,23 +93,31 @@ describe('hostile input: every broker route refuses garbage, writes nothing and 
   });
 
   after(async () => {
-    const seen = [...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(', ');
-    console.log(`      hostile input: ${sent.toLocaleString('en')} requests over ${ROUTES.length} routes (seed ${SEED}, ${RUNS_PER_ROUTE} cases per route), statuses seen {${seen}}`);
+    const seen = [...statuses.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}: ${n}`)
+      .join(', ');
+    console.log(
+      `      hostile input: ${sent.toLocaleString('en')} requests over ${ROUTES.length} routes (seed ${SEED}, ${RUNS_PER_ROUTE} cases per route), statuses seen {${seen}}`,
+    );
     await new Promise((resolve) => server?.close(resolve));
     await h?.stop();
   });
 
   ROUTES.forEach((route) => {
     it(`refuses ${RUNS_PER_ROUTE} hostile requests to ${route} with a 4xx OSB error and an unchanged store`, async () => {
-      await fc.assert(fc.asyncProperty(hostileRequests(route, world), async (r) => {
-        const res = await send(r);
-        const after = await h.dump();
-        // Put the seeded store back before failing, so every case fast-check shrinks to starts
-        // from the same store and the reported one is the culprit, not a later bystander.
-        if (!isDeepStrictEqual(after, seeded)) await restoreStore(after);
-        assertRefused(r, res);
-        assert.deepEqual(after, seeded, `the store changed after:\n  ${describeRequest(r)}`);
-      }), { numRuns: RUNS_PER_ROUTE, seed: SEED });
+      await fc.assert(
+        fc.asyncProperty(hostileRequests(route, world), async (r) => {
+          const res = await send(r);
+          const after = await h.dump();
+          // Put the seeded store back before failing, so every case fast-check shrinks to starts
+          // from the same store and the reported one is the culprit, not a later bystander.
+          if (!isDeepStrictEqual(after, seeded)) await restoreStore(after);
+          assertRefused(r, res);
+          assert.deepEqual(after, seeded, `the store changed after:\n  ${describeRequest(r)}`);
+        }),
+        { numRuns: RUNS_PER_ROUTE, seed: SEED },
+      );
     });
   });
 
@@ -110,14 +128,20 @@ describe('hostile input: every broker route refuses garbage, writes nothing and 
     assert.equal(catalog.body.services[0].id, world.serviceId);
     const instance = await p.get(`/v2/service_instances/${world.instanceId}`).expect(200);
     assert.deepEqual(instance.body.parameters, { labels: { team: 'pay' } });
-    const binding = await p.get(`/v2/service_instances/${world.instanceId}/service_bindings/${world.bindingId}`).expect(200);
+    const binding = await p
+      .get(`/v2/service_instances/${world.instanceId}/service_bindings/${world.bindingId}`)
+      .expect(200);
     assert.equal(binding.body.credentials.status, 'active');
     assert.deepEqual(await h.dump(), seeded);
     const probe: Record<string, unknown> = {};
     assert.equal(probe.polluted, undefined, 'Object.prototype was polluted');
     assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
     const errors = h.logs.filter((line) => /"level":"(error|fatal)"/.test(line));
-    assert.deepEqual(errors.map((l) => l.slice(0, 300)), [], 'the broker logged errors');
+    assert.deepEqual(
+      errors.map((l) => l.slice(0, 300)),
+      [],
+      'the broker logged errors',
+    );
     assert.ok(sent >= ROUTES.length * RUNS_PER_ROUTE, `only ${sent} requests ran`);
   });
 });

@@ -9,7 +9,12 @@ function seedApp(h: BrokerHarness, over: { name?: string; instances?: number; st
   const space = h.cc.addSpace(org.guid, 'prod');
   h.cc.grantSpaceRole(CF_USER, space.guid);
   const domain = h.cc.addDomain('apps.example.com');
-  const app = h.cc.addApp({ name: over.name ?? 'shop', spaceGuid: space.guid, instances: over.instances ?? 2, state: over.state ?? 'STARTED' });
+  const app = h.cc.addApp({
+    name: over.name ?? 'shop',
+    spaceGuid: space.guid,
+    instances: over.instances ?? 2,
+    state: over.state ?? 'STARTED',
+  });
   const route = h.cc.addRoute({ host: over.name ?? 'shop', domainGuid: domain.guid, spaceGuid: space.guid });
   h.cc.mapRoute(route.guid, app.guid);
   return { org, space, domain, app, route };
@@ -31,34 +36,55 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
     afterEach(() => h.cc.clearFaults());
 
     async function provision(instanceId: string, parameters?: unknown) {
-      await p.put(`/v2/service_instances/${instanceId}?accepts_incomplete=true`, provisionBody(h.catalog, parameters)).expect(201);
+      await p
+        .put(`/v2/service_instances/${instanceId}?accepts_incomplete=true`, provisionBody(h.catalog, parameters))
+        .expect(201);
     }
 
     describe('provision, fetch, update, deprovision', () => {
       it('creates with 201 {}, repeats identically with 200 {}, and conflicts with 409', async () => {
         const i = id('inst');
-        const res = await p.put(`/v2/service_instances/${i}?accepts_incomplete=true`, provisionBody(h.catalog, { labels: { team: 'pay' } })).expect(201);
+        const res = await p
+          .put(
+            `/v2/service_instances/${i}?accepts_incomplete=true`,
+            provisionBody(h.catalog, { labels: { team: 'pay' } }),
+          )
+          .expect(201);
         assert.deepEqual(res.body, {});
-        await p.put(`/v2/service_instances/${i}`, provisionBody(h.catalog, { labels: { team: 'pay' } })).expect(200, {});
-        const c = await p.put(`/v2/service_instances/${i}`, provisionBody(h.catalog, { labels: { team: 'other' } })).expect(409);
+        await p
+          .put(`/v2/service_instances/${i}`, provisionBody(h.catalog, { labels: { team: 'pay' } }))
+          .expect(200, {});
+        const c = await p
+          .put(`/v2/service_instances/${i}`, provisionBody(h.catalog, { labels: { team: 'other' } }))
+          .expect(409);
         assert.equal(c.body.error, 'Conflict');
         assert.match(c.body.description, /already exists with different attributes/);
         const got = await p.get(`/v2/service_instances/${i}`).expect(200);
-        assert.deepEqual(got.body, { service_id: h.catalog.serviceId, plan_id: h.catalog.planId, parameters: { labels: { team: 'pay' } } });
+        assert.deepEqual(got.body, {
+          service_id: h.catalog.serviceId,
+          plan_id: h.catalog.planId,
+          parameters: { labels: { team: 'pay' } },
+        });
       });
 
       it('refuses unknown service or plan ids, missing fields and invalid parameters with 400, storing nothing', async () => {
         const before = await h.dump();
         const i = id('bad');
-        let res = await p.put(`/v2/service_instances/${i}`, { ...provisionBody(h.catalog), service_id: 'nope' }).expect(400);
+        let res = await p
+          .put(`/v2/service_instances/${i}`, { ...provisionBody(h.catalog), service_id: 'nope' })
+          .expect(400);
         assert.match(res.body.description, /Unknown service_id "nope": this broker offers only service "prometheus"/);
         res = await p.put(`/v2/service_instances/${i}`, { ...provisionBody(h.catalog), plan_id: 'gold' }).expect(400);
         assert.match(res.body.description, /Unknown plan_id "gold"/);
-        res = await p.put(`/v2/service_instances/${i}`, { ...provisionBody(h.catalog), organization_guid: undefined }).expect(400);
+        res = await p
+          .put(`/v2/service_instances/${i}`, { ...provisionBody(h.catalog), organization_guid: undefined })
+          .expect(400);
         assert.match(res.body.description, /"organization_guid" as a non-empty string/);
         res = await p.put(`/v2/service_instances/${i}`, provisionBody(h.catalog, { colour: 'red' })).expect(400);
         assert.match(res.body.description, /unknown parameter "colour"; supported: labels/);
-        res = await p.put(`/v2/service_instances/${i}`, provisionBody(h.catalog, { labels: { instance: 'x' } })).expect(400);
+        res = await p
+          .put(`/v2/service_instances/${i}`, provisionBody(h.catalog, { labels: { instance: 'x' } }))
+          .expect(400);
         assert.match(res.body.description, /"instance" is set by the broker/);
         assert.deepEqual(await h.dump(), before);
         await p.get(`/v2/service_instances/${i}`).expect(404);
@@ -67,15 +93,36 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
       it('updates parameters with 200 {}; an invalid update or unknown instance changes nothing', async () => {
         const i = id('upd');
         await provision(i, { labels: { team: 'a' } });
-        await p.patch(`/v2/service_instances/${i}`, { service_id: h.catalog.serviceId, parameters: { labels: { team: 'b' } } }).expect(200, {});
-        assert.deepEqual((await p.get(`/v2/service_instances/${i}`).expect(200)).body.parameters, { labels: { team: 'b' } });
+        await p
+          .patch(`/v2/service_instances/${i}`, {
+            service_id: h.catalog.serviceId,
+            parameters: { labels: { team: 'b' } },
+          })
+          .expect(200, {});
+        assert.deepEqual((await p.get(`/v2/service_instances/${i}`).expect(200)).body.parameters, {
+          labels: { team: 'b' },
+        });
         const before = await h.dump();
-        await p.patch(`/v2/service_instances/${i}`, { service_id: h.catalog.serviceId, parameters: { labels: { __x: '1' } } }).expect(400);
-        await p.patch(`/v2/service_instances/${i}`, { service_id: h.catalog.serviceId, plan_id: 'other-plan' }).expect(400);
+        await p
+          .patch(`/v2/service_instances/${i}`, {
+            service_id: h.catalog.serviceId,
+            parameters: { labels: { __x: '1' } },
+          })
+          .expect(400);
+        await p
+          .patch(`/v2/service_instances/${i}`, { service_id: h.catalog.serviceId, plan_id: 'other-plan' })
+          .expect(400);
         await p.patch(`/v2/service_instances/${id('none')}`, { service_id: h.catalog.serviceId }).expect(404);
         assert.deepEqual(await h.dump(), before);
-        await p.patch(`/v2/service_instances/${i}`, { service_id: h.catalog.serviceId, context: { platform: 'cloudfoundry' } }).expect(200, {});
-        assert.deepEqual((await p.get(`/v2/service_instances/${i}`).expect(200)).body.parameters, { labels: { team: 'b' } });
+        await p
+          .patch(`/v2/service_instances/${i}`, {
+            service_id: h.catalog.serviceId,
+            context: { platform: 'cloudfoundry' },
+          })
+          .expect(200, {});
+        assert.deepEqual((await p.get(`/v2/service_instances/${i}`).expect(200)).body.parameters, {
+          labels: { team: 'b' },
+        });
       });
 
       it('deprovisions with 200 {}, then 410 {}; needs service_id and plan_id; never calls the CC', async () => {
@@ -94,7 +141,11 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const [b1, b2, kept] = [id('b~tilde'), id('b'), id('kept')];
         await provision(i);
         await provision(other);
-        for (const [inst, b] of [[i, b1], [i, b2], [other, kept]]) {
+        for (const [inst, b] of [
+          [i, b1],
+          [i, b2],
+          [other, kept],
+        ]) {
           await p.put(`/v2/service_instances/${inst}/service_bindings/${b}`, bindBody(h.catalog, app.guid)).expect(201);
         }
         const markerBefore = (await h.store.get('markers/active.json'))?.body;
@@ -105,10 +156,27 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
           assert.ok(!keys.includes(`bindings/${b}.json`), `binding record ${b} outlived its instance`);
           assert.ok(!keys.includes(`active/${b}.json`), `target file ${b} outlived its instance`);
         }
-        assert.ok(keys.includes(`bindings/${kept}.json`) && keys.includes(`active/${kept}.json`), 'a binding of another instance was touched');
-        assert.notEqual((await h.store.get('markers/active.json'))?.body, markerBefore, 'sidecars were not told that active/ changed');
-        const logged = h.logs.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; bindingId?: string });
-        assert.deepEqual(logged.filter((l) => /binding removed with its service instance/.test(l.msg)).map((l) => l.bindingId).sort(), [b1, b2].sort());
+        assert.ok(
+          keys.includes(`bindings/${kept}.json`) && keys.includes(`active/${kept}.json`),
+          'a binding of another instance was touched',
+        );
+        assert.notEqual(
+          (await h.store.get('markers/active.json'))?.body,
+          markerBefore,
+          'sidecars were not told that active/ changed',
+        );
+        const logged = h.logs
+          .join('')
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { msg: string; bindingId?: string });
+        assert.deepEqual(
+          logged
+            .filter((l) => /binding removed with its service instance/.test(l.msg))
+            .map((l) => l.bindingId)
+            .sort(),
+          [b1, b2].sort(),
+        );
         await p.get(`/v2/service_instances/${i}/service_bindings/${b1}`).expect(404);
         await p.delete(`/v2/service_instances/${i}?${deleteQuery(h.catalog)}`).expect(410, {});
       });
@@ -135,7 +203,12 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const i = id('inst');
         const b = id('bind');
         await provision(i, { labels: { team: 'pay' } });
-        const res = await p.put(`/v2/service_instances/${i}/service_bindings/${b}?accepts_incomplete=true`, bindBody(h.catalog, app.guid, { labels: { tier: 'web' } })).expect(201);
+        const res = await p
+          .put(
+            `/v2/service_instances/${i}/service_bindings/${b}?accepts_incomplete=true`,
+            bindBody(h.catalog, app.guid, { labels: { tier: 'web' } }),
+          )
+          .expect(201);
         assert.equal(res.body.credentials.status, 'active');
         assert.equal(res.body.credentials.targets, 2);
         const file = await h.store.get(`active/${b}.json`);
@@ -145,9 +218,16 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         assert.deepEqual(groups[0], {
           targets: ['shop.apps.example.com'],
           labels: {
-            job: 'shop', org: 'my-org', space: 'prod', instance: `${app.guid}:0`,
-            __param_cf_app_guid: app.guid, __param_cf_app_instance_index: '0', __param_cf_app_instance: `${app.guid}:0`,
-            __metrics_path__: '/metrics', team: 'pay', tier: 'web',
+            job: 'shop',
+            org: 'my-org',
+            space: 'prod',
+            instance: `${app.guid}:0`,
+            __param_cf_app_guid: app.guid,
+            __param_cf_app_instance_index: '0',
+            __param_cf_app_instance: `${app.guid}:0`,
+            __metrics_path__: '/metrics',
+            team: 'pay',
+            tier: 'web',
           },
         });
         assert.ok(await h.store.get('markers/active.json'), 'sidecars are told something changed');
@@ -160,12 +240,19 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const { app } = seedApp(h, { name: 'cheap' });
         const i = id('inst');
         await provision(i);
-        await p.put(`/v2/service_instances/${i}/service_bindings/${id('warm')}`, bindBody(h.catalog, app.guid)).expect(201);
+        await p
+          .put(`/v2/service_instances/${i}/service_bindings/${id('warm')}`, bindBody(h.catalog, app.guid))
+          .expect(201);
         h.cc.resetRequests();
-        await p.put(`/v2/service_instances/${i}/service_bindings/${id('bind')}`, bindBody(h.catalog, app.guid)).expect(201);
+        await p
+          .put(`/v2/service_instances/${i}/service_bindings/${id('bind')}`, bindBody(h.catalog, app.guid))
+          .expect(201);
         const paths = h.cc.requests.map((r) => r.path).sort();
         assert.equal(paths.length, 3, JSON.stringify(paths));
-        assert.ok(paths.every((x) => x.startsWith('/v3/')), 'v3 only');
+        assert.ok(
+          paths.every((x) => x.startsWith('/v3/')),
+          'v3 only',
+        );
       });
 
       it('repeats an identical bind with 200 and refuses different parameters with 409', async () => {
@@ -173,11 +260,17 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const i = id('inst');
         const b = id('bind');
         await provision(i);
-        await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { path: '/prom' })).expect(201);
+        await p
+          .put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { path: '/prom' }))
+          .expect(201);
         const before = await h.dump();
-        const again = await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { path: '/prom' })).expect(200);
+        const again = await p
+          .put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { path: '/prom' }))
+          .expect(200);
         assert.equal(again.body.credentials.status, 'active');
-        const c = await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { path: '/other' })).expect(409);
+        const c = await p
+          .put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { path: '/other' }))
+          .expect(409);
         assert.match(c.body.description, /already exists/);
         assert.deepEqual(await h.dump(), before);
       });
@@ -194,7 +287,9 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const i = id('inst');
         await provision(i);
         const before = await h.dump();
-        const res = await p.put(`/v2/service_instances/${i}/service_bindings/${id('key')}`, bindBody(h.catalog, undefined)).expect(422);
+        const res = await p
+          .put(`/v2/service_instances/${i}/service_bindings/${id('key')}`, bindBody(h.catalog, undefined))
+          .expect(422);
         assert.equal(res.body.error, 'RequiresApp');
         assert.match(res.body.description, /cf bind-service/);
         assert.deepEqual(await h.dump(), before);
@@ -205,12 +300,21 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const i = id('inst');
         await provision(i);
         const before = await h.dump();
-        let res = await p.put(`/v2/service_instances/${i}/service_bindings/${id('b')}`, bindBody(h.catalog, app.guid, { path: 'metrics', extra: 1 })).expect(400);
+        let res = await p
+          .put(
+            `/v2/service_instances/${i}/service_bindings/${id('b')}`,
+            bindBody(h.catalog, app.guid, { path: 'metrics', extra: 1 }),
+          )
+          .expect(400);
         assert.match(res.body.description, /unknown parameter "extra"/);
         assert.match(res.body.description, /path must be an absolute URL path/);
-        res = await p.put(`/v2/service_instances/${id('missing')}/service_bindings/${id('b')}`, bindBody(h.catalog, app.guid)).expect(404);
+        res = await p
+          .put(`/v2/service_instances/${id('missing')}/service_bindings/${id('b')}`, bindBody(h.catalog, app.guid))
+          .expect(404);
         assert.match(res.body.description, /does not exist/);
-        res = await p.put(`/v2/service_instances/${i}/service_bindings/${id('b')}`, bindBody(h.catalog, '../../etc')).expect(400);
+        res = await p
+          .put(`/v2/service_instances/${i}/service_bindings/${id('b')}`, bindBody(h.catalog, '../../etc'))
+          .expect(400);
         assert.match(res.body.description, /app_guid/);
         assert.deepEqual(await h.dump(), before);
       });
@@ -235,14 +339,19 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const i = id('inst');
         const b = id('bind');
         await provision(i);
-        const res = await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid)).expect(201);
+        const res = await p
+          .put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid))
+          .expect(201);
         assert.equal(res.body.credentials.status, 'inactive');
         assert.equal(await h.store.get(`active/${b}.json`), undefined);
         assert.ok(await h.store.get(`bindings/${b}.json`));
         const got = await p.get(`/v2/service_instances/${i}/service_bindings/${b}`).expect(200);
         assert.match(got.body.credentials.detail, /sleepy is stopped/);
         assert.deepEqual(got.body.parameters, {});
-        assert.ok(h.logs.some((l) => l.includes('"level":"warn"') && l.includes('sleepy is stopped')), 'reason logged');
+        assert.ok(
+          h.logs.some((l) => l.includes('"level":"warn"') && l.includes('sleepy is stopped')),
+          'reason logged',
+        );
       });
 
       it('binds an app with only an internal route without targets and says so', async () => {
@@ -251,11 +360,16 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         h.cc.grantSpaceRole(CF_USER, space.guid);
         const internal = h.cc.addDomain('apps.internal', { internal: true });
         const app = h.cc.addApp({ name: 'backend', spaceGuid: space.guid, instances: 1 });
-        h.cc.mapRoute(h.cc.addRoute({ host: 'backend', domainGuid: internal.guid, spaceGuid: space.guid }).guid, app.guid);
+        h.cc.mapRoute(
+          h.cc.addRoute({ host: 'backend', domainGuid: internal.guid, spaceGuid: space.guid }).guid,
+          app.guid,
+        );
         const i = id('inst');
         const b = id('bind');
         await provision(i);
-        const res = await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid)).expect(201);
+        const res = await p
+          .put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid))
+          .expect(201);
         assert.match(res.body.credentials.detail, /no public http route.*backend\.apps\.internal \(internal domain\)/);
         assert.equal(await h.store.get(`active/${b}.json`), undefined);
       });
@@ -266,7 +380,9 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         await provision(i);
         const before = await h.dump();
         h.cc.injectFault({ match: /^\/v3\//, status: 503, times: Infinity });
-        const res = await p.put(`/v2/service_instances/${i}/service_bindings/${id('b')}`, bindBody(h.catalog, app.guid)).expect(503);
+        const res = await p
+          .put(`/v2/service_instances/${i}/service_bindings/${id('b')}`, bindBody(h.catalog, app.guid))
+          .expect(503);
         assert.match(res.body.description, /Nothing was bound; try again/);
         assert.deepEqual(await h.dump(), before);
       });
@@ -276,7 +392,9 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const i = id('inst');
         const b = id('bind');
         await provision(i);
-        await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { scheme: 'http' })).expect(201);
+        await p
+          .put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid, { scheme: 'http' }))
+          .expect(201);
         const got = await p.get(`/v2/service_instances/${i}/service_bindings/${b}`).expect(200);
         assert.deepEqual(got.body.parameters, { scheme: 'http' });
         assert.equal(got.body.credentials.targets, 2);
@@ -305,15 +423,24 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
       });
 
       it('answers an unbind for a binding it never stored (orphan mitigation) with 410 {}', async () => {
-        await p.delete(`/v2/service_instances/${id('i')}/service_bindings/${id('never')}?${deleteQuery(h.catalog)}`).expect(410, {});
+        await p
+          .delete(`/v2/service_instances/${id('i')}/service_bindings/${id('never')}?${deleteQuery(h.catalog)}`)
+          .expect(410, {});
       });
 
       it('removes a target file a failed bind left without its record when CF orphan-mitigates, still answering 410 {}', async () => {
         const b = id('half-bound');
-        const groups = [{ targets: ['half.apps.example.com'], labels: { job: 'half', __param_cf_app_guid: 'g', __param_cf_app_instance_index: '0' } }];
+        const groups = [
+          {
+            targets: ['half.apps.example.com'],
+            labels: { job: 'half', __param_cf_app_guid: 'g', __param_cf_app_instance_index: '0' },
+          },
+        ];
         await h.store.put(`active/${b}.json`, JSON.stringify(groups));
         const markerBefore = (await h.store.get('markers/active.json'))?.body;
-        await p.delete(`/v2/service_instances/${id('i')}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(410, {});
+        await p
+          .delete(`/v2/service_instances/${id('i')}/service_bindings/${b}?${deleteQuery(h.catalog)}`)
+          .expect(410, {});
         assert.equal(await h.store.get(`active/${b}.json`), undefined, 'the leftover target file is gone at once');
         assert.notEqual((await h.store.get('markers/active.json'))?.body, markerBefore, 'sidecars are told');
       });
@@ -323,7 +450,9 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         const i = id('inst');
         const b = id('bind');
         await provision(i);
-        const [r1, r2] = await Promise.all([1, 2].map(() => p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid))));
+        const [r1, r2] = await Promise.all(
+          [1, 2].map(() => p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid))),
+        );
         assert.deepEqual([r1.status, r2.status].sort(), [200, 201]);
         assert.equal(JSON.parse((await h.store.get(`active/${b}.json`))!.body).length, 2);
       });
@@ -335,7 +464,9 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         await provision(i);
         await p.put(`/v2/service_instances/${i}/service_bindings/${b}`, bindBody(h.catalog, app.guid)).expect(201);
         await p.get(`/v2/service_instances/${i}/last_operation`).expect(200, { state: 'succeeded' });
-        await p.get(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`).expect(200, { state: 'succeeded' });
+        await p
+          .get(`/v2/service_instances/${i}/service_bindings/${b}/last_operation`)
+          .expect(200, { state: 'succeeded' });
         await p.delete(`/v2/service_instances/${i}/service_bindings/${b}?${deleteQuery(h.catalog)}`).expect(200);
         const missing = async (path: string) => {
           const res = await p.get(path).expect(404);
@@ -353,7 +484,8 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         assert.ok(h.logs.length > 50, 'logs were captured');
         const secrets = [BROKER_PASS, CF_PASS, ...h.cc.issuedTokens()];
         assert.ok(secrets.length >= 3);
-        for (const secret of secrets) assert.ok(!lines.includes(secret), `a secret (${secret.slice(0, 4)}...) reached the logs`);
+        for (const secret of secrets)
+          assert.ok(!lines.includes(secret), `a secret (${secret.slice(0, 4)}...) reached the logs`);
       });
 
       it('handles 20 concurrent binds of different apps and leaves 20 target files', async () => {
@@ -361,7 +493,13 @@ for (const kind of ['fs', 's3'] as StoreKind[]) {
         await provision(i);
         const apps = Array.from({ length: 20 }, (_, k) => seedApp(h, { name: `many-${kind}-${k}`, instances: 1 }).app);
         const bindings = apps.map(() => id('many'));
-        await Promise.all(apps.map((a, k) => p.put(`/v2/service_instances/${i}/service_bindings/${bindings[k]}`, bindBody(h.catalog, a.guid)).expect(201)));
+        await Promise.all(
+          apps.map((a, k) =>
+            p
+              .put(`/v2/service_instances/${i}/service_bindings/${bindings[k]}`, bindBody(h.catalog, a.guid))
+              .expect(201),
+          ),
+        );
         for (const [k, b] of bindings.entries()) {
           const groups = JSON.parse((await h.store.get(`active/${b}.json`))!.body);
           assert.equal(groups[0].labels.job, `many-${kind}-${k}`);

@@ -6,7 +6,8 @@ import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
 }
@@ -29,7 +30,11 @@ describe('broker /metrics', function () {
     const space = h.cc.addSpace(h.cc.addOrg('o').guid, 's');
     h.cc.grantSpaceRole(CF_USER, space.guid);
     const running = h.cc.addApp({ name: 'running', spaceGuid: space.guid, instances: 2 });
-    h.cc.mapRoute(h.cc.addRoute({ host: 'running', domainGuid: h.cc.addDomain('apps.example.com').guid, spaceGuid: space.guid }).guid, running.guid);
+    h.cc.mapRoute(
+      h.cc.addRoute({ host: 'running', domainGuid: h.cc.addDomain('apps.example.com').guid, spaceGuid: space.guid })
+        .guid,
+      running.guid,
+    );
     const stopped = h.cc.addApp({ name: 'stopped', spaceGuid: space.guid, state: 'STOPPED' });
     const p = asPlatform(h.http);
     const before = await scrape();
@@ -45,11 +50,17 @@ describe('broker /metrics', function () {
     assert.equal(sample(text, 'cf_app_discovery_osb_requests_total', { operation: 'provision', status: '201' }), 1);
     assert.equal(sample(text, 'cf_app_discovery_osb_requests_total', { operation: 'bind', status: '201' }), 2);
     assert.equal(sample(text, 'cf_app_discovery_osb_requests_total', { operation: 'bind', status: '422' }), 1);
-    assert.ok((sample(text, 'cf_app_discovery_cc_requests_total', { endpoint: '/v3/apps/:guid', status: '200' }) ?? 0) >= 2);
-    assert.ok((sample(text, 'cf_app_discovery_cc_requests_total', { endpoint: '/v3/routes', status: '200' }) ?? 0) >= 3);
+    assert.ok(
+      (sample(text, 'cf_app_discovery_cc_requests_total', { endpoint: '/v3/apps/:guid', status: '200' }) ?? 0) >= 2,
+    );
+    assert.ok(
+      (sample(text, 'cf_app_discovery_cc_requests_total', { endpoint: '/v3/routes', status: '200' }) ?? 0) >= 3,
+    );
     assert.ok((sample(text, 'cf_app_discovery_store_operations_total', { operation: 'put', outcome: 'ok' }) ?? 0) >= 4);
     assert.equal(sample(text, 'cf_app_discovery_reconcile_runs_total', { outcome: 'success' }), 1);
-    assert.ok((sample(text, 'cf_app_discovery_reconcile_last_success_timestamp_seconds') ?? 0) > Date.now() / 1000 - 60);
+    assert.ok(
+      (sample(text, 'cf_app_discovery_reconcile_last_success_timestamp_seconds') ?? 0) > Date.now() / 1000 - 60,
+    );
     assert.equal(sample(text, 'cf_app_discovery_bindings_without_targets', { reason: 'app-stopped' }), 1);
     assert.equal(sample(text, 'cf_app_discovery_bindings'), 2);
     assert.ok(sample(text, 'cf_app_discovery_osb_request_duration_seconds_count', { operation: 'bind' }) === 3);

@@ -19,11 +19,26 @@ describe('MonitoringBroker with a CC that returns no space or org', () => {
   it('labels targets with the org and space names CF sent in the bind context', async () => {
     const records = new RecordRepository(new FsStore(dir));
     const catalog = { serviceId: 's', serviceName: 'prometheus', planId: 'p', planName: 'default' };
-    const apps = { lookup: async (guid: string) => ({ guid, name: 'web', state: 'STARTED', orgName: '', spaceName: '', instances: 1, routes: [{ host: 'web', domain: 'd.com', path: '', protocol: 'http', internal: false }] }) };
+    const apps = {
+      lookup: async (guid: string) => ({
+        guid,
+        name: 'web',
+        state: 'STARTED',
+        orgName: '',
+        spaceName: '',
+        instances: 1,
+        routes: [{ host: 'web', domain: 'd.com', path: '', protocol: 'http', internal: false }],
+      }),
+    };
     const broker = new MonitoringBroker({ catalog, records, apps });
     const ctx = { log: silentLogger };
     await broker.provision('i', { serviceId: 's', planId: 'p', organizationGuid: 'o', spaceGuid: 'sp' }, ctx);
-    await broker.bind('i', 'b', { serviceId: 's', planId: 'p', appGuid: 'a1', context: { organization_name: 'my-org', space_name: 'prod' } }, ctx);
+    await broker.bind(
+      'i',
+      'b',
+      { serviceId: 's', planId: 'p', appGuid: 'a1', context: { organization_name: 'my-org', space_name: 'prod' } },
+      ctx,
+    );
     const labels = (await records.getTargets('b'))![0].labels;
     assert.deepEqual([labels.org, labels.space], ['my-org', 'prod']);
   });
@@ -48,7 +63,17 @@ describe('MonitoringBroker deprovision with bindings left, while the store fails
     });
     const records = new RecordRepository(store);
     const catalog = { serviceId: 's', serviceName: 'prometheus', planId: 'p', planName: 'default' };
-    const apps = { lookup: async (guid: string) => ({ guid, name: 'web', state: 'STARTED', orgName: 'o', spaceName: 's', instances: 1, routes: [{ host: 'web', domain: 'd.com', path: '', protocol: 'http', internal: false }] }) };
+    const apps = {
+      lookup: async (guid: string) => ({
+        guid,
+        name: 'web',
+        state: 'STARTED',
+        orgName: 'o',
+        spaceName: 's',
+        instances: 1,
+        routes: [{ host: 'web', domain: 'd.com', path: '', protocol: 'http', internal: false }],
+      }),
+    };
     const broker = new MonitoringBroker({ catalog, records, apps });
     const ctx = { log: silentLogger };
     const details = { serviceId: 's', planId: 'p' };
@@ -56,11 +81,20 @@ describe('MonitoringBroker deprovision with bindings left, while the store fails
     for (const b of ['b1', 'b2', 'b3']) await broker.bind('i', b, { ...details, appGuid: `app-${b}` }, ctx);
 
     failDeletesOf = 'bindings/b2.json';
-    await assert.rejects(broker.deprovision('i', details, ctx), (err: unknown) => err instanceof BrokerFailure && err.kind === 'Unavailable');
-    assert.ok(await records.getInstance('i'), 'the instance record went although its bindings could not: a retry would get 410 and leave them');
+    await assert.rejects(
+      broker.deprovision('i', details, ctx),
+      (err: unknown) => err instanceof BrokerFailure && err.kind === 'Unavailable',
+    );
+    assert.ok(
+      await records.getInstance('i'),
+      'the instance record went although its bindings could not: a retry would get 410 and leave them',
+    );
 
     failDeletesOf = undefined;
     await broker.deprovision('i', details, ctx);
-    assert.deepEqual((await fs.list('')).map((o) => o.key).filter((k) => !k.startsWith('markers/')), []);
+    assert.deepEqual(
+      (await fs.list('')).map((o) => o.key).filter((k) => !k.startsWith('markers/')),
+      [],
+    );
   });
 });

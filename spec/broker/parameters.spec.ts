@@ -16,8 +16,11 @@ function refusal(fn: () => unknown): string {
 
 describe('bind and instance parameters', () => {
   it('accepts path, scheme and labels', () => {
-    assert.deepEqual(parseBindingParameters({ path: '/internal/metrics', scheme: 'http', labels: { team: 'pay' } }),
-      { path: '/internal/metrics', scheme: 'http', labels: { team: 'pay' } });
+    assert.deepEqual(parseBindingParameters({ path: '/internal/metrics', scheme: 'http', labels: { team: 'pay' } }), {
+      path: '/internal/metrics',
+      scheme: 'http',
+      labels: { team: 'pay' },
+    });
     assert.deepEqual(parseBindingParameters(undefined), {});
   });
 
@@ -28,29 +31,54 @@ describe('bind and instance parameters', () => {
 
   it('refuses relative paths, "..", queries and whitespace in path', () => {
     for (const path of ['metrics', '/a/../b', '/..', '/a?x=1', '/a b', '//evil.example/metrics', '/a#b']) {
-      assert.match(refusal(() => parseBindingParameters({ path })), /path must be an absolute URL path/, path);
+      assert.match(
+        refusal(() => parseBindingParameters({ path })),
+        /path must be an absolute URL path/,
+        path,
+      );
     }
   });
 
   it('refuses a scheme other than http or https', () => {
-    assert.match(refusal(() => parseBindingParameters({ scheme: 'ftp' })), /scheme/);
+    assert.match(
+      refusal(() => parseBindingParameters({ scheme: 'ftp' })),
+      /scheme/,
+    );
   });
 
   it('refuses reserved, internal and invalid label names with the reason', () => {
-    assert.match(refusal(() => parseBindingParameters({ labels: { job: 'x' } })), /"job" is set by the broker/);
-    assert.match(refusal(() => parseBindingParameters({ labels: { __address__: 'x' } })), /starts with "__"/);
-    assert.match(refusal(() => parseBindingParameters({ labels: { '1bad': 'x' } })), /not a valid Prometheus label name/);
-    assert.match(refusal(() => parseBindingParameters({ labels: { ok: 5 } })), /labels\.ok must be string/);
+    assert.match(
+      refusal(() => parseBindingParameters({ labels: { job: 'x' } })),
+      /"job" is set by the broker/,
+    );
+    assert.match(
+      refusal(() => parseBindingParameters({ labels: { __address__: 'x' } })),
+      /starts with "__"/,
+    );
+    assert.match(
+      refusal(() => parseBindingParameters({ labels: { '1bad': 'x' } })),
+      /not a valid Prometheus label name/,
+    );
+    assert.match(
+      refusal(() => parseBindingParameters({ labels: { ok: 5 } })),
+      /labels\.ok must be string/,
+    );
   });
 
   it('limits the number of extra labels', () => {
     const labels = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`l${i}`, 'v']));
-    assert.match(refusal(() => parseBindingParameters({ labels })), /labels must NOT have more than 20 properties/);
+    assert.match(
+      refusal(() => parseBindingParameters({ labels })),
+      /labels must NOT have more than 20 properties/,
+    );
   });
 
   it('instance parameters take labels only', () => {
     assert.deepEqual(parseInstanceParameters({ labels: { env: 'prod' } }), { labels: { env: 'prod' } });
-    assert.match(refusal(() => parseInstanceParameters({ path: '/x' })), /unknown parameter "path"; supported: labels/);
+    assert.match(
+      refusal(() => parseInstanceParameters({ path: '/x' })),
+      /unknown parameter "path"; supported: labels/,
+    );
   });
 
   it('publishes a schema that a draft-04 validator compiles, as CF requires', () => {

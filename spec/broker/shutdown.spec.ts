@@ -31,18 +31,32 @@ interface Child {
 }
 
 function start(command: string, env: Record<string, string>, args: string[] = []): Child {
-  const proc = spawn(process.execPath, [CLI, command, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, command, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: string[] = [];
   proc.stdout!.on('data', (d) => out.push(String(d)));
   proc.stderr!.on('data', (d) => out.push(String(d)));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => proc.once('exit', (code, signal) => r({ code, signal, at: Date.now() })));
-  const logs = () => out.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string; port?: number });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal, at: Date.now() })),
+  );
+  const logs = () =>
+    out
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: string; msg: string; port?: number });
   return { proc, logs, exit };
 }
 
 /** The port a child started with PORT=0 was given by the OS, from its "broker listening" log line. */
 function brokerPort(child: Child): Promise<number> {
-  return waitFor(async () => child.logs().find((l) => l.msg === 'broker listening')?.port, 10_000, 'the broker listening');
+  return waitFor(
+    async () => child.logs().find((l) => l.msg === 'broker listening')?.port,
+    10_000,
+    'the broker listening',
+  );
 }
 
 describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION, function () {
@@ -67,7 +81,15 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
     cc.mapRoute(cc.addRoute({ host: 'shop', domainGuid: domain.guid, spaceGuid: space.guid }).guid, app.guid);
     appGuid = app.guid;
     dir = await mkdtemp(join(tmpdir(), 'shutdown-'));
-    env = { BROKER_USERNAME: USER, BROKER_PASSWORD: PASS, CF_API_URL: url, CF_USERNAME: CF_USER, CF_PASSWORD: CF_PASS, STORE: 'fs', STORE_DIR: join(dir, 'store') };
+    env = {
+      BROKER_USERNAME: USER,
+      BROKER_PASSWORD: PASS,
+      CF_API_URL: url,
+      CF_USERNAME: CF_USER,
+      CF_PASSWORD: CF_PASS,
+      STORE: 'fs',
+      STORE_DIR: join(dir, 'store'),
+    };
     const config = loadConfig(env, { brokerCredentials: true });
     ids = { serviceId: config.catalog.serviceId, planId: config.catalog.planId };
   });
@@ -84,21 +106,43 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
     const broker = start('broker', { ...env, PORT: '0' });
     children.push(outputs.track('broker', broker.proc));
     const base = `http://127.0.0.1:${await brokerPort(broker)}`;
-    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined, 10_000, 'broker up');
+    await waitFor(
+      async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined,
+      10_000,
+      'broker up',
+    );
     const headers = { Authorization: auth, 'X-Broker-API-Version': '2.15', 'Content-Type': 'application/json' };
-    const prov = await fetch(`${base}/v2/service_instances/inst-sd`, { method: 'PUT', headers, body: JSON.stringify(provisionBody(ids)) });
+    const prov = await fetch(`${base}/v2/service_instances/inst-sd`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify(provisionBody(ids)),
+    });
     assert.equal(prov.status, 201);
 
     // Every CC answer now takes 1.5 s: the bind is certainly in flight when SIGTERM arrives.
     cc.setLatency(1_500);
     cc.resetRequests();
-    const bind = fetch(`${base}/v2/service_instances/inst-sd/service_bindings/bind-sd`, { method: 'PUT', headers, body: JSON.stringify(bindBody(ids, appGuid)) });
+    const bind = fetch(`${base}/v2/service_instances/inst-sd/service_bindings/bind-sd`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify(bindBody(ids, appGuid)),
+    });
     await waitFor(async () => cc.requests.length > 0 || undefined, 5_000, 'the bind reached the CC');
     const signalledAt = Date.now();
     broker.proc.kill('SIGTERM');
 
     // New connections are refused while the bind is still being worked on.
-    await waitFor(async () => ((await fetch(`${base}/healthz`).then(() => false, () => true)) ? true : undefined), 3_000, 'new connections refused');
+    await waitFor(
+      async () =>
+        (await fetch(`${base}/healthz`).then(
+          () => false,
+          () => true,
+        ))
+          ? true
+          : undefined,
+      3_000,
+      'new connections refused',
+    );
     const answer = await bind;
     const exit = await broker.exit;
 
@@ -109,7 +153,11 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
     const store = join(dir, 'store');
     const groups = JSON.parse(await readFile(join(store, 'active', 'bind-sd.json'), 'utf8')) as unknown[];
     assert.equal(groups.length, 2, 'the target file is complete');
-    assert.equal(JSON.parse(await readFile(join(store, 'bindings', 'bind-sd.json'), 'utf8')).app_guid, appGuid, 'and so is the record');
+    assert.equal(
+      JSON.parse(await readFile(join(store, 'bindings', 'bind-sd.json'), 'utf8')).app_guid,
+      appGuid,
+      'and so is the record',
+    );
     assert.ok(broker.logs().some((l) => l.msg === 'stopped cleanly'));
     assert.ok(!broker.logs().some((l) => l.level === 'error'), 'no error logged');
   });
@@ -122,8 +170,17 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
     const p = supertest(built.app);
     const h = { 'X-Broker-API-Version': '2.15' };
     await p.put('/v2/service_instances/inst-up').auth(USER, PASS).set(h).send(provisionBody(ids)).expect(201);
-    await p.put('/v2/service_instances/inst-up/service_bindings/bind-up').auth(USER, PASS).set(h).send(bindBody(ids, appGuid)).expect(201);
-    await p.delete(`/v2/service_instances/inst-sd/service_bindings/bind-sd?${deleteQuery(ids)}`).auth(USER, PASS).set(h).expect(200);
+    await p
+      .put('/v2/service_instances/inst-up/service_bindings/bind-up')
+      .auth(USER, PASS)
+      .set(h)
+      .send(bindBody(ids, appGuid))
+      .expect(201);
+    await p
+      .delete(`/v2/service_instances/inst-sd/service_bindings/bind-sd?${deleteQuery(ids)}`)
+      .auth(USER, PASS)
+      .set(h)
+      .expect(200);
     await unlink(join(store, 'active', 'bind-up.json'));
     cc.scale(appGuid, 3);
 
@@ -139,17 +196,32 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });
     // On a busy machine a run may finish (and the every-second schedule start another) before
     // the signal lands: what matters is that the run in flight finished and none began after.
-    const finished = updater.logs().filter((l) => l.msg === 'reconcile finished') as unknown as Array<{ time: string; durationMs: number }>;
+    const finished = updater.logs().filter((l) => l.msg === 'reconcile finished') as unknown as Array<{
+      time: string;
+      durationMs: number;
+    }>;
     assert.ok(finished.length >= 1, 'the run in flight finished');
     const startedAfterSignal = finished.filter((l) => Date.parse(l.time) - l.durationMs > signalledAt + 50);
     assert.deepEqual(startedAfterSignal, [], 'no scheduled run started after SIGTERM');
     const groups = JSON.parse(await readFile(join(store, 'active', 'bind-up.json'), 'utf8')) as unknown[];
     assert.equal(groups.length, 3, 'the file the run wrote is whole and current');
-    assert.deepEqual((await readdir(join(store, 'active'))).filter((f) => !f.endsWith('.json')), [], 'no temp file left behind');
+    assert.deepEqual(
+      (await readdir(join(store, 'active'))).filter((f) => !f.endsWith('.json')),
+      [],
+      'no temp file left behind',
+    );
   });
   it('updater: a reconcile stuck on a CC that never answers is abandoned after a grace, changes nothing, exit 0 within 10 s', async () => {
     const store = join(dir, 'store');
-    const snapshot = async () => Object.fromEntries(await Promise.all((await readdir(join(store, 'active'))).map(async (f) => [f, await readFile(join(store, 'active', f), 'utf8')])));
+    const snapshot = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          (await readdir(join(store, 'active'))).map(async (f) => [
+            f,
+            await readFile(join(store, 'active', f), 'utf8'),
+          ]),
+        ),
+      );
     const before = await snapshot();
     cc.resetRequests();
     // The production client waits 15 s for an answer and retries twice: 45 s, far past CF's SIGKILL.
@@ -163,7 +235,8 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
       const exit = await updater.exit;
       assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });
       assert.ok(exit.at - signalledAt < 9_500, `exited ${exit.at - signalledAt} ms after SIGTERM`);
-      const failed = updater.logs().find((l) => l.msg === 'reconcile failed; the store keeps what it had') as { err?: string } | undefined;
+      const failed = updater.logs().find((l) => l.msg === 'reconcile failed; the store keeps what it had') as
+        { err?: string } | undefined;
       assert.match(String(failed?.err), /abandoned as the process shuts down; nothing was changed/);
       assert.ok(updater.logs().some((l) => l.msg === 'stopped cleanly'));
       assert.deepEqual(await snapshot(), before, 'active/ is unchanged');
@@ -172,11 +245,22 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
     }
   });
   it('all (the single-node command): SIGTERM stops broker, schedule and sidecar together and exits 0', async () => {
-    const all = start('all', { ...env, PORT: '0', SIDECAR_METRICS_PORT: '0', SYNC_INTERVAL_SECONDS: '1' }, ['--dir', join(dir, 'targets')]);
+    const all = start('all', { ...env, PORT: '0', SIDECAR_METRICS_PORT: '0', SYNC_INTERVAL_SECONDS: '1' }, [
+      '--dir',
+      join(dir, 'targets'),
+    ]);
     children.push(outputs.track('all', all.proc));
     const base = `http://127.0.0.1:${await brokerPort(all)}`;
-    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined, 10_000, 'all up');
-    await waitFor(async () => all.logs().some((l) => l.msg === 'reconcile finished') || undefined, 10_000, 'the first scheduled reconcile');
+    await waitFor(
+      async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok || undefined,
+      10_000,
+      'all up',
+    );
+    await waitFor(
+      async () => all.logs().some((l) => l.msg === 'reconcile finished') || undefined,
+      10_000,
+      'the first scheduled reconcile',
+    );
     const signalledAt = Date.now();
     all.proc.kill('SIGTERM');
     const exit = await all.exit;

@@ -45,7 +45,9 @@ describe('broker: target files follow the target file schema', function () {
     h.cc.mapRoute(h.cc.addRoute({ host: 'wide', domainGuid: domain.guid, spaceGuid: space.guid }).guid, a.guid);
     const labels = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`label_${i}`, 'v'.repeat(256)]));
     const before = await h.dump();
-    const res = await p.put('/v2/service_instances/ts/service_bindings/tsb-wide', bindBody(h.catalog, a.guid, { labels })).expect(400);
+    const res = await p
+      .put('/v2/service_instances/ts/service_bindings/tsb-wide', bindBody(h.catalog, a.guid, { labels }))
+      .expect(400);
     assert.equal(res.body.error, 'TargetsTooLarge');
     assert.match(res.body.description, /larger than 4194304 bytes.*fewer or shorter labels/);
     assert.deepEqual(await h.dump(), before, 'no target file, no record, no marker bump');
@@ -66,8 +68,14 @@ describe('broker: target files follow the target file schema', function () {
     const got = await p.get('/v2/service_instances/ts/service_bindings/tsb3').expect(200);
     assert.equal(got.body.credentials.status, 'inactive');
     assert.ok(!JSON.stringify(got.body).includes('evil'), 'nothing of the tampered file is shown');
-    assert.equal(await metric('cf_app_discovery_invalid_target_files_total{reader="binding_fetch",reason="invalid"}'), 1);
-    assert.ok(h.logs.some((l) => l.includes('active/tsb3.json') && !l.includes('169.254')), 'logged by key, not by body');
+    assert.equal(
+      await metric('cf_app_discovery_invalid_target_files_total{reader="binding_fetch",reason="invalid"}'),
+      1,
+    );
+    assert.ok(
+      h.logs.some((l) => l.includes('active/tsb3.json') && !l.includes('169.254')),
+      'logged by key, not by body',
+    );
     await p.delete(`/v2/service_instances/ts/service_bindings/tsb3?${deleteQuery(h.catalog)}`).expect(200);
     assert.equal(await h.store.get('active/tsb3.json'), undefined);
   });

@@ -18,25 +18,36 @@ import { waitFor } from '../support/real-component';
 /** How many target files the /targets reader refused for `reason`, from the broker's /metrics. */
 async function refusedCount(h: BrokerHarness, reason: string): Promise<number> {
   const text = (await h.http.get('/metrics').auth(BROKER_USER, BROKER_PASS).expect(200)).text;
-  const m = new RegExp(`^cf_app_discovery_invalid_target_files_total\\{reader="targets",reason="${reason}"\\} (\\d+)$`, 'm').exec(text);
+  const m = new RegExp(
+    `^cf_app_discovery_invalid_target_files_total\\{reader="targets",reason="${reason}"\\} (\\d+)$`,
+    'm',
+  ).exec(text);
   return m ? Number(m[1]) : 0;
 }
 
 /** The view refreshes at most once a second: ask /targets until its body passes `ready`. */
 function targetsWhen(h: BrokerHarness, ready: (body: string) => boolean, what: string): Promise<string> {
-  return waitFor(async () => {
-    const text = (await h.http.get('/targets').auth(BROKER_USER, BROKER_PASS).expect(200)).text;
-    return ready(text) ? text : undefined;
-  }, 5_000, what);
+  return waitFor(
+    async () => {
+      const text = (await h.http.get('/targets').auth(BROKER_USER, BROKER_PASS).expect(200)).text;
+      return ready(text) ? text : undefined;
+    },
+    5_000,
+    what,
+  );
 }
 
 /** Asks /targets (each request may start a sync) until the refusal counter for `reason` reaches `atLeast`. */
 function refusalsCounted(h: BrokerHarness, reason: string, atLeast: number): Promise<number> {
-  return waitFor(async () => {
-    await h.http.get('/targets').auth(BROKER_USER, BROKER_PASS).expect(200);
-    const n = await refusedCount(h, reason);
-    return n >= atLeast ? n : undefined;
-  }, 5_000, `${atLeast} refusals counted as ${reason}`);
+  return waitFor(
+    async () => {
+      await h.http.get('/targets').auth(BROKER_USER, BROKER_PASS).expect(200);
+      const n = await refusedCount(h, reason);
+      return n >= atLeast ? n : undefined;
+    },
+    5_000,
+    `${atLeast} refusals counted as ${reason}`,
+  );
 }
 
 describe('GET /targets (Prometheus http_sd)', function () {
@@ -72,14 +83,20 @@ describe('GET /targets (Prometheus http_sd)', function () {
     await p.put('/v2/service_instances/t1', provisionBody(h.catalog)).expect(201);
     await p.put('/v2/service_instances/t1/service_bindings/tb1', bindBody(h.catalog, apps[0].guid)).expect(201);
     await p.put('/v2/service_instances/t1/service_bindings/tb2', bindBody(h.catalog, apps[1].guid)).expect(201);
-    let groups = JSON.parse(await targetsWhen(h, (t) => JSON.parse(t).length === 3, 'both bindings served')) as Array<{ targets: string[]; labels: Record<string, string> }>;
+    let groups = JSON.parse(await targetsWhen(h, (t) => JSON.parse(t).length === 3, 'both bindings served')) as Array<{
+      targets: string[];
+      labels: Record<string, string>;
+    }>;
     assert.equal(groups.length, 3);
     assert.deepEqual(groups.map((g) => g.labels.job).sort(), ['one', 'two', 'two']);
     assert.deepEqual(groups.find((g) => g.labels.job === 'one')?.targets, ['one.apps.example.com']);
 
     await p.delete(`/v2/service_instances/t1/service_bindings/tb2?${deleteQuery(h.catalog)}`).expect(200);
     groups = JSON.parse(await targetsWhen(h, (t) => JSON.parse(t).length !== 3, 'the unbind served'));
-    assert.deepEqual(groups.map((g) => g.labels.job), ['one']);
+    assert.deepEqual(
+      groups.map((g) => g.labels.job),
+      ['one'],
+    );
   });
 
   it('never serves an invalid object from the store', async () => {
@@ -105,7 +122,11 @@ for (const kind of ['fs', 's3'] as const) {
       const space = h.cc.addSpace(h.cc.addOrg('o').guid, 's');
       h.cc.grantSpaceRole(CF_USER, space.guid);
       const app = h.cc.addApp({ name: 'good', spaceGuid: space.guid, instances: 2 });
-      h.cc.mapRoute(h.cc.addRoute({ host: 'good', domainGuid: h.cc.addDomain('apps.example.com').guid, spaceGuid: space.guid }).guid, app.guid);
+      h.cc.mapRoute(
+        h.cc.addRoute({ host: 'good', domainGuid: h.cc.addDomain('apps.example.com').guid, spaceGuid: space.guid })
+          .guid,
+        app.guid,
+      );
       const p = asPlatform(h.http);
       await p.put('/v2/service_instances/h1', provisionBody(h.catalog)).expect(201);
       await p.put('/v2/service_instances/h1/service_bindings/hb1', bindBody(h.catalog, app.guid)).expect(201);
@@ -116,13 +137,27 @@ for (const kind of ['fs', 's3'] as const) {
 
     it('never serves a file with a label or target this service would not write, and counts it', async () => {
       const tampered: Array<(g: TargetGroup[]) => unknown> = [
-        (g) => { g[0].labels.__scrape_interval__ = '1ms'; },
-        (g) => { g[0].labels.__address__ = '169.254.169.254:80'; },
-        (g) => { g[0].labels.__scheme__ = 'https'; },
-        (g) => { g[0].labels.__metrics_path__ = '/metrics\n'; },
-        (g) => { g[0].labels.job = 'cf-app-discovery'; },
-        (g) => { g[0].targets = ['evil.example.com:9090']; },
-        (g) => { g[0].targets.push('evil.example.com'); },
+        (g) => {
+          g[0].labels.__scrape_interval__ = '1ms';
+        },
+        (g) => {
+          g[0].labels.__address__ = '169.254.169.254:80';
+        },
+        (g) => {
+          g[0].labels.__scheme__ = 'https';
+        },
+        (g) => {
+          g[0].labels.__metrics_path__ = '/metrics\n';
+        },
+        (g) => {
+          g[0].labels.job = 'cf-app-discovery';
+        },
+        (g) => {
+          g[0].targets = ['evil.example.com:9090'];
+        },
+        (g) => {
+          g[0].targets.push('evil.example.com');
+        },
         (g) => Array.from({ length: 10_000 }, () => g[0]),
       ];
       const before = await metric('invalid');
@@ -133,7 +168,7 @@ for (const kind of ['fs', 's3'] as const) {
       await bumpActiveMarker(h.store, 'test');
       await refusalsCounted(h, 'invalid', before + tampered.length);
       assert.equal((await get().expect(200)).text, good, 'only the good targets, byte for byte');
-      assert.equal(await metric('invalid') - before, tampered.length);
+      assert.equal((await metric('invalid')) - before, tampered.length);
       for (let i = 0; i < tampered.length; i++) await h.store.delete(`active/tampered-${i}.json`);
     });
 
@@ -156,15 +191,20 @@ describe('GET /targets when one object cannot be read', () => {
       await store.put('active/a.json', targetFile('a.example.com'));
       await store.put('active/b.json', targetFile('b.example.com'));
       const failing: Store = Object.create(store, {
-        get: { value: async (key: string, o?: GetOptions) => {
-          if (key === 'active/b.json') throw new StoreError('s3 get failed: InternalError (HTTP 500)');
-          return store.get(key, o);
-        } },
+        get: {
+          value: async (key: string, o?: GetOptions) => {
+            if (key === 'active/b.json') throw new StoreError('s3 get failed: InternalError (HTTP 500)');
+            return store.get(key, o);
+          },
+        },
       });
       const metrics = new AppMetrics();
       const body = await new TargetsView(failing, silentLogger, metrics).body();
       assert.deepEqual(JSON.parse(body), targetGroups('a.example.com'));
-      assert.match(await metrics.registry.metrics(), /cf_app_discovery_invalid_target_files_total\{reader="targets",reason="read_failed"\} 1/);
+      assert.match(
+        await metrics.registry.metrics(),
+        /cf_app_discovery_invalid_target_files_total\{reader="targets",reason="read_failed"\} 1/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

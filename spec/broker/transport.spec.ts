@@ -63,7 +63,10 @@ describe('broker transport: auth, API version, identity, bodies, ids', () => {
 
   it('answers malformed JSON, a non-object body and a wrong content type with 400', async () => {
     const p = asPlatform(h.http);
-    let res = await p.put('/v2/service_instances/i-1', '{"service_id": ').set('Content-Type', 'application/json').expect(400);
+    let res = await p
+      .put('/v2/service_instances/i-1', '{"service_id": ')
+      .set('Content-Type', 'application/json')
+      .expect(400);
     assert.equal(res.body.error, 'BadRequest');
     assert.match(res.body.description, /not valid JSON/);
     res = await p.put('/v2/service_instances/i-1', '[1,2]').set('Content-Type', 'application/json').expect(400);
@@ -75,9 +78,19 @@ describe('broker transport: auth, API version, identity, bodies, ids', () => {
 
   it('refuses context or parameters nested past 32 levels with 400 (not a stack overflow), storing nothing; 32 levels are fine', async () => {
     const nest = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
-    const put = (path: string, body: string) => h.http.put(path).auth(BROKER_USER, BROKER_PASS).set('X-Broker-API-Version', '2.15').set('Content-Type', 'application/json').send(body);
+    const put = (path: string, body: string) =>
+      h.http
+        .put(path)
+        .auth(BROKER_USER, BROKER_PASS)
+        .set('X-Broker-API-Version', '2.15')
+        .set('Content-Type', 'application/json')
+        .send(body);
     const before = await h.dump();
-    for (const [field, levels] of [['context', 5_000], ['parameters', 5_000], ['context', 32]] as const) {
+    for (const [field, levels] of [
+      ['context', 5_000],
+      ['parameters', 5_000],
+      ['context', 32],
+    ] as const) {
       // body { field: <levels> } is levels + 1 deep; written as text, as an attacker would.
       const body = `{"service_id":"${h.catalog.serviceId}","plan_id":"${h.catalog.planId}","organization_guid":"o","space_guid":"s","${field}":${nest(levels)}}`;
       const res = await put('/v2/service_instances/too-deep', body).expect(400);
@@ -116,14 +129,21 @@ describe('broker transport: auth, API version, identity, bodies, ids', () => {
   });
 
   it('logs the originating user id, and never the broker or CF passwords', async () => {
-    const identity = 'cloudfoundry ' + Buffer.from(JSON.stringify({ user_id: '683ea748-3092-4ff4-b656-39cacc4d5360' })).toString('base64');
-    await asPlatform(h.http).put('/v2/service_instances/logged-1', provisionBody(h.catalog)).set('X-Broker-API-Originating-Identity', identity).expect(201);
+    const identity =
+      'cloudfoundry ' +
+      Buffer.from(JSON.stringify({ user_id: '683ea748-3092-4ff4-b656-39cacc4d5360' })).toString('base64');
+    await asPlatform(h.http)
+      .put('/v2/service_instances/logged-1', provisionBody(h.catalog))
+      .set('X-Broker-API-Originating-Identity', identity)
+      .expect(201);
     const lines = h.logs.join('');
     assert.match(lines, /"userId":"683ea748-3092-4ff4-b656-39cacc4d5360"/);
     assert.ok(!lines.includes(BROKER_PASS), 'broker password in logs');
     assert.ok(!lines.includes('cf-user-secret-pw'), 'CF password in logs');
     for (const line of h.logs) JSON.parse(line);
-    const access = h.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'request' && l.path === '/v2/service_instances/logged-1');
+    const access = h.logs
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'request' && l.path === '/v2/service_instances/logged-1');
     assert.equal(access?.status, 201);
     assert.equal(access?.method, 'PUT');
     assert.equal(typeof access?.ms, 'number');

@@ -5,7 +5,16 @@ import { CcAuthError, CcError, CloudControllerClient, TokenProvider } from '../.
 import { trustedTokenEndpoint } from '../../shared/cc/uaa';
 import type { CcEmulator } from '../../emulator';
 import {
-  CLIENT_ID, CLIENT_SECRET, Platform, READER, READER_PASSWORD, readerClient, rejection, seedPlatform, seen, startEmulator,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  Platform,
+  READER,
+  READER_PASSWORD,
+  readerClient,
+  rejection,
+  seedPlatform,
+  seen,
+  startEmulator,
 } from './fixtures';
 
 describe('Cloud Controller client: UAA tokens', function () {
@@ -27,15 +36,14 @@ describe('Cloud Controller client: UAA tokens', function () {
     assert.equal(app.name, 'app-0');
     assert.equal(space?.name, 'space-a');
     assert.equal(organization?.name, 'org-a');
-    assert.deepEqual(cc.requests.map((r) => `${r.method} ${r.path} ${r.status}`), [
-      'GET / 200',
-      'POST /oauth/token 200',
-      `GET /v3/apps/${app.guid} 200`,
-    ]);
+    assert.deepEqual(
+      cc.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+      ['GET / 200', 'POST /oauth/token 200', `GET /v3/apps/${app.guid} 200`],
+    );
     const form = seen(cc, /^\/oauth\/token$/)[0].form!;
     assert.equal(form.grant_type, 'password');
     assert.equal(form.username, READER);
-    assert.equal(form.scope, undefined, 'a scope parameter would take away a global auditor\'s global view');
+    assert.equal(form.scope, undefined, "a scope parameter would take away a global auditor's global view");
     assert.equal(client.uaaRequestCount, 1);
   });
 
@@ -46,7 +54,9 @@ describe('Cloud Controller client: UAA tokens', function () {
       received.push(`${req.method} ${req.url}`);
       res.writeHead(500).end();
     });
-    const port = await new Promise<number>((r) => elsewhere.listen(0, '127.0.0.1', () => r((elsewhere.address() as AddressInfo).port)));
+    const port = await new Promise<number>((r) =>
+      elsewhere.listen(0, '127.0.0.1', () => r((elsewhere.address() as AddressInfo).port)),
+    );
     cc.loginHref = `http://localhost:${port}`;
     try {
       const err = await rejection(readerClient(cc).getApp(platform.apps[0]));
@@ -62,11 +72,17 @@ describe('Cloud Controller client: UAA tokens', function () {
     }
   });
 
-  it('trusts a discovered login server over https or on the CC\'s own origin, and UAA_URL as the operator set it', () => {
+  it("trusts a discovered login server over https or on the CC's own origin, and UAA_URL as the operator set it", () => {
     const api = 'http://api.sys.example.com';
     assert.equal(trustedTokenEndpoint('https://login.sys.example.com/', api), 'https://login.sys.example.com');
     assert.equal(trustedTokenEndpoint('http://api.sys.example.com/uaa', api), 'http://api.sys.example.com/uaa');
-    for (const refused of ['http://login.sys.example.com', 'http://api.sys.example.com:8080', 'ftp://api.sys.example.com', 'not a url', 'https://u:p@login.sys.example.com']) {
+    for (const refused of [
+      'http://login.sys.example.com',
+      'http://api.sys.example.com:8080',
+      'ftp://api.sys.example.com',
+      'not a url',
+      'https://u:p@login.sys.example.com',
+    ]) {
       assert.throws(() => trustedTokenEndpoint(refused, api), CcAuthError, refused);
     }
   });
@@ -113,12 +129,15 @@ describe('Cloud Controller client: UAA tokens', function () {
     cc.resetRequests();
     const { app } = await client.getApp(platform.apps[1]);
     assert.equal(app.guid, platform.apps[1]);
-    assert.deepEqual(cc.requests.map((r) => `${r.method} ${r.path} ${r.status}`), [
-      `GET /v3/apps/${app.guid} 401`,
-      'POST /oauth/token 200',
-      `GET /v3/apps/${app.guid} 200`,
-    ]);
-    assert.equal(seen(cc, /^\/oauth\/token$/)[0].form!.grant_type, 'refresh_token', 'the refresh token is used, not the password');
+    assert.deepEqual(
+      cc.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+      [`GET /v3/apps/${app.guid} 401`, 'POST /oauth/token 200', `GET /v3/apps/${app.guid} 200`],
+    );
+    assert.equal(
+      seen(cc, /^\/oauth\/token$/)[0].form!.grant_type,
+      'refresh_token',
+      'the refresh token is used, not the password',
+    );
     assert.equal(client.uaaRequestCount, 2);
   });
 
@@ -134,7 +153,12 @@ describe('Cloud Controller client: UAA tokens', function () {
 
   it('gives up with CcAuthError when the Cloud Controller refuses even a fresh token', async () => {
     const client = readerClient(cc);
-    cc.injectFault({ match: /^\/v3\/apps\//, status: 401, times: Infinity, body: '{"errors":[{"detail":"Invalid Auth Token","title":"CF-InvalidAuthToken","code":1000}]}' });
+    cc.injectFault({
+      match: /^\/v3\/apps\//,
+      status: 401,
+      times: Infinity,
+      body: '{"errors":[{"detail":"Invalid Auth Token","title":"CF-InvalidAuthToken","code":1000}]}',
+    });
     const err = await rejection(client.getApp(platform.apps[0]));
     assert.ok(err instanceof CcAuthError, String(err));
     assert.equal((err as CcAuthError).status, 401);
@@ -151,9 +175,16 @@ describe('Cloud Controller client: UAA tokens', function () {
   });
 
   it('does not use the Cloud Controller at all for the token once UAA is known', async () => {
-    const client = new CloudControllerClient({ apiUrl: cc.url, uaaUrl: cc.url, auth: { kind: 'password', username: READER, password: READER_PASSWORD } });
+    const client = new CloudControllerClient({
+      apiUrl: cc.url,
+      uaaUrl: cc.url,
+      auth: { kind: 'password', username: READER, password: READER_PASSWORD },
+    });
     await client.listRoutes({ appGuids: platform.apps });
-    assert.deepEqual(cc.requests.map((r) => r.path), ['/oauth/token', '/v3/routes']);
+    assert.deepEqual(
+      cc.requests.map((r) => r.path),
+      ['/oauth/token', '/v3/routes'],
+    );
   });
 
   describe('TokenProvider refresh timing (injected clock)', () => {
@@ -172,7 +203,10 @@ describe('Cloud Controller client: UAA tokens', function () {
       const second = await tokens.get();
       assert.notEqual(second, first);
       assert.equal(tokens.requestCount, 2);
-      assert.deepEqual(seen(cc, /^\/oauth\/token$/).map((r) => r.form!.grant_type), ['password', 'refresh_token']);
+      assert.deepEqual(
+        seen(cc, /^\/oauth\/token$/).map((r) => r.form!.grant_type),
+        ['password', 'refresh_token'],
+      );
     });
 
     it('falls back to a new client-credentials grant: that grant has no refresh token', async () => {
@@ -184,7 +218,10 @@ describe('Cloud Controller client: UAA tokens', function () {
       assert.equal(await tokens.get(), first, 'a 401 for a token already replaced keeps the current one');
       tokens.invalidate(first);
       assert.notEqual(await tokens.get(), first);
-      assert.deepEqual(seen(cc, /^\/oauth\/token$/).map((r) => r.form!.grant_type), ['client_credentials', 'client_credentials']);
+      assert.deepEqual(
+        seen(cc, /^\/oauth\/token$/).map((r) => r.form!.grant_type),
+        ['client_credentials', 'client_credentials'],
+      );
     });
   });
 });

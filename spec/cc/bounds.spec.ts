@@ -46,7 +46,10 @@ describe('Cloud Controller client: bounded listings and abortable requests', fun
     cc.beforeAnswer = (path, q) => {
       if (path !== '/v3/apps' || q.get('page') !== '2') return;
       // Someone pushes two apps and deletes one listed on page 1 while we read page 2.
-      created.push(cc.addApp({ name: `pushed-${created.length}`, spaceGuid: space }).guid, cc.addApp({ name: `pushed-${created.length + 1}`, spaceGuid: space }).guid);
+      created.push(
+        cc.addApp({ name: `pushed-${created.length}`, spaceGuid: space }).guid,
+        cc.addApp({ name: `pushed-${created.length + 1}`, spaceGuid: space }).guid,
+      );
       deleted = platform.apps[0];
       cc.deleteApp(deleted);
     };
@@ -73,7 +76,9 @@ describe('Cloud Controller client: bounded listings and abortable requests', fun
     const client = readerClient(cc, { retries: 2, maxRetryAfterMs: 10_000 });
     await client.getApp(platform.apps[1]);
     cc.injectFault({ match: '/v3/processes', status: 429, retryAfterSeconds: 8, times: Infinity });
-    const waited = await timed(() => client.listProcesses({ appGuids: [platform.apps[1]] }, { signal: AbortSignal.timeout(200) }));
+    const waited = await timed(() =>
+      client.listProcesses({ appGuids: [platform.apps[1]] }, { signal: AbortSignal.timeout(200) }),
+    );
     assert.ok(waited.error instanceof CcAbortedError, String(waited.error));
     assert.ok(waited.ms < 1_000, `a Retry-After of 8 s ended after ${Math.round(waited.ms)} ms`);
     cc.clearFaults();

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import {
-  CcApiError, CcAuthError, CcBadResponseError, CcIncompleteError, CcRateLimitedError, CcUnavailableError, CloudControllerClient,
+  CcApiError,
+  CcAuthError,
+  CcBadResponseError,
+  CcIncompleteError,
+  CcRateLimitedError,
+  CcUnavailableError,
+  CloudControllerClient,
 } from '../../shared/cc';
 import { CcEmulator } from '../../emulator';
 
@@ -19,7 +25,12 @@ describe('Cloud Controller v3 client against the emulator over HTTP', function (
   let url: string;
   let apps: string[];
   const client = (over: Partial<ConstructorParameters<typeof CloudControllerClient>[0]> = {}) =>
-    new CloudControllerClient({ apiUrl: url, auth: { kind: 'password', username: 'reader', password: 'reader-pw' }, retries: 1, ...over });
+    new CloudControllerClient({
+      apiUrl: url,
+      auth: { kind: 'password', username: 'reader', password: 'reader-pw' },
+      retries: 1,
+      ...over,
+    });
 
   before(async () => {
     cc = new CcEmulator();
@@ -63,7 +74,9 @@ describe('Cloud Controller v3 client against the emulator over HTTP', function (
   });
 
   it('reports bad credentials as CcAuthError naming the user, never the password', async () => {
-    const err = await rejection(client({ auth: { kind: 'password', username: 'reader', password: 'wrong-pw-123' } }).getApp(apps[0]));
+    const err = await rejection(
+      client({ auth: { kind: 'password', username: 'reader', password: 'wrong-pw-123' } }).getApp(apps[0]),
+    );
     assert.ok(err instanceof CcAuthError, String(err));
     assert.match(err.message, /user "reader"/);
     assert.ok(!err.message.includes('wrong-pw-123'));
@@ -89,7 +102,10 @@ describe('Cloud Controller v3 client against the emulator over HTTP', function (
   it('follows next.href (with %2C-escaped guid lists) across pages and merges included resources', async () => {
     const c = client();
     const { apps: got, spaces, organizations } = await c.listApps({ guids: apps, perPage: 2 });
-    assert.deepEqual(got.map((a) => a.name), apps.map((_, i) => `app-${i}`));
+    assert.deepEqual(
+      got.map((a) => a.name),
+      apps.map((_, i) => `app-${i}`),
+    );
     assert.equal(spaces.length, 1);
     assert.equal(organizations.length, 1);
     const pages = cc.requests.filter((r) => r.path === '/v3/apps');
@@ -161,7 +177,11 @@ describe('Cloud Controller v3 client against the emulator over HTTP', function (
     const err = await rejection(client().getApp(hidden.guid));
     assert.ok(err instanceof CcApiError && err.isNotFound(), String(err));
     assert.equal(err.title, 'CF-ResourceNotFound');
-    assert.equal((await client().listApps({ guids: [hidden.guid, apps[0]] })).apps.length, 1, 'invisible apps are left out of lists');
+    assert.equal(
+      (await client().listApps({ guids: [hidden.guid, apps[0]] })).apps.length,
+      1,
+      'invisible apps are left out of lists',
+    );
     const space = cc.addSpace(cc.addOrg('gone-org').guid, 'gone');
     cc.grantSpaceRole('reader', space.guid);
     const doomed = cc.addApp({ name: 'doomed', spaceGuid: space.guid });

@@ -32,7 +32,11 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
   }
   const get = (path: string) => call(path, { headers: { Authorization: `bearer ${token}` } });
   const grant = (form: Record<string, string>, auth = basic('cf', '')) =>
-    call('/oauth/token', { method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+    call('/oauth/token', {
+      method: 'POST',
+      headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
 
   before(async () => {
     cc = await startEmulator();
@@ -69,13 +73,21 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
       assert.equal(status, 401);
       assert.match(headers.get('www-authenticate') ?? '', /^Basic error="unauthorized"/);
       assert.deepEqual(json, { error: 'unauthorized', error_description: 'Bad credentials' });
-      assert.equal((await grant({ grant_type: 'password', username: READER, password: READER_PASSWORD }, basic('not-cf', ''))).status, 401);
+      assert.equal(
+        (await grant({ grant_type: 'password', username: READER, password: READER_PASSWORD }, basic('not-cf', '')))
+          .status,
+        401,
+      );
     });
 
     it('refuses a missing token with CF-NotAuthenticated and an unknown or expired one with CF-InvalidAuthToken', async () => {
       const missing = await call(`/v3/apps/${platform.apps[0]}`);
       assert.equal(missing.status, 401);
-      assert.deepEqual(missing.json.errors[0], { detail: 'Authentication error', title: 'CF-NotAuthenticated', code: 10002 });
+      assert.deepEqual(missing.json.errors[0], {
+        detail: 'Authentication error',
+        title: 'CF-NotAuthenticated',
+        code: 10002,
+      });
       const unknown = await call(`/v3/apps/${platform.apps[0]}`, { headers: { Authorization: 'bearer not-a-token' } });
       assert.equal(unknown.status, 401);
       assert.equal(unknown.json.errors[0].title, 'CF-InvalidAuthToken');
@@ -86,14 +98,21 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
       const short = await startEmulator({ tokenTtlSeconds: 1 });
       try {
         const t = await fetch(`${short.url}/oauth/token`, {
-          method: 'POST', headers: { Authorization: basic('cf', ''), 'Content-Type': 'application/x-www-form-urlencoded' },
+          method: 'POST',
+          headers: { Authorization: basic('cf', ''), 'Content-Type': 'application/x-www-form-urlencoded' },
           body: new URLSearchParams({ grant_type: 'password', username: READER, password: READER_PASSWORD }).toString(),
         }).then((r) => r.json() as Promise<{ access_token: string; expires_in: number }>);
         assert.equal(t.expires_in, 1);
-        const ask = () => fetch(`${short.url}/v3/apps`, { headers: { Authorization: `bearer ${t.access_token}` } }).then((r) => r.status);
+        const ask = () =>
+          fetch(`${short.url}/v3/apps`, { headers: { Authorization: `bearer ${t.access_token}` } }).then(
+            (r) => r.status,
+          );
         assert.equal(await ask(), 200);
         // Expiry is on the emulator's clock: ask until it answers 401, well past the 1 s lifetime.
-        assert.equal(await waitFor(async () => ((await ask()) === 401 ? 401 : undefined), 5_000, 'the token to expire'), 401);
+        assert.equal(
+          await waitFor(async () => ((await ask()) === 401 ? 401 : undefined), 5_000, 'the token to expire'),
+          401,
+        );
       } finally {
         await short.stop();
       }
@@ -113,8 +132,14 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
     it('includes the space and organization of a single app as top-level included', async () => {
       const { json } = await get(`/v3/apps/${platform.apps[1]}?include=space.organization`);
       assert.equal(json.relationships.space.data.guid, platform.spaceGuid);
-      assert.deepEqual(json.included.spaces.map((s: { guid: string }) => s.guid), [platform.spaceGuid]);
-      assert.deepEqual(json.included.organizations.map((o: { guid: string }) => o.guid), [platform.orgGuid]);
+      assert.deepEqual(
+        json.included.spaces.map((s: { guid: string }) => s.guid),
+        [platform.spaceGuid],
+      );
+      assert.deepEqual(
+        json.included.organizations.map((o: { guid: string }) => o.guid),
+        [platform.orgGuid],
+      );
     });
 
     it('lists two web processes during a rolling deploy; /processes/web is the newer one; one remains after', async () => {
@@ -128,19 +153,39 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
       assert.equal((await get(`/v3/apps/${guid}/processes/web`)).json.guid, newer.guid);
       cc.finishRollingDeploy(guid);
       const after = await get(`/v3/apps/${guid}/processes?types=web`);
-      assert.deepEqual(after.json.resources.map((p: { guid: string }) => p.guid), [newer.guid]);
+      assert.deepEqual(
+        after.json.resources.map((p: { guid: string }) => p.guid),
+        [newer.guid],
+      );
     });
 
     it('a route listed by app_guids shows the destinations of other apps too', async () => {
       const [a, b] = platform.apps;
-      const shared = cc.addRoute({ host: 'shared', domainGuid: platform.domainGuid, spaceGuid: platform.spaceGuid, path: '/api' });
+      const shared = cc.addRoute({
+        host: 'shared',
+        domainGuid: platform.domainGuid,
+        spaceGuid: platform.spaceGuid,
+        path: '/api',
+      });
       cc.mapRoute(shared.guid, a);
       cc.mapRoute(shared.guid, b, 'worker');
       const { json } = await get(`/v3/routes?app_guids=${a}&include=domain`);
       const route = json.resources.find((r: { guid: string }) => r.guid === shared.guid);
       assert.equal(route.url, 'shared.apps.example.com/api');
-      assert.deepEqual(route.destinations.map((d: { app: { guid: string; process: { type: string } } }) => [d.app.guid, d.app.process.type]), [[a, 'web'], [b, 'worker']]);
-      assert.deepEqual(json.included.domains.map((d: { name: string }) => d.name), ['apps.example.com']);
+      assert.deepEqual(
+        route.destinations.map((d: { app: { guid: string; process: { type: string } } }) => [
+          d.app.guid,
+          d.app.process.type,
+        ]),
+        [
+          [a, 'web'],
+          [b, 'worker'],
+        ],
+      );
+      assert.deepEqual(
+        json.included.domains.map((d: { name: string }) => d.name),
+        ['apps.example.com'],
+      );
       cc.unmapRoute(shared.guid, b);
       const after = await get(`/v3/routes?app_guids=${b}`);
       assert.ok(!after.json.resources.some((r: { guid: string }) => r.guid === shared.guid));
@@ -151,7 +196,10 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
       const tcp = cc.addDomain('tcp.example.com', { protocols: ['tcp'] });
       const guid = platform.apps[2];
       cc.mapRoute(cc.addRoute({ host: 'c2c', domainGuid: internal.guid, spaceGuid: platform.spaceGuid }).guid, guid);
-      cc.mapRoute(cc.addRoute({ host: '', domainGuid: tcp.guid, spaceGuid: platform.spaceGuid, port: 1030 }).guid, guid);
+      cc.mapRoute(
+        cc.addRoute({ host: '', domainGuid: tcp.guid, spaceGuid: platform.spaceGuid, port: 1030 }).guid,
+        guid,
+      );
       const { json } = await get(`/v3/routes?app_guids=${guid}&include=domain`);
       const byDomain = new Map(json.included.domains.map((d: { guid: string }) => [d.guid, d]));
       const c2c = json.resources.find((r: { host: string }) => r.host === 'c2c');
@@ -183,7 +231,10 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
       assert.equal((await get(`/v3/processes?app_guids=${doomed.guid}`)).json.resources.length, 0);
       const { json } = await get(`/v3/routes?app_guids=${platform.apps[0]}`);
       const kept = json.resources.find((r: { guid: string }) => r.guid === route.guid);
-      assert.deepEqual(kept.destinations.map((d: { app: { guid: string } }) => d.app.guid), [platform.apps[0]]);
+      assert.deepEqual(
+        kept.destinations.map((d: { app: { guid: string } }) => d.app.guid),
+        [platform.apps[0]],
+      );
     });
 
     it('hides apps in spaces where the user has no role, as CC does: 404 and absent from lists', async () => {
@@ -253,11 +304,13 @@ describe('CC v3 + UAA emulator: UAA, state changes, query rules and scale (plain
         const apps = seeded.value!.apps;
         const client = readerClient(big);
         const batch = apps.filter((_, i) => i % 67 === 0).slice(0, 100);
-        const listed = await timed(() => Promise.all([
-          client.listApps({ guids: batch }),
-          client.listProcesses({ appGuids: batch, types: ['web'] }),
-          client.listRoutes({ appGuids: batch }),
-        ]));
+        const listed = await timed(() =>
+          Promise.all([
+            client.listApps({ guids: batch }),
+            client.listProcesses({ appGuids: batch, types: ['web'] }),
+            client.listRoutes({ appGuids: batch }),
+          ]),
+        );
         assert.equal(listed.error, undefined, String(listed.error));
         const [a, p, r] = listed.value!;
         assert.deepEqual([a.apps.length, p.length, r.routes.length], [100, 100, 100]);

@@ -17,7 +17,14 @@ describe('CC emulator fidelity', () => {
     cc.addUser('u', 'p', { globalRead: true });
     const space = cc.addSpace(cc.addOrg('o').guid, 's');
     appGuid = cc.addApp({ name: 'a', spaceGuid: space.guid, instances: 3 }).guid;
-    const res = await fetch(`${cc.url}/oauth/token`, { method: 'POST', headers: { Authorization: `Basic ${Buffer.from('cf:').toString('base64')}`, 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=u&password=p' });
+    const res = await fetch(`${cc.url}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from('cf:').toString('base64')}`,
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=password&username=u&password=p',
+    });
     token = ((await res.json()) as { access_token: string }).access_token;
   });
   after(() => cc.stop());

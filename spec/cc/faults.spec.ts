@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
-import {
-  CcApiError, CcBadResponseError, CcRateLimitedError, CcUnavailableError,
-} from '../../shared/cc';
+import { CcApiError, CcBadResponseError, CcRateLimitedError, CcUnavailableError } from '../../shared/cc';
 import type { CcEmulator } from '../../emulator';
-import { Platform, READER_PASSWORD, readerClient, rejection, seedPlatform, seen, startEmulator, timed } from './fixtures';
+import {
+  Platform,
+  READER_PASSWORD,
+  readerClient,
+  rejection,
+  seedPlatform,
+  seen,
+  startEmulator,
+  timed,
+} from './fixtures';
 
 const APP_PATH = /^\/v3\/apps\/[^/]+$/;
 
@@ -66,7 +73,12 @@ describe('Cloud Controller client: throttling, outages, timeouts and bad answers
 
   it('a 200 whose body is not JSON is a CcBadResponseError', async () => {
     const client = await warmClient();
-    cc.injectFault({ match: APP_PATH, status: 200, body: '<html><body>Welcome to nginx!</body></html>', contentType: 'text/html' });
+    cc.injectFault({
+      match: APP_PATH,
+      status: 200,
+      body: '<html><body>Welcome to nginx!</body></html>',
+      contentType: 'text/html',
+    });
     const err = await rejection(client.getApp(platform.apps[1]));
     assert.ok(err instanceof CcBadResponseError, String(err));
     assert.equal(seen(cc, APP_PATH).length, 1);
@@ -117,7 +129,7 @@ describe('Cloud Controller client: throttling, outages, timeouts and bad answers
       const text = `${err.message} ${JSON.stringify({ ...err })}`;
       assert.doesNotMatch(text, new RegExp(READER_PASSWORD));
       assert.doesNotMatch(text, /bearer/i);
-      assert.doesNotMatch(text, /[0-9a-f]{48}/, 'the emulator\'s tokens are 48 hex digits');
+      assert.doesNotMatch(text, /[0-9a-f]{48}/, "the emulator's tokens are 48 hex digits");
     }
   });
 });

@@ -16,7 +16,11 @@ export interface Platform {
 }
 
 /** One org and space the reader can see, a public domain, and `count` started apps with one route each. */
-export function seedPlatform(cc: CcEmulator, count: number, opts: { instances?: number; namePrefix?: string } = {}): Platform {
+export function seedPlatform(
+  cc: CcEmulator,
+  count: number,
+  opts: { instances?: number; namePrefix?: string } = {},
+): Platform {
   const org = cc.addOrg('org-a');
   const space = cc.addSpace(org.guid, 'space-a');
   cc.grantSpaceRole(READER, space.guid);

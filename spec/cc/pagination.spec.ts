@@ -24,7 +24,11 @@ describe('Cloud Controller client: listings and pagination', function () {
     assert.equal(pages.length, 3);
     for (const later of pages.slice(1)) {
       assert.match(later.query, /guids=[^&]*%2C/, 'the next href as CC wrote it: commas escaped');
-      assert.match(later.query, /^\?guids=.*&include=space\.organization&page=\d&per_page=2$/, 'sorted keys, as Rails to_query writes them');
+      assert.match(
+        later.query,
+        /^\?guids=.*&include=space\.organization&page=\d&per_page=2$/,
+        'sorted keys, as Rails to_query writes them',
+      );
     }
   });
 
@@ -35,8 +39,14 @@ describe('Cloud Controller client: listings and pagination', function () {
     assert.ok(processes.every((p) => p.type === 'web' && p.instances === 2));
     const { routes, domains } = await client.listRoutes({ appGuids: platform.apps, perPage: 3 });
     assert.equal(routes.length, 7);
-    assert.deepEqual(domains.map((d) => d.name), ['apps.example.com'], 'one domain, although every page included it');
-    assert.ok(routes.every((r) => r.relationships.domain.data.guid === platform.domainGuid && r.destinations.length === 1));
+    assert.deepEqual(
+      domains.map((d) => d.name),
+      ['apps.example.com'],
+      'one domain, although every page included it',
+    );
+    assert.ok(
+      routes.every((r) => r.relationships.domain.data.guid === platform.domainGuid && r.destinations.length === 1),
+    );
   });
 
   it('returns nothing, from one request, for guids that do not exist', async () => {
@@ -49,8 +59,14 @@ describe('Cloud Controller client: listings and pagination', function () {
   it('exposes listAll for other v3 lists, joining list values with commas', async () => {
     cc.addDomain('other.example.com');
     cc.addDomain('third.example.com');
-    const { resources } = await readerClient(cc).listAll<{ guid: string; name: string }>('/v3/domains', { names: ['apps.example.com', 'third.example.com'], per_page: 1 });
-    assert.deepEqual(resources.map((d) => d.name), ['apps.example.com', 'third.example.com']);
+    const { resources } = await readerClient(cc).listAll<{ guid: string; name: string }>('/v3/domains', {
+      names: ['apps.example.com', 'third.example.com'],
+      per_page: 1,
+    });
+    assert.deepEqual(
+      resources.map((d) => d.name),
+      ['apps.example.com', 'third.example.com'],
+    );
     assert.match(seen(cc, /^\/v3\/domains$/)[0].query, /names=apps\.example\.com(,|%2C)third\.example\.com/);
   });
 

@@ -30,7 +30,10 @@ describe('configuration', () => {
     assert.equal(loadConfig(BROKER).reconcileTimeoutMs, 240_000);
     assert.equal(loadConfig({ ...BROKER, RECONCILE_TIMEOUT_SECONDS: '60' }).reconcileTimeoutMs, 60_000);
     for (const bad of ['0', '9', '3601', '-5', '1.5', 'soon']) {
-      assert.match(problem({ ...BROKER, RECONCILE_TIMEOUT_SECONDS: bad }), /^RECONCILE_TIMEOUT_SECONDS: must be a whole number of seconds from 10 to 3600/);
+      assert.match(
+        problem({ ...BROKER, RECONCILE_TIMEOUT_SECONDS: bad }),
+        /^RECONCILE_TIMEOUT_SECONDS: must be a whole number of seconds from 10 to 3600/,
+      );
     }
   });
 
@@ -52,13 +55,33 @@ describe('configuration', () => {
     assert.match(problem({ ...api, CF_USERNAME: 'u' }), /^CF_PASSWORD: is required when CF_USERNAME is set/);
     assert.match(problem({ ...api, CF_CLIENT_ID: 'c' }), /^CF_CLIENT_SECRET: is required/);
     assert.match(problem({ ...api }), /^CF_USERNAME: set CF_USERNAME and CF_PASSWORD/);
-    assert.match(problem({ ...BROKER, CF_USERNAME: 'u', CF_PASSWORD: 'p' }), /^CF_API_URL: is required when CF credentials are set/);
+    assert.match(
+      problem({ ...BROKER, CF_USERNAME: 'u', CF_PASSWORD: 'p' }),
+      /^CF_API_URL: is required when CF credentials are set/,
+    );
     const c = loadConfig({ ...api, CF_CLIENT_ID: 'prom', CF_CLIENT_SECRET: 'x' }, {});
-    assert.deepEqual({ kind: c.cf?.credentials.kind, principal: c.cf?.credentials.principal }, { kind: 'client', principal: 'prom' });
+    assert.deepEqual(
+      { kind: c.cf?.credentials.kind, principal: c.cf?.credentials.principal },
+      { kind: 'client', principal: 'prom' },
+    );
   });
 
   it('reads the same keys from a user-provided service in VCAP_SERVICES; the environment wins', () => {
-    const vcap = JSON.stringify({ 'user-provided': [{ name: 'discovery-secrets', credentials: { BROKER_USERNAME: 'from-vcap', BROKER_PASSWORD: 'vcap-pw-4Tz8-q1Rn', CF_API_URL: 'https://api.sys.example.com', CF_USERNAME: 'prom', CF_PASSWORD: 'pw2', PORT: 9000 } }] });
+    const vcap = JSON.stringify({
+      'user-provided': [
+        {
+          name: 'discovery-secrets',
+          credentials: {
+            BROKER_USERNAME: 'from-vcap',
+            BROKER_PASSWORD: 'vcap-pw-4Tz8-q1Rn',
+            CF_API_URL: 'https://api.sys.example.com',
+            CF_USERNAME: 'prom',
+            CF_PASSWORD: 'pw2',
+            PORT: 9000,
+          },
+        },
+      ],
+    });
     const c = loadConfig({ VCAP_SERVICES: vcap, PORT: '8081' }, { brokerCredentials: true, cloudController: true });
     assert.equal(c.brokerUsername, 'from-vcap');
     assert.equal(c.cf?.apiUrl, 'https://api.sys.example.com');
@@ -67,7 +90,15 @@ describe('configuration', () => {
   });
 
   it('never prints a secret value in an error', () => {
-    const msg = problem({ BROKER_USERNAME: 'b', BROKER_PASSWORD: 'pw', CF_API_URL: 'https://x.example.com', CF_USERNAME: 'u', CF_PASSWORD: 'hunter2', CF_CLIENT_ID: 'c', CF_CLIENT_SECRET: 'topsecret' });
+    const msg = problem({
+      BROKER_USERNAME: 'b',
+      BROKER_PASSWORD: 'pw',
+      CF_API_URL: 'https://x.example.com',
+      CF_USERNAME: 'u',
+      CF_PASSWORD: 'hunter2',
+      CF_CLIENT_ID: 'c',
+      CF_CLIENT_SECRET: 'topsecret',
+    });
     assert.ok(!msg.includes('hunter2') && !msg.includes('topsecret'));
   });
 });
@@ -76,14 +107,33 @@ describe('password strength and the generated broker password', () => {
   const needs = { brokerCredentials: true };
 
   it('refuses short, blank, repetitive, default and user-name passwords, naming the variable and never the value', () => {
-    const weak = ['a', ' ', '            ', 'change-me', 'CHANGEME', 'changeme-changeme', 'password1234', 'Password-2024', 'admin-admin-admin', 'secret', 'prometheus',
-      '123456789012', 'aaaaaaaaaaaaaaaa', 'abababababab', 'qwerty123456', 'broker-broker'];
+    const weak = [
+      'a',
+      ' ',
+      '            ',
+      'change-me',
+      'CHANGEME',
+      'changeme-changeme',
+      'password1234',
+      'Password-2024',
+      'admin-admin-admin',
+      'secret',
+      'prometheus',
+      '123456789012',
+      'aaaaaaaaaaaaaaaa',
+      'abababababab',
+      'qwerty123456',
+      'broker-broker',
+    ];
     for (const password of weak) {
       const message = problem({ BROKER_USERNAME: 'ops', BROKER_PASSWORD: password }, needs);
       assert.match(message, /^BROKER_PASSWORD: is too weak/, password);
       if (password.trim().length > 1) assert.ok(!message.includes(password), `echoed ${password}`);
     }
-    assert.match(problem({ BROKER_USERNAME: 'cf-broker-admin', BROKER_PASSWORD: 'CF_Broker_Admin_2026' }, needs), /the user name/);
+    assert.match(
+      problem({ BROKER_USERNAME: 'cf-broker-admin', BROKER_PASSWORD: 'CF_Broker_Admin_2026' }, needs),
+      /the user name/,
+    );
   });
 
   it('accepts 12 characters and more that are not a default', () => {
@@ -96,9 +146,16 @@ describe('password strength and the generated broker password', () => {
     const generate = () => 'generated-Zx81-aa9K-q';
     for (const HOST of ['127.0.0.1', 'localhost', '::1']) {
       const c = loadConfig({ HOST }, { ...needs, generateBrokerPassword: generate });
-      assert.deepEqual([c.brokerUsername, c.brokerPassword, c.generatedBrokerPassword, c.host], ['admin', 'generated-Zx81-aa9K-q', true, HOST]);
+      assert.deepEqual(
+        [c.brokerUsername, c.brokerPassword, c.generatedBrokerPassword, c.host],
+        ['admin', 'generated-Zx81-aa9K-q', true, HOST],
+      );
     }
-    assert.equal(loadConfig({ HOST: '127.0.0.1', BROKER_USERNAME: 'me' }, { ...needs, generateBrokerPassword: generate }).brokerUsername, 'me');
+    assert.equal(
+      loadConfig({ HOST: '127.0.0.1', BROKER_USERNAME: 'me' }, { ...needs, generateBrokerPassword: generate })
+        .brokerUsername,
+      'me',
+    );
     const set = loadConfig({ HOST: '127.0.0.1', ...BROKER }, { ...needs, generateBrokerPassword: generate });
     assert.deepEqual([set.brokerPassword, set.generatedBrokerPassword], [BROKER.BROKER_PASSWORD, false]);
     for (const env of [{}, { HOST: '0.0.0.0' }, { HOST: '10.0.0.5' }] as Array<Record<string, string>>) {

@@ -11,7 +11,8 @@ describe('alerting rules (promtool) ' + INTEGRATION, function () {
   this.timeout(60_000);
   before(function () {
     if (existsSync(PROMTOOL)) return;
-    if (process.env.CI === 'true') throw new Error(`${PROMTOOL} is missing: .ci/run must install the Debian prometheus package`);
+    if (process.env.CI === 'true')
+      throw new Error(`${PROMTOOL} is missing: .ci/run must install the Debian prometheus package`);
     console.log(`    skipping: ${PROMTOOL} not installed (apt-get install --no-install-recommends prometheus)`);
     this.skip();
   });
@@ -27,7 +28,7 @@ describe('alerting rules (promtool) ' + INTEGRATION, function () {
     assert.match(r.stdout, /SUCCESS/);
   });
 
-  it('select the platform\'s series by its job names, which apps cannot take (deploy/prometheus/prometheus.yml)', () => {
+  it("select the platform's series by its job names, which apps cannot take (deploy/prometheus/prometheus.yml)", () => {
     // A selector by metric name alone also matches an app exporting that name: it could silence
     // or raise the alert. Every platform metric must be narrowed to a platform job; up (app
     // targets) to app targets, which have org and space and no platform job.
@@ -39,7 +40,8 @@ describe('alerting rules (promtool) ' + INTEGRATION, function () {
       const selectors = [...expr.matchAll(/\b(cf_app_discovery_\w+|prometheus_\w+|up)\b(\{[^}]*\})?/g)];
       assert.ok(selectors.length > 0, expr);
       for (const [all, name, matchers = ''] of selectors) {
-        if (name === 'up' && /org!=""/.test(matchers)) assert.match(matchers, /job!~"cf-app-discovery\(-\.\*\)\?\|cf-apps\|prometheus"/, all);
+        if (name === 'up' && /org!=""/.test(matchers))
+          assert.match(matchers, /job!~"cf-app-discovery\(-\.\*\)\?\|cf-apps\|prometheus"/, all);
         else assert.match(matchers, platformJob, `${all} in: ${expr.trim()}`);
       }
     }
@@ -51,10 +53,21 @@ describe('alerting rules (promtool) ' + INTEGRATION, function () {
     assert.match(r.stdout, /SUCCESS: .*prometheus\.yml is valid/);
     const config = readFileSync(join(DIR, 'prometheus.yml'), 'utf8');
     const cfApps = /# >>> cf-apps job[\s\S]*?# <<< cf-apps job/.exec(config)?.[0] ?? '';
-    for (const limit of ['sample_limit', 'label_limit', 'label_name_length_limit', 'label_value_length_limit', 'body_size_limit']) {
+    for (const limit of [
+      'sample_limit',
+      'label_limit',
+      'label_name_length_limit',
+      'label_value_length_limit',
+      'body_size_limit',
+    ]) {
       assert.match(cfApps, new RegExp(`^\\s+${limit}: \\S+`, 'm'), `the cf-apps job sets ${limit}`);
     }
-    for (const job of ['prometheus', 'cf-app-discovery-sidecar', 'cf-app-discovery-broker', 'cf-app-discovery-updater']) {
+    for (const job of [
+      'prometheus',
+      'cf-app-discovery-sidecar',
+      'cf-app-discovery-broker',
+      'cf-app-discovery-updater',
+    ]) {
       assert.match(config, new RegExp(`^\\s+- job_name: ${job}$`, 'm'), `a ${job} job for the alerts`);
     }
   });
@@ -67,6 +80,7 @@ describe('alerting rules (promtool) ' + INTEGRATION, function () {
     const alerts = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
     assert.ok(alerts.length >= 7);
     for (const a of alerts) assert.match(tests, new RegExp(`alertname: ${a}\\n`), `${a} has no unit test`);
-    for (const m of rules.matchAll(/runbook: docs\/runbook\.md#(\S+)/g)) assert.ok(anchors.has(m[1]), `runbook section #${m[1]} missing`);
+    for (const m of rules.matchAll(/runbook: docs\/runbook\.md#(\S+)/g))
+      assert.ok(anchors.has(m[1]), `runbook section #${m[1]} missing`);
   });
 });

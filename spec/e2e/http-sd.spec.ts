@@ -18,12 +18,23 @@ describe('end to end: Prometheus http_sd_configs on the broker ' + INTEGRATION, 
     server = h.app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as AddressInfo).port;
-    prom = await startPrometheus({
-      scrapeConfigs: [{
-        job_name: 'cf-apps',
-        http_sd_configs: [{ url: `http://127.0.0.1:${port}/targets`, refresh_interval: '2s', basic_auth: { username: BROKER_USER, password: BROKER_PASS } }],
-      }],
-    }, this);
+    prom = await startPrometheus(
+      {
+        scrapeConfigs: [
+          {
+            job_name: 'cf-apps',
+            http_sd_configs: [
+              {
+                url: `http://127.0.0.1:${port}/targets`,
+                refresh_interval: '2s',
+                basic_auth: { username: BROKER_USER, password: BROKER_PASS },
+              },
+            ],
+          },
+        ],
+      },
+      this,
+    );
   });
   after(async () => {
     await prom?.stop();
@@ -35,7 +46,11 @@ describe('end to end: Prometheus http_sd_configs on the broker ' + INTEGRATION, 
     const space = h.cc.addSpace(h.cc.addOrg('http-sd-org').guid, 'prod');
     h.cc.grantSpaceRole(CF_USER, space.guid);
     const app = h.cc.addApp({ name: 'catalogue', spaceGuid: space.guid, instances: 2 });
-    h.cc.mapRoute(h.cc.addRoute({ host: 'catalogue', domainGuid: h.cc.addDomain('apps.example.com').guid, spaceGuid: space.guid }).guid, app.guid);
+    h.cc.mapRoute(
+      h.cc.addRoute({ host: 'catalogue', domainGuid: h.cc.addDomain('apps.example.com').guid, spaceGuid: space.guid })
+        .guid,
+      app.guid,
+    );
     const p = asPlatform(h.http);
     await p.put('/v2/service_instances/sd1', provisionBody(h.catalog)).expect(201);
     await p.put('/v2/service_instances/sd1/service_bindings/sdb1', bindBody(h.catalog, app.guid)).expect(201);
@@ -47,9 +62,14 @@ describe('end to end: Prometheus http_sd_configs on the broker ' + INTEGRATION, 
     assert.deepEqual(found.map((t) => t.labels.instance).sort(), [`${app.guid}:0`, `${app.guid}:1`]);
     assert.equal(found[0].labels.org, 'http-sd-org');
     const d = found[0].discoveredLabels;
-    assert.deepEqual([d.__address__, d.__metrics_path__, d.__param_cf_app_guid], ['catalogue.apps.example.com', '/metrics', app.guid]);
+    assert.deepEqual(
+      [d.__address__, d.__metrics_path__, d.__param_cf_app_guid],
+      ['catalogue.apps.example.com', '/metrics', app.guid],
+    );
 
     await p.delete(`/v2/service_instances/sd1/service_bindings/sdb1?${deleteQuery(h.catalog)}`).expect(200);
-    await prom.waitFor(async () => ((await prom.targets()).some((x) => x.labels.job === 'catalogue') ? undefined : true));
+    await prom.waitFor(async () =>
+      (await prom.targets()).some((x) => x.labels.job === 'catalogue') ? undefined : true,
+    );
   });
 });

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { NginxProxy, startNginxProxy } from '../support/nginx';
-import { ArrivedRequest, parseArrived, RawResponse, RawUpstream, sendRaw, startRawUpstream, UPSTREAM_BODY } from '../support/raw-http';
+import {
+  ArrivedRequest,
+  parseArrived,
+  RawResponse,
+  RawUpstream,
+  sendRaw,
+  startRawUpstream,
+  UPSTREAM_BODY,
+} from '../support/raw-http';
 import { waitFor } from '../support/real-component';
 import { INTEGRATION } from '../support/integration';
 
@@ -38,10 +46,16 @@ const CLIENT_HEADERS = [
  * with repeated slashes merged. Every other path of the property's alphabet must be forwarded.
  */
 function nginxRefuses(path: string): boolean {
-  const decoded = Buffer.from(path.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  const decoded = Buffer.from(
+    path.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  );
   if (decoded.includes(0)) return true;
   let depth = 0;
-  for (const segment of decoded.toString('latin1').split('/').filter((s) => s !== '')) {
+  for (const segment of decoded
+    .toString('latin1')
+    .split('/')
+    .filter((s) => s !== '')) {
     if (segment === '..') {
       if (depth === 0) return true;
       depth--;
@@ -74,7 +88,10 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
 
   before(async function () {
     upstream = await startRawUpstream();
-    proxy = await startNginxProxy({ appDomainsRegex: '^([a-z0-9-]+\\.)*apps\\.test$', dns: { '*.apps.test': '127.0.0.1' } }, this);
+    proxy = await startNginxProxy(
+      { appDomainsRegex: '^([a-z0-9-]+\\.)*apps\\.test$', dns: { '*.apps.test': '127.0.0.1' } },
+      this,
+    );
     host = `app.apps.test:${upstream.port}`;
   });
 
@@ -97,12 +114,19 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
     const response = await sendRaw(proxy.port, bytes);
     // A forwarded request's connection exists before its answer can reach the client.
     const conns = upstream.connections.slice(before);
-    await waitFor(async () => (conns.every((c) => c.closed) ? true : undefined), 10_000, 'upstream connections to close');
+    await waitFor(
+      async () => (conns.every((c) => c.closed) ? true : undefined),
+      10_000,
+      'upstream connections to close',
+    );
     return { response, arrived: conns.map((c) => c.bytes) };
   }
 
   /** The request reached the upstream exactly once, and the client got the upstream's answer. */
-  async function forwarded(bytes: string | Buffer, status = 200): Promise<{ response: RawResponse; request: ArrivedRequest }> {
+  async function forwarded(
+    bytes: string | Buffer,
+    status = 200,
+  ): Promise<{ response: RawResponse; request: ArrivedRequest }> {
     const { response, arrived } = await exchange(bytes);
     assert.equal(arrived.length, 1, `one upstream connection for ${JSON.stringify(bytes.toString())}`);
     assert.equal(response.status, status, response.body);
@@ -112,8 +136,16 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
   /** The proxy answered `status` itself and opened no upstream connection. */
   async function refused(bytes: string | Buffer, status: number): Promise<RawResponse> {
     const { response, arrived } = await exchange(bytes);
-    assert.equal(response.status, status, `${JSON.stringify(bytes.toString('latin1'))} -> ${response.status} ${response.body}`);
-    assert.deepEqual(arrived.map((b) => b.toString('latin1')), [], `nothing sent upstream for ${JSON.stringify(bytes.toString('latin1'))}`);
+    assert.equal(
+      response.status,
+      status,
+      `${JSON.stringify(bytes.toString('latin1'))} -> ${response.status} ${response.body}`,
+    );
+    assert.deepEqual(
+      arrived.map((b) => b.toString('latin1')),
+      [],
+      `nothing sent upstream for ${JSON.stringify(bytes.toString('latin1'))}`,
+    );
     return response;
   }
 
@@ -125,10 +157,10 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
   }
 
   describe('the path', () => {
-    it('a scrape: the path as sent without the cf_app_* parameters; the proxy\'s X-CF-APP-INSTANCE and Authorization and Prometheus\' own headers, nothing else', async () => {
+    it("a scrape: the path as sent without the cf_app_* parameters; the proxy's X-CF-APP-INSTANCE and Authorization and Prometheus' own headers, nothing else", async () => {
       const { response, request } = await forwarded(raw({ path: '/metrics', headers: PROMETHEUS_HEADERS }));
       assertArrived(request, 'GET /metrics HTTP/1.1', [...proxyHeaders(), ...PROMETHEUS_HEADERS]);
-      assert.equal(response.body, UPSTREAM_BODY, 'the app\'s answer reaches the client');
+      assert.equal(response.body, UPSTREAM_BODY, "the app's answer reaches the client");
     });
 
     it('percent-encoded CR LF stays encoded: no injected header line, no second request', async () => {
@@ -178,7 +210,8 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
       ];
       for (const path of paths) await refused(raw({ path }), 400);
       // A raw space, TAB or CR on the request line: nginx refuses the request line itself.
-      for (const path of ['/metrics HTTP/1.1', '/metrics\tx', '/metrics\rX-Injected: yes']) await refused(raw({ path }), 400);
+      for (const path of ['/metrics HTTP/1.1', '/metrics\tx', '/metrics\rX-Injected: yes'])
+        await refused(raw({ path }), 400);
     });
   });
 
@@ -186,39 +219,80 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
     it('answers 405 with Allow: GET, HEAD to every other method, body or not, and sends nothing', async () => {
       const body = '{"state":"STOPPED"}';
       for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'PROPFIND', 'PURGE']) {
-        const withBody = await refused(raw({ method, path: '/v3/apps/x', headers: ['Content-Type: application/json', `Content-Length: ${body.length}`], body }), 405);
+        const withBody = await refused(
+          raw({
+            method,
+            path: '/v3/apps/x',
+            headers: ['Content-Type: application/json', `Content-Length: ${body.length}`],
+            body,
+          }),
+          405,
+        );
         assert.equal(withBody.headers.allow, 'GET, HEAD');
-        await refused(raw({ method, path: '/v3/apps/x', headers: ['Transfer-Encoding: chunked'], body: `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n` }), 405);
-        await refused(raw({ method, path: '/v3/apps/x', headers: ['Expect: 100-continue', `Content-Length: ${body.length}`], body }), 405);
+        await refused(
+          raw({
+            method,
+            path: '/v3/apps/x',
+            headers: ['Transfer-Encoding: chunked'],
+            body: `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+          }),
+          405,
+        );
+        await refused(
+          raw({
+            method,
+            path: '/v3/apps/x',
+            headers: ['Expect: 100-continue', `Content-Length: ${body.length}`],
+            body,
+          }),
+          405,
+        );
         await refused(raw({ method, path: '/v3/apps/x' }), 405);
       }
-      assert.match(await proxy.accessLog(), /"PUT http:\/\/app\.apps\.test:\d+\/v3\/apps\/x\?[^"]*" host="[^"]+" 405 .* forward=0 .*upstream=- /);
+      assert.match(
+        await proxy.accessLog(),
+        /"PUT http:\/\/app\.apps\.test:\d+\/v3\/apps\/x\?[^"]*" host="[^"]+" 405 .* forward=0 .*upstream=- /,
+      );
     });
 
-    it('forwards HEAD as HEAD: the app\'s headers come back, no body', async () => {
-      const { response, request } = await forwarded(raw({ method: 'HEAD', path: '/metrics', headers: PROMETHEUS_HEADERS }));
+    it("forwards HEAD as HEAD: the app's headers come back, no body", async () => {
+      const { response, request } = await forwarded(
+        raw({ method: 'HEAD', path: '/metrics', headers: PROMETHEUS_HEADERS }),
+      );
       assertArrived(request, 'HEAD /metrics HTTP/1.1', [...proxyHeaders(), ...PROMETHEUS_HEADERS]);
       assert.equal(response.headers['content-length'], String(UPSTREAM_BODY.length));
       assert.equal(response.body, '');
     });
 
-    it('never forwards a GET\'s body, nor its Content-Length or Transfer-Encoding (a body cannot become a second request)', async () => {
+    it("never forwards a GET's body, nor its Content-Length or Transfer-Encoding (a body cannot become a second request)", async () => {
       const smuggled = `GET http://api.system.example.com/v2/info HTTP/1.1\r\nHost: api.system.example.com\r\n\r\n`;
-      const withLength = await forwarded(raw({ path: '/metrics', headers: [`Content-Length: ${smuggled.length}`], body: smuggled }));
+      const withLength = await forwarded(
+        raw({ path: '/metrics', headers: [`Content-Length: ${smuggled.length}`], body: smuggled }),
+      );
       assertArrived(withLength.request, 'GET /metrics HTTP/1.1', proxyHeaders());
-      const chunked = await forwarded(raw({ path: '/metrics', headers: ['Transfer-Encoding: chunked'], body: `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n` }));
+      const chunked = await forwarded(
+        raw({
+          path: '/metrics',
+          headers: ['Transfer-Encoding: chunked'],
+          body: `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+        }),
+      );
       assertArrived(chunked.request, 'GET /metrics HTTP/1.1', proxyHeaders());
     });
   });
 
   describe('headers', () => {
-    it('passes none of a client\'s own headers: its Authorization, Cookie, X-Forwarded-For, X-CF-APP-INSTANCE... never reach the app', async () => {
-      const { request } = await forwarded(raw({ path: '/metrics', headers: [...PROMETHEUS_HEADERS, ...CLIENT_HEADERS] }));
+    it("passes none of a client's own headers: its Authorization, Cookie, X-Forwarded-For, X-CF-APP-INSTANCE... never reach the app", async () => {
+      const { request } = await forwarded(
+        raw({ path: '/metrics', headers: [...PROMETHEUS_HEADERS, ...CLIENT_HEADERS] }),
+      );
       assertArrived(request, 'GET /metrics HTTP/1.1', [...proxyHeaders(), ...PROMETHEUS_HEADERS]);
     });
 
-    it('without cf_app_* parameters the proxy sends no Authorization or X-CF-APP-INSTANCE, and not the client\'s either', async () => {
-      const { request } = await forwarded(raw({ path: '/metrics', query: '?cf_app_scheme=http', headers: CLIENT_HEADERS }));
+    it("without cf_app_* parameters the proxy sends no Authorization or X-CF-APP-INSTANCE, and not the client's either", async () => {
+      const { request } = await forwarded(
+        raw({ path: '/metrics', query: '?cf_app_scheme=http', headers: CLIENT_HEADERS }),
+      );
       assertArrived(request, 'GET /metrics HTTP/1.1', [`Host: ${host}`]);
     });
 
@@ -230,7 +304,8 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
   it('property: any percent-encoded path arrives exactly as sent, or is refused (400) with nothing sent', async function () {
     this.timeout(120_000);
     const RAW = "abcXYZ019-._~!$&'()*+,;=:@/";
-    const hex = (b: number, lower: boolean) => `%${b.toString(16).padStart(2, '0')[lower ? 'toLowerCase' : 'toUpperCase']()}`;
+    const hex = (b: number, lower: boolean) =>
+      `%${b.toString(16).padStart(2, '0')[lower ? 'toLowerCase' : 'toUpperCase']()}`;
     const piece = fc.oneof(
       fc.constantFrom(...RAW.split('')),
       fc.tuple(fc.integer({ min: 0, max: 255 }), fc.boolean()).map(([b, lower]) => hex(b, lower)),
@@ -238,20 +313,23 @@ describe('nginx forward proxy (deploy/): exactly what reaches the app ' + INTEGR
     );
     let sent = 0;
     let passed = 0;
-    await fc.assert(fc.asyncProperty(fc.array(piece, { maxLength: 40 }), async (pieces) => {
-      const path = `/${pieces.join('')}`;
-      const { response, arrived } = await exchange(raw({ path }));
-      sent++;
-      if (nginxRefuses(path)) {
-        assert.equal(response.status, 400, `${path}: ${response.body}`);
-        assert.deepEqual(arrived, [], `nothing sent upstream for ${path}`);
-        return;
-      }
-      assert.equal(response.status, 200, `${path}: ${response.body}`);
-      assert.equal(arrived.length, 1);
-      assertArrived(parseArrived(arrived[0]), `GET ${path} HTTP/1.1`, proxyHeaders());
-      passed++;
-    }), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), async (pieces) => {
+        const path = `/${pieces.join('')}`;
+        const { response, arrived } = await exchange(raw({ path }));
+        sent++;
+        if (nginxRefuses(path)) {
+          assert.equal(response.status, 400, `${path}: ${response.body}`);
+          assert.deepEqual(arrived, [], `nothing sent upstream for ${path}`);
+          return;
+        }
+        assert.equal(response.status, 200, `${path}: ${response.body}`);
+        assert.equal(arrived.length, 1);
+        assertArrived(parseArrived(arrived[0]), `GET ${path} HTTP/1.1`, proxyHeaders());
+        passed++;
+      }),
+      { numRuns: 300 },
+    );
     console.log(`      ${sent} random paths: ${passed} forwarded exactly, ${sent - passed} refused (400)`);
   });
 });

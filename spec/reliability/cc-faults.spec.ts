@@ -30,15 +30,45 @@ interface Fault {
 }
 
 const FAULTS: Fault[] = [
-  { name: 'a CC slower than the client timeout', inject: (st) => st.cc.setLatency(CC_TIMEOUT_MS + 500), cause: /no answer within 1000 ms/, status: '0' },
-  { name: 'a 429 whose Retry-After is beyond the cap', inject: (st) => st.cc.injectFault({ match: '/v3/routes', status: 429, retryAfterSeconds: 60, times: Infinity }), cause: /rate-limiting us .*wait 60 s/, status: '429' },
-  { name: 'a 503', inject: (st) => st.cc.injectFault({ match: '/v3/processes', status: 503, times: Infinity }), cause: /answered GET \/v3\/processes.* with 503 CF-ServiceUnavailable/, status: '503' },
-  { name: 'a truncated page (pagination kept, one resource dropped)', inject: (st) => st.cc.injectTruncatedPage('/v3/apps', Infinity), cause: /returned \d+ of \d+ resources; treating it as incomplete/ },
-  { name: 'a body cut mid-JSON', inject: (st) => st.cc.injectFault({ match: '/v3/routes', kind: 'cut', times: Infinity }), cause: /GET \/v3\/routes.* answered 200 with a body that is not JSON/ },
+  {
+    name: 'a CC slower than the client timeout',
+    inject: (st) => st.cc.setLatency(CC_TIMEOUT_MS + 500),
+    cause: /no answer within 1000 ms/,
+    status: '0',
+  },
+  {
+    name: 'a 429 whose Retry-After is beyond the cap',
+    inject: (st) => st.cc.injectFault({ match: '/v3/routes', status: 429, retryAfterSeconds: 60, times: Infinity }),
+    cause: /rate-limiting us .*wait 60 s/,
+    status: '429',
+  },
+  {
+    name: 'a 503',
+    inject: (st) => st.cc.injectFault({ match: '/v3/processes', status: 503, times: Infinity }),
+    cause: /answered GET \/v3\/processes.* with 503 CF-ServiceUnavailable/,
+    status: '503',
+  },
+  {
+    name: 'a truncated page (pagination kept, one resource dropped)',
+    inject: (st) => st.cc.injectTruncatedPage('/v3/apps', Infinity),
+    cause: /returned \d+ of \d+ resources; treating it as incomplete/,
+  },
+  {
+    name: 'a body cut mid-JSON',
+    inject: (st) => st.cc.injectFault({ match: '/v3/routes', kind: 'cut', times: Infinity }),
+    cause: /GET \/v3\/routes.* answered 200 with a body that is not JSON/,
+  },
   {
     name: 'garbage: a 200 that is not JSON',
     // A status fault with a body: the emulator answers it verbatim, so no new fault kind is needed.
-    inject: (st) => st.cc.injectFault({ match: '/v3/processes', status: 200, body: '<html><body>Welcome to nginx!</body></html>', contentType: 'text/html', times: Infinity }),
+    inject: (st) =>
+      st.cc.injectFault({
+        match: '/v3/processes',
+        status: 200,
+        body: '<html><body>Welcome to nginx!</body></html>',
+        contentType: 'text/html',
+        times: Infinity,
+      }),
     cause: /GET \/v3\/processes.* answered 200 with a body that is not JSON: "<html>/,
   },
 ];
@@ -58,12 +88,23 @@ describe('reliability: Cloud Controller faults during a reconcile on the s3 stor
     await st.bind(INSTANCE, bindingId, app.guid).expect(201);
     return { app, bindingId };
   }
-  const targetsOf = async (bindingId: string) => JSON.parse((await st.direct.get(`active/${bindingId}.json`))?.body ?? 'null') as unknown[] | null;
+  const targetsOf = async (bindingId: string) =>
+    JSON.parse((await st.direct.get(`active/${bindingId}.json`))?.body ?? 'null') as unknown[] | null;
   /** A warm updater (token, record cache) with its own metrics and log, as a long-running process has. */
   async function warmUpdater() {
     metrics = new AppMetrics();
     log = captureLogger();
-    const r = st.reconciler({ cc: st.ccClient({ logger: log.logger, timeoutMs: CC_TIMEOUT_MS, retries: 1, maxRetryAfterMs: MAX_RETRY_AFTER_MS, onRequest: metrics.onCcRequest }), metrics, logger: log.logger });
+    const r = st.reconciler({
+      cc: st.ccClient({
+        logger: log.logger,
+        timeoutMs: CC_TIMEOUT_MS,
+        retries: 1,
+        maxRetryAfterMs: MAX_RETRY_AFTER_MS,
+        onRequest: metrics.onCcRequest,
+      }),
+      metrics,
+      logger: log.logger,
+    });
     assert.ok((await r.run()).ok);
     return r;
   }
@@ -103,7 +144,11 @@ describe('reliability: Cloud Controller faults during a reconcile on the s3 stor
       assert.deepEqual(await st.bucketDump(), before);
 
       assert.match(await metricText('cf_app_discovery_reconcile_runs_total'), /outcome="failure"} 1/);
-      if (fault.status) assert.match(await metricText('cf_app_discovery_cc_requests_total'), new RegExp(`status="${fault.status}"} [1-9]`));
+      if (fault.status)
+        assert.match(
+          await metricText('cf_app_discovery_cc_requests_total'),
+          new RegExp(`status="${fault.status}"} [1-9]`),
+        );
       const failed = log.lines.find((l) => l.level === 'error' && /reconcile failed/.test(String(l.msg)));
       assert.match(String(failed?.err), fault.cause, 'the error log line names the cause');
     });
@@ -117,6 +162,9 @@ describe('reliability: Cloud Controller faults during a reconcile on the s3 stor
     assert.equal((await targetsOf(pending.bindingId))?.length, 5);
     assert.match(await metricText('cf_app_discovery_reconcile_runs_total'), /outcome="success"} 2/);
     assert.match(await metricText('cf_app_discovery_cc_requests_total'), /status="429"} 1/);
-    assert.ok(log.lines.some((l) => l.level === 'warn' && /rate limit: waiting as asked/.test(String(l.msg))), 'the wait is logged');
+    assert.ok(
+      log.lines.some((l) => l.level === 'warn' && /rate limit: waiting as asked/.test(String(l.msg))),
+      'the wait is logged',
+    );
   });
 });

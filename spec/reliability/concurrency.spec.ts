@@ -5,9 +5,27 @@ import { CloudControllerClient } from '../../shared/cc';
 import { silentLogger } from '../../shared/logger';
 import { inParallel } from '../../shared/parallel';
 import { Reconciler, RunSummary } from '../../updater/reconciler';
-import { BROKER_PASS, BROKER_USER, BrokerHarness, CF_PASS, CF_USER, startBrokerHarness, StoreKind } from '../support/broker-harness';
+import {
+  BROKER_PASS,
+  BROKER_USER,
+  BrokerHarness,
+  CF_PASS,
+  CF_USER,
+  startBrokerHarness,
+  StoreKind,
+} from '../support/broker-harness';
 import { asPlatform, bindBody, deleteQuery, provisionBody } from '../support/osb-client';
-import { Answered, BindParams, BindRequest, expectedGroups, Group, ModelApp, prng, requestKey, resolve } from './support/race-model';
+import {
+  Answered,
+  BindParams,
+  BindRequest,
+  expectedGroups,
+  Group,
+  ModelApp,
+  prng,
+  requestKey,
+  resolve,
+} from './support/race-model';
 import { INTEGRATION } from '../support/integration';
 
 /*
@@ -55,11 +73,20 @@ const PUBLIC_DOMAIN = 'apps.example.com';
 const INTERNAL_DOMAIN = 'apps.internal';
 
 type Step =
-  | { kind: 'bind'; id: string; request: BindRequest; after?: number; why: 'fresh' | 'repeat' | 'conflict' | 'self-race' }
+  | {
+      kind: 'bind';
+      id: string;
+      request: BindRequest;
+      after?: number;
+      why: 'fresh' | 'repeat' | 'conflict' | 'self-race';
+    }
   | { kind: 'unbind'; id: string; after?: number; why: 'earlier' | 'self-race' | 'unknown' }
   | { kind: 'cc'; app: number; change: 'stop' | 'start' | number };
 
-interface World { apps: ModelApp[]; /** Apps the race changes in the CC: their bind answers may describe either state. */ volatile: Set<number> }
+interface World {
+  apps: ModelApp[];
+  /** Apps the race changes in the CC: their bind answers may describe either state. */ volatile: Set<number>;
+}
 
 // ---------------------------------------------------------------- the world and the operation mix
 
@@ -73,7 +100,17 @@ function buildWorld(h: BrokerHarness, seed: number): World {
   const apps: ModelApp[] = [];
   const volatile = new Set<number>();
   for (let i = 0; i < APPS; i++) {
-    const kind = rnd.pick(['public', 'public', 'public', 'public', 'stopped', 'internal-only', 'internal-only', 'zero', 'no-route'] as const);
+    const kind = rnd.pick([
+      'public',
+      'public',
+      'public',
+      'public',
+      'stopped',
+      'internal-only',
+      'internal-only',
+      'zero',
+      'no-route',
+    ] as const);
     const space = rnd.int(2);
     const name = i % 7 === 3 ? `shop-${i}-venerable` : `app-${i}`;
     const started = kind !== 'stopped';
@@ -82,7 +119,12 @@ function buildWorld(h: BrokerHarness, seed: number): World {
     const model: ModelApp = { guid: app.guid, name, org: ORG, space: SPACES[space], started, instances };
     if (kind === 'internal-only' || (kind === 'public' && rnd.chance(0.3))) {
       // Internal routes are never used, not even when listed first.
-      const internal = h.cc.addRoute({ host: `i${i}`, domainGuid: internalDomain, spaceGuid: spaceGuids[space], path: '/metrics' });
+      const internal = h.cc.addRoute({
+        host: `i${i}`,
+        domainGuid: internalDomain,
+        spaceGuid: spaceGuids[space],
+        path: '/metrics',
+      });
       h.cc.mapRoute(internal.guid, app.guid);
     }
     if (kind === 'public' || kind === 'stopped' || kind === 'zero') {
@@ -105,11 +147,16 @@ function planSteps(world: World, seed: number, ops: number, tag: string): Step[]
   const volatile = [...world.volatile];
   // Half the fresh binds go to the apps the race changes, so each change there makes the
   // reconcilers rewrite many files while unbinds of those very bindings arrive.
-  const freshApp = () => (volatile.length > 0 && rnd.chance(0.5) ? world.apps[rnd.pick(volatile)] : rnd.pick(world.apps));
-  const freshRequest = (): BindRequest => ({ appGuid: freshApp().guid, params: rnd.chance(0.3) ? { path: '/prom' } : {} });
+  const freshApp = () =>
+    volatile.length > 0 && rnd.chance(0.5) ? world.apps[rnd.pick(volatile)] : rnd.pick(world.apps);
+  const freshRequest = (): BindRequest => ({
+    appGuid: freshApp().guid,
+    params: rnd.chance(0.3) ? { path: '/prom' } : {},
+  });
   // Half the unbinds of earlier bindings go to apps the race changes: those are the bindings
   // a reconcile is busy rewriting when the unbind arrives.
-  const onVolatile = () => binds.filter((i) => world.volatile.has(world.apps.findIndex((a) => a.guid === bindOf(i).request.appGuid)));
+  const onVolatile = () =>
+    binds.filter((i) => world.volatile.has(world.apps.findIndex((a) => a.guid === bindOf(i).request.appGuid)));
   const earlierBind = () => binds[rnd.int(binds.length)];
   const earlierBindForUnbind = () => {
     const candidates = rnd.chance(0.5) ? onVolatile() : [];
@@ -119,7 +166,7 @@ function planSteps(world: World, seed: number, ops: number, tag: string): Step[]
   const bindOf = (i: number) => steps[i] as Extract<Step, { kind: 'bind' }>;
   while (steps.length < ops) {
     const r = rnd.next();
-    if (r < 0.30 || binds.length === 0) {
+    if (r < 0.3 || binds.length === 0) {
       binds.push(steps.length);
       steps.push({ kind: 'bind', id: `${tag}-b${++ids}`, request: freshRequest(), why: 'fresh' });
     } else if (r < 0.45) {
@@ -129,7 +176,7 @@ function planSteps(world: World, seed: number, ops: number, tag: string): Step[]
     } else if (r < 0.52) {
       // Unbind a binding whose bind may still be in flight.
       steps.push({ kind: 'unbind', id: bindOf(recentBind()).id, why: 'self-race' });
-    } else if (r < 0.60) {
+    } else if (r < 0.6) {
       // A fresh id whose bind, unbind and sometimes a second identical bind are all in flight at once.
       const id = `${tag}-b${++ids}`;
       const request = freshRequest();
@@ -146,7 +193,10 @@ function planSteps(world: World, seed: number, ops: number, tag: string): Step[]
       const was = bindOf(b).request;
       const request: BindRequest = rnd.chance(0.5)
         ? { appGuid: was.appGuid, params: was.params.path ? {} : { path: '/prom' } }
-        : { appGuid: world.apps[(world.apps.findIndex((a) => a.guid === was.appGuid) + 1) % world.apps.length].guid, params: was.params };
+        : {
+            appGuid: world.apps[(world.apps.findIndex((a) => a.guid === was.appGuid) + 1) % world.apps.length].guid,
+            params: was.params,
+          };
       steps.push({ kind: 'bind', id: bindOf(b).id, request, after: b, why: 'conflict' });
     } else if (r < 0.78) {
       steps.push({ kind: 'unbind', id: `${tag}-ghost${++ids}`, why: 'unknown' });
@@ -168,7 +218,10 @@ function planSteps(world: World, seed: number, ops: number, tag: string): Step[]
 
 // ---------------------------------------------------------------- checks
 
-interface Expectation { bound: Map<string, BindRequest>; active: Map<string, Group[]> }
+interface Expectation {
+  bound: Map<string, BindRequest>;
+  active: Map<string, Group[]>;
+}
 
 function expectFromAnswers(answers: Answered[], world: World, records: Map<string, BindRequest>): Expectation {
   const byId = new Map<string, Answered[]>();
@@ -177,20 +230,35 @@ function expectFromAnswers(answers: Answered[], world: World, records: Map<strin
   const requests = new Map(answers.filter((a) => a.request).map((a) => [requestKey(a.request!), a.request!]));
   for (const [id, list] of byId) {
     const { finals } = resolve(list);
-    const describe = () => list.map((a) => `#${a.step} ${a.kind}${a.request ? ` ${requestKey(a.request)}` : ''} sent@${a.sentAt} answered@${a.answeredAt} -> ${a.status}`).join('\n  ');
-    assert.ok(finals.length > 0, `binding ${id}: no serial order of its requests explains the answers:\n  ${describe()}`);
+    const describe = () =>
+      list
+        .map(
+          (a) =>
+            `#${a.step} ${a.kind}${a.request ? ` ${requestKey(a.request)}` : ''} sent@${a.sentAt} answered@${a.answeredAt} -> ${a.status}`,
+        )
+        .join('\n  ');
+    assert.ok(
+      finals.length > 0,
+      `binding ${id}: no serial order of its requests explains the answers:\n  ${describe()}`,
+    );
     let final = finals[0];
     if (finals.length > 1) {
       // Several orders explain the answers and end differently: the store may hold any of them.
       const actual = records.get(id);
       final = actual ? requestKey(actual) : undefined;
-      assert.ok(finals.includes(final), `binding ${id}: the store holds ${final}, but the answers allow only ${JSON.stringify(finals)}:\n  ${describe()}`);
+      assert.ok(
+        finals.includes(final),
+        `binding ${id}: the store holds ${final}, but the answers allow only ${JSON.stringify(finals)}:\n  ${describe()}`,
+      );
     }
     if (final !== undefined) bound.set(id, requests.get(final)!);
   }
   const active = new Map<string, Group[]>();
   for (const [id, request] of bound) {
-    const groups = expectedGroups(world.apps.find((a) => a.guid === request.appGuid)!, request.params);
+    const groups = expectedGroups(
+      world.apps.find((a) => a.guid === request.appGuid)!,
+      request.params,
+    );
     if (groups) active.set(id, groups);
   }
   return { bound, active };
@@ -229,10 +297,17 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
     // an unbind, hiding exactly the mistakes this race looks for.
     const direct = new Reconciler({
       store: h.store,
-      cc: new CloudControllerClient({ apiUrl: h.cc.url, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 5000, retries: 0, maxRetryAfterMs: 2000 }),
+      cc: new CloudControllerClient({
+        apiUrl: h.cc.url,
+        auth: { kind: 'password', username: CF_USER, password: CF_PASS },
+        timeoutMs: 5000,
+        retries: 0,
+        maxRetryAfterMs: 2000,
+      }),
       logger: silentLogger,
     });
-    const updateTargets = () => h.http.post('/update-targets').auth(BROKER_USER, BROKER_PASS).set('Accept', 'application/json');
+    const updateTargets = () =>
+      h.http.post('/update-targets').auth(BROKER_USER, BROKER_PASS).set('Accept', 'application/json');
 
     let racing = true;
     const directRuns: RunSummary[] = [];
@@ -265,17 +340,36 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
         if (step.kind === 'cc') {
           // The model follows the CC at the very moment it changes.
           const app = world.apps[step.app];
-          if (step.change === 'stop') { h.cc.stopApp(app.guid); app.started = false; }
-          else if (step.change === 'start') { h.cc.startApp(app.guid); app.started = true; }
-          else { h.cc.scale(app.guid, step.change); app.instances = step.change; }
+          if (step.change === 'stop') {
+            h.cc.stopApp(app.guid);
+            app.started = false;
+          } else if (step.change === 'start') {
+            h.cc.startApp(app.guid);
+            app.started = true;
+          } else {
+            h.cc.scale(app.guid, step.change);
+            app.instances = step.change;
+          }
           return;
         }
         const path = `/v2/service_instances/${instanceId}/service_bindings/${step.id}`;
         const sentAt = ++clock;
-        const res = step.kind === 'bind'
-          ? await p.put(path, bindBody(h.catalog, step.request.appGuid, step.request.params.path ? step.request.params : undefined))
-          : await p.delete(`${path}?${deleteQuery(h.catalog)}`);
-        answers.push({ step: i, bindingId: step.id, kind: step.kind, request: step.kind === 'bind' ? step.request : undefined, sentAt, answeredAt: ++clock, status: res.status });
+        const res =
+          step.kind === 'bind'
+            ? await p.put(
+                path,
+                bindBody(h.catalog, step.request.appGuid, step.request.params.path ? step.request.params : undefined),
+              )
+            : await p.delete(`${path}?${deleteQuery(h.catalog)}`);
+        answers.push({
+          step: i,
+          bindingId: step.id,
+          kind: step.kind,
+          request: step.kind === 'bind' ? step.request : undefined,
+          sentAt,
+          answeredAt: ++clock,
+          status: res.status,
+        });
         if (step.kind === 'bind' && res.status === 201) {
           const appIndex = world.apps.findIndex((a) => a.guid === step.request.appGuid);
           if (!world.volatile.has(appIndex)) {
@@ -283,7 +377,8 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
             const groups = expectedGroups(world.apps[appIndex], step.request.params);
             const want = groups ? { status: 'active', targets: groups.length } : { status: 'inactive', targets: 0 };
             const got = res.body?.credentials ?? {};
-            if (got.status !== want.status || got.targets !== want.targets) credentialProblems.push(`#${i} ${step.id}: ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+            if (got.status !== want.status || got.targets !== want.targets)
+              credentialProblems.push(`#${i} ${step.id}: ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
           }
         }
       } finally {
@@ -301,18 +396,35 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
 
     // Every answer is one the OSB spec allows for what was sent: no 5xx, and 409 only for ids
     // that were sent a conflicting body.
-    const conflicted = new Set(steps.filter((s) => s.kind === 'bind' && s.why === 'conflict').map((s) => (s as { id: string }).id));
+    const conflicted = new Set(
+      steps.filter((s) => s.kind === 'bind' && s.why === 'conflict').map((s) => (s as { id: string }).id),
+    );
     const unexpected = answers.filter((a) => {
       const step = steps[a.step];
       if (step.kind === 'unbind') return step.why === 'unknown' ? a.status !== 410 : ![200, 410].includes(a.status);
-      if (step.kind === 'bind') return conflicted.has(step.id) ? ![200, 201, 409].includes(a.status) : ![200, 201].includes(a.status);
+      if (step.kind === 'bind')
+        return conflicted.has(step.id) ? ![200, 201, 409].includes(a.status) : ![200, 201].includes(a.status);
       return true;
     });
-    assert.deepEqual(unexpected.map((a) => `#${a.step} ${a.kind} ${a.bindingId} (${(steps[a.step] as { why: string }).why}) -> ${a.status}`), [], 'answers outside the expected statuses');
+    assert.deepEqual(
+      unexpected.map(
+        (a) => `#${a.step} ${a.kind} ${a.bindingId} (${(steps[a.step] as { why: string }).why}) -> ${a.status}`,
+      ),
+      [],
+      'answers outside the expected statuses',
+    );
     assert.deepEqual(credentialProblems, [], 'bind credentials that do not describe the app');
     // Reconciles that raced the binds never fail: the CC answered every time.
-    assert.deepEqual(directRuns.filter((s) => !s.ok).map((s) => s.error), [], 'failed direct reconciles');
-    assert.deepEqual(brokerRuns.filter((r) => r.status !== 200 || !r.body.ok).map((r) => `${r.status} ${r.body.error}`), [], 'failed /update-targets');
+    assert.deepEqual(
+      directRuns.filter((s) => !s.ok).map((s) => s.error),
+      [],
+      'failed direct reconciles',
+    );
+    assert.deepEqual(
+      brokerRuns.filter((r) => r.status !== 200 || !r.body.ok).map((r) => `${r.status} ${r.body.error}`),
+      [],
+      'failed /update-targets',
+    );
     assert.ok(directRuns.length >= 1 && brokerRuns.length >= 1, 'both reconcilers ran during the race');
 
     // Every bind has been answered, so no file can belong to a bind in progress: a target
@@ -320,7 +432,9 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
     // (or that a reconcile wrote back after it). The reconciler would keep it for
     // leftoverGraceMs, so it is checked here, before any final reconcile could hide it.
     const afterRace = await h.dump();
-    const orphans = Object.keys(afterRace).filter((k) => k.startsWith('active/') && !(`bindings/${k.slice('active/'.length)}` in afterRace));
+    const orphans = Object.keys(afterRace).filter(
+      (k) => k.startsWith('active/') && !(`bindings/${k.slice('active/'.length)}` in afterRace),
+    );
     assert.deepEqual(orphans, [], 'target files without a binding record right after the race');
 
     // The CC is settled now: one final reconcile, as the scheduled updater would run it
@@ -334,7 +448,10 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
       if (!key.startsWith('bindings/')) continue;
       const r = JSON.parse(body) as { app_guid: string; instance_id: string; parameters?: BindParams };
       assert.equal(r.instance_id, instanceId, `${key}: instance`);
-      records.set(key.slice('bindings/'.length, -'.json'.length), { appGuid: r.app_guid, params: { ...(r.parameters ?? {}) } });
+      records.set(key.slice('bindings/'.length, -'.json'.length), {
+        appGuid: r.app_guid,
+        params: { ...(r.parameters ?? {}) },
+      });
     }
     const want = expectFromAnswers(answers, world, records);
 
@@ -348,20 +465,31 @@ async function race(kind: StoreKind, ops: number, seed: number): Promise<string>
     ].sort();
     assert.deepEqual(Object.keys(snapshot).sort(), wantKeys, 'store keys after the final reconcile');
     for (const [id, request] of want.bound) assert.deepEqual(records.get(id), request, `bindings/${id}.json`);
-    for (const [id, groups] of want.active) assert.deepEqual(JSON.parse(snapshot[`active/${id}.json`]), groups, `active/${id}.json`);
+    for (const [id, groups] of want.active)
+      assert.deepEqual(JSON.parse(snapshot[`active/${id}.json`]), groups, `active/${id}.json`);
     assert.deepEqual(await strayTempFiles(h), [], 'temp files left in the store directory');
 
     // Steady state: neither reconciler finds anything left to do.
     const again = (await updateTargets()).body as RunSummary;
-    assert.deepEqual({ ok: again.ok, written: again.written, removed: again.removed }, { ok: true, written: 0, removed: 0 }, 'a further /update-targets');
+    assert.deepEqual(
+      { ok: again.ok, written: again.written, removed: again.removed },
+      { ok: true, written: 0, removed: 0 },
+      'a further /update-targets',
+    );
     const againDirect = await direct.run();
-    assert.deepEqual({ ok: againDirect.ok, written: againDirect.written, removed: againDirect.removed }, { ok: true, written: 0, removed: 0 }, 'a further direct reconcile');
+    assert.deepEqual(
+      { ok: againDirect.ok, written: againDirect.written, removed: againDirect.removed },
+      { ok: true, written: 0, removed: 0 },
+      'a further direct reconcile',
+    );
     assert.deepEqual(await h.dump(), snapshot, 'the store after the further reconciles');
 
     const count = (f: (a: Answered) => boolean) => answers.filter(f).length;
-    return `${kind}: ${answers.length} OSB answers (binds 201:${count((a) => a.kind === 'bind' && a.status === 201)} 200:${count((a) => a.kind === 'bind' && a.status === 200)} 409:${count((a) => a.status === 409)}; `
-      + `unbinds 200:${count((a) => a.kind === 'unbind' && a.status === 200)} 410:${count((a) => a.status === 410)}), ${steps.length - answers.length} CC changes, `
-      + `${directRuns.length} direct + ${brokerRuns.length} /update-targets reconciles raced in ${raceMs} ms; ${want.bound.size} bound, ${want.active.size} target files`;
+    return (
+      `${kind}: ${answers.length} OSB answers (binds 201:${count((a) => a.kind === 'bind' && a.status === 201)} 200:${count((a) => a.kind === 'bind' && a.status === 200)} 409:${count((a) => a.status === 409)}; ` +
+      `unbinds 200:${count((a) => a.kind === 'unbind' && a.status === 200)} 410:${count((a) => a.status === 410)}), ${steps.length - answers.length} CC changes, ` +
+      `${directRuns.length} direct + ${brokerRuns.length} /update-targets reconciles raced in ${raceMs} ms; ${want.bound.size} bound, ${want.active.size} target files`
+    );
   } catch (err) {
     if (err instanceof Error) {
       // mocha prints the stack, which was taken with the original message: extend both.

@@ -21,7 +21,8 @@ type Groups = Array<{ targets: string[]; labels: Record<string, string> }>;
 /** The default leftover grace of the updater (120 s), passed by a little more. */
 const PAST_DEFAULT_GRACE_MS = 121_000;
 
-const bindPath = (instanceId: string, bindingId: string) => `/v2/service_instances/${instanceId}/service_bindings/${bindingId}`;
+const bindPath = (instanceId: string, bindingId: string) =>
+  `/v2/service_instances/${instanceId}/service_bindings/${bindingId}`;
 
 async function groupsIn(w: CrashWorld, bindingId: string): Promise<Groups | undefined> {
   const o = await w.store.get(`active/${bindingId}.json`);
@@ -31,7 +32,10 @@ async function groupsIn(w: CrashWorld, bindingId: string): Promise<Groups | unde
 /** CF's request fails without an answer: the broker died under it. */
 async function expectHangUp(request: PromiseLike<unknown>): Promise<void> {
   await assert.rejects(Promise.resolve(request), (err: NodeJS.ErrnoException) => {
-    assert.ok(err.code === 'ECONNRESET' || /socket hang up/.test(err.message), `expected a dropped connection, got ${err.code}: ${err.message}`);
+    assert.ok(
+      err.code === 'ECONNRESET' || /socket hang up/.test(err.message),
+      `expected a dropped connection, got ${err.code}: ${err.message}`,
+    );
     return true;
   });
 }
@@ -46,7 +50,9 @@ async function crashBindAfterTargetFile(w: CrashWorld, tag: string) {
   await w.provision(instanceId);
   const appGuid = w.addApp(2);
   const { child, platform } = await w.spawnBroker({ op: 'put', keyPrefix: 'active/' });
-  await expectHangUp(platform.put(`${bindPath(instanceId, bindingId)}?accepts_incomplete=true`, bindBody(w.catalog, appGuid)));
+  await expectHangUp(
+    platform.put(`${bindPath(instanceId, bindingId)}?accepts_incomplete=true`, bindBody(w.catalog, appGuid)),
+  );
   assert.deepEqual(await child.exited, { code: null, signal: 'SIGKILL' });
 
   assert.equal((await groupsIn(w, bindingId))?.length, 2, 'the target file reached the store before the crash');
@@ -60,7 +66,9 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
   for (const kind of ['fs', 's3'] as StoreKind[]) {
     describe(`broker killed between the target file and the binding record (${kind} store)`, () => {
       let w: CrashWorld;
-      beforeEach(async () => { w = await CrashWorld.start(kind); });
+      beforeEach(async () => {
+        w = await CrashWorld.start(kind);
+      });
       afterEach(async () => w?.stop());
 
       it('the next reconcile keeps the leftover during the grace period (a bind may be in progress) and removes it after', async () => {
@@ -75,8 +83,16 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
         const late = await w.reconciler({ now: () => Date.now() + PAST_DEFAULT_GRACE_MS }).run();
         assert.ok(late.ok, late.error);
         assert.equal(late.removed, 1);
-        assert.equal(await w.store.get(`active/${bindingId}.json`), undefined, 'the leftover is gone without anyone unbinding');
-        assert.notEqual((await w.store.get(ACTIVE_MARKER_KEY))?.etag, markerBefore, 'sidecars are told so they drop it too');
+        assert.equal(
+          await w.store.get(`active/${bindingId}.json`),
+          undefined,
+          'the leftover is gone without anyone unbinding',
+        );
+        assert.notEqual(
+          (await w.store.get(ACTIVE_MARKER_KEY))?.etag,
+          markerBefore,
+          'sidecars are told so they drop it too',
+        );
         assert.deepEqual(Object.keys(await w.dump('active/')), []);
         assert.deepEqual(Object.keys(await w.dump('bindings/')), []);
       });
@@ -85,7 +101,9 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
 
   describe('broker killed between the target file and the binding record, then CF orphan mitigation (fs store)', () => {
     let w: CrashWorld;
-    beforeEach(async () => { w = await CrashWorld.start('fs'); });
+    beforeEach(async () => {
+      w = await CrashWorld.start('fs');
+    });
     afterEach(async () => w?.stop());
 
     // Unbind of a binding without a record also deletes a leftover active/<binding>.json (still
@@ -95,7 +113,11 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
       const { platform } = await w.spawnBroker();
       const res = await platform.delete(`${bindPath(instanceId, bindingId)}?${deleteQuery(w.catalog)}`);
       assert.equal(res.status, 410, `unbind of a binding CF never got: ${res.status} ${JSON.stringify(res.body)}`);
-      assert.equal(await w.store.get(`active/${bindingId}.json`), undefined, 'CF\'s orphan mitigation removed the leftover target file');
+      assert.equal(
+        await w.store.get(`active/${bindingId}.json`),
+        undefined,
+        "CF's orphan mitigation removed the leftover target file",
+      );
       assert.equal(await w.store.get(`bindings/${bindingId}.json`), undefined);
       // And no reconcile brings it back, whatever the time.
       const s = await w.reconciler({ now: () => Date.now() + PAST_DEFAULT_GRACE_MS }).run();
@@ -106,7 +128,9 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
 
   describe('broker killed after the binding record, before the change marker (fs store)', () => {
     let w: CrashWorld;
-    beforeEach(async () => { w = await CrashWorld.start('fs'); });
+    beforeEach(async () => {
+      w = await CrashWorld.start('fs');
+    });
     afterEach(async () => w?.stop());
 
     it('CF retries the bind against a restarted broker and gets 200 active; a reconcile then changes nothing', async () => {
@@ -148,7 +172,9 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
 
   describe('updater killed mid-run (fs store)', () => {
     let w: CrashWorld;
-    beforeEach(async () => { w = await CrashWorld.start('fs'); });
+    beforeEach(async () => {
+      w = await CrashWorld.start('fs');
+    });
     afterEach(async () => w?.stop());
 
     /** Every active/ object is a complete file_sd list, and on disk nothing else poses as one. */
@@ -161,7 +187,10 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
         assert.equal(targetFileProblem(body), undefined, `${o.key} is not a valid file_sd list: ${body.slice(0, 200)}`);
       }
       const onDisk = await readdir(join(w.storeDir!, 'active'));
-      const visible = onDisk.filter((n) => !n.startsWith('.')).map((n) => `active/${n}`).sort();
+      const visible = onDisk
+        .filter((n) => !n.startsWith('.'))
+        .map((n) => `active/${n}`)
+        .sort();
       assert.deepEqual(visible, listed.map((o) => o.key).sort(), 'every non-temp file on disk is a listed key');
       return onDisk.filter((n) => n.startsWith('.')).length;
     }
@@ -169,10 +198,19 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
     async function recoveryRun() {
       const markerBefore = (await w.store.get(ACTIVE_MARKER_KEY))?.etag;
       const next = w.spawn('updater');
-      const summary = JSON.parse(await next.line('SUMMARY')) as { ok: boolean; error?: string; written: number; removed: number };
+      const summary = JSON.parse(await next.line('SUMMARY')) as {
+        ok: boolean;
+        error?: string;
+        written: number;
+        removed: number;
+      };
       assert.deepEqual(await next.exited, { code: 0, signal: null });
       assert.ok(summary.ok, summary.error);
-      assert.notEqual((await w.store.get(ACTIVE_MARKER_KEY))?.etag, markerBefore, 'the recovery run tells the sidecars');
+      assert.notEqual(
+        (await w.store.get(ACTIVE_MARKER_KEY))?.etag,
+        markerBefore,
+        'the recovery run tells the sidecars',
+      );
       return summary;
     }
 
@@ -192,21 +230,31 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
       const tempFiles = await assertNoHalfWrittenFile(50);
       const sizes = await Promise.all(bound.map(async (b) => (await groupsIn(w, b.bindingId))!.length));
       const done = sizes.filter((n) => n === 3).length;
-      assert.deepEqual(sizes.filter((n) => n !== 3 && n !== 2), [], 'each file is the old or the new version');
-      assert.ok(done >= 20 && done < 50, `the run died part-way: ${done} of 50 files updated (${tempFiles} temp file(s) left on disk)`);
+      assert.deepEqual(
+        sizes.filter((n) => n !== 3 && n !== 2),
+        [],
+        'each file is the old or the new version',
+      );
+      assert.ok(
+        done >= 20 && done < 50,
+        `the run died part-way: ${done} of 50 files updated (${tempFiles} temp file(s) left on disk)`,
+      );
 
       const summary = await recoveryRun();
       assert.equal(summary.written, 50 - done);
       assert.equal(summary.removed, 0);
       for (const b of bound) {
         const groups = (await groupsIn(w, b.bindingId))!;
-        assert.deepEqual(groups.map((g) => g.labels.instance), [0, 1, 2].map((i) => `${b.appGuid}:${i}`));
+        assert.deepEqual(
+          groups.map((g) => g.labels.instance),
+          [0, 1, 2].map((i) => `${b.appGuid}:${i}`),
+        );
       }
       await assertNoHalfWrittenFile(50);
       await assertSteadyState();
     });
 
-    it('in the middle of a removal pass: the next run finishes the removals and never touches a live app\'s file', async () => {
+    it("in the middle of a removal pass: the next run finishes the removals and never touches a live app's file", async () => {
       await w.provision('inst-delete');
       const bound = await w.bindNewApps('inst-delete', 40, 2);
       // 16 of 40 gone stays below the "lost access" guard (half of the bound apps).
@@ -219,15 +267,21 @@ describe('crash recovery: broker and updater killed with SIGKILL mid-operation (
       const crashed = w.spawn('updater', { op: 'delete', keyPrefix: 'active/', count: 6 });
       assert.deepEqual(await crashed.exited, { code: null, signal: 'SIGKILL' }, crashed.stderr());
       const remaining = await existing(w, deleted);
-      assert.ok(remaining.length > 0 && remaining.length <= 10, `the run died part-way: ${16 - remaining.length} of 16 removed`);
+      assert.ok(
+        remaining.length > 0 && remaining.length <= 10,
+        `the run died part-way: ${16 - remaining.length} of 16 removed`,
+      );
       await assertNoHalfWrittenFile(live.length + remaining.length);
       assert.deepEqual(await liveDump(w, live), liveFiles, 'live apps keep their files, byte for byte');
 
       const summary = await recoveryRun();
-      assert.deepEqual({ written: summary.written, removed: summary.removed }, { written: 0, removed: remaining.length });
-      assert.deepEqual(await existing(w, deleted), [], 'every deleted app\'s file is gone');
+      assert.deepEqual(
+        { written: summary.written, removed: summary.removed },
+        { written: 0, removed: remaining.length },
+      );
+      assert.deepEqual(await existing(w, deleted), [], "every deleted app's file is gone");
       assert.deepEqual(await w.dump('active/'), liveFiles, 'and only those');
-      assert.equal(Object.keys(await w.dump('bindings/')).length, 40, 'binding records stay: unbinding is CF\'s call');
+      assert.equal(Object.keys(await w.dump('bindings/')).length, 40, "binding records stay: unbinding is CF's call");
       await assertSteadyState();
     });
   });
@@ -239,7 +293,9 @@ function retryBind(platform: Platform, instanceId: string, bindingId: string, bo
 }
 
 async function existing(w: CrashWorld, apps: BoundApp[]): Promise<string[]> {
-  const present = await Promise.all(apps.map(async (b) => ((await w.store.get(`active/${b.bindingId}.json`)) ? b.bindingId : undefined)));
+  const present = await Promise.all(
+    apps.map(async (b) => ((await w.store.get(`active/${b.bindingId}.json`)) ? b.bindingId : undefined)),
+  );
   return present.filter((id): id is string => id !== undefined);
 }
 

@@ -22,8 +22,13 @@ const SLOW_DOWN: CannedAnswer = {
   status: 503,
   body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
 };
-const HTML: CannedAnswer = { status: 200, headers: { 'Content-Type': 'text/html' }, body: '<html><body>Please log in to the corporate proxy</body></html>' };
-const isListing = (prefix: string) => (r: ProxiedRequest) => r.method === 'GET' && r.key === '' && r.query.get('prefix') === `${PREFIX}${prefix}`;
+const HTML: CannedAnswer = {
+  status: 200,
+  headers: { 'Content-Type': 'text/html' },
+  body: '<html><body>Please log in to the corporate proxy</body></html>',
+};
+const isListing = (prefix: string) => (r: ProxiedRequest) =>
+  r.method === 'GET' && r.key === '' && r.query.get('prefix') === `${PREFIX}${prefix}`;
 const SYNC_OPTS = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8 };
 
 describe('reliability: a store that throttles or answers garbage (s3rver behind a proxy) ' + INTEGRATION, function () {
@@ -54,7 +59,8 @@ describe('reliability: a store that throttles or answers garbage (s3rver behind 
     const app = st.addApp(`throttled-once-${++n}`);
     const b = `bind-throttled-once-${n}`;
     let throttled = 0;
-    st.proxy.answer = (r) => (r.method === 'PUT' && r.key === `${PREFIX}active/${b}.json` && throttled++ === 0 ? SLOW_DOWN : undefined);
+    st.proxy.answer = (r) =>
+      r.method === 'PUT' && r.key === `${PREFIX}active/${b}.json` && throttled++ === 0 ? SLOW_DOWN : undefined;
     await st.bind(INSTANCE, b, app.guid).expect(201);
     assert.equal(throttled, 2, 'the write was refused once, then retried and accepted');
     assert.equal(JSON.parse((await st.direct.get(`active/${b}.json`))!.body).length, 2);
@@ -76,7 +82,10 @@ describe('reliability: a store that throttles or answers garbage (s3rver behind 
   it('a record that is not JSON: the bind fails with 500 naming the key for the operator, and writes nothing', async () => {
     const app = st.addApp(`garbled-${++n}`);
     const before = await st.bucketDump();
-    st.proxy.answer = (r) => (r.method === 'GET' && r.key === `${PREFIX}instances/${INSTANCE}.json` ? { status: 200, headers: { 'Content-Type': 'application/json' }, body: '{"instance_id": "answ' } : undefined);
+    st.proxy.answer = (r) =>
+      r.method === 'GET' && r.key === `${PREFIX}instances/${INSTANCE}.json`
+        ? { status: 200, headers: { 'Content-Type': 'application/json' }, body: '{"instance_id": "answ' }
+        : undefined;
     const res = await st.bind(INSTANCE, `bind-garbled-${n}`, app.guid);
     st.proxy.answer = undefined;
     assert.equal(res.status, 500, JSON.stringify(res.body));
@@ -87,10 +96,22 @@ describe('reliability: a store that throttles or answers garbage (s3rver behind 
   const reconcileCases: Array<[string, (r: ProxiedRequest) => CannedAnswer | undefined, RegExp]> = [
     ['throttles every request', () => SLOW_DOWN, /s3 list .* failed/],
     // The SDK parses an HTML 200 as an empty listing; the store must see through it.
-    ['answers a listing with an HTML page', (r) => (isListing('bindings/')(r) ? HTML : undefined), /s3 list .*bindings\/\* failed: the answer is not a complete S3 listing/],
-    ['lists bindings/ as empty while active/ is full', (r) => (isListing('bindings/')(r)
-      ? { status: 200, body: `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>${PREFIX}bindings/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>` }
-      : undefined), /target files have no binding record at once; refusing to remove them/],
+    [
+      'answers a listing with an HTML page',
+      (r) => (isListing('bindings/')(r) ? HTML : undefined),
+      /s3 list .*bindings\/\* failed: the answer is not a complete S3 listing/,
+    ],
+    [
+      'lists bindings/ as empty while active/ is full',
+      (r) =>
+        isListing('bindings/')(r)
+          ? {
+              status: 200,
+              body: `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>${PREFIX}bindings/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>`,
+            }
+          : undefined,
+      /target files have no binding record at once; refusing to remove them/,
+    ],
   ];
   for (const [name, answer, cause] of reconcileCases) {
     it(`a reconcile while the store ${name}: the run fails, naming why, and no target file is touched`, async () => {
@@ -110,7 +131,10 @@ describe('reliability: a store that throttles or answers garbage (s3rver behind 
   it('the sidecar keeps every file while the store throttles or answers HTML, and catches up after', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'answers-sidecar-'));
     try {
-      const files = async () => Object.fromEntries(await Promise.all((await readdir(dir)).map(async (f) => [f, await readFile(join(dir, f), 'utf8')] as const)));
+      const files = async () =>
+        Object.fromEntries(
+          await Promise.all((await readdir(dir)).map(async (f) => [f, await readFile(join(dir, f), 'utf8')] as const)),
+        );
       const syncer = new Syncer(st.storeVia(st.proxy.endpoint), new TargetDir(dir), SYNC_OPTS, silentLogger);
       await syncer.syncOnce();
       const before = await files();

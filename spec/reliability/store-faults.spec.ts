@@ -67,7 +67,10 @@ describe('reliability: the store failing under broker, updater and sidecar (real
   describe('bind', () => {
     // The bind writes the target file, then the record (and the marker). The store dies before
     // the first write, or between the two.
-    for (const [point, key] of [['writes its target file', targetKey], ['writes its binding record', recordKey]] as const) {
+    for (const [point, key] of [
+      ['writes its target file', targetKey],
+      ['writes its binding record', recordKey],
+    ] as const) {
       it(`store halted as the bind ${point}: 503, no record after restart, orphan mitigation cleans up, a retry binds`, async () => {
         const app = st.addApp(`halt-${++n}`);
         const b = `bind-halt-${n}`;
@@ -77,22 +80,36 @@ describe('reliability: the store failing under broker, updater and sidecar (real
         assert.equal(res.status, 503, JSON.stringify(res.body));
         assert.equal(res.body.error, 'ServiceUnavailable');
         assert.match(res.body.description, /store is not reachable .*did not complete; try again/);
-        assert.match(await st.brokerMetrics.registry.getSingleMetricAsString('cf_app_discovery_store_operations_total'), /operation="put",outcome="error"} [1-9]/);
-        assert.match(await st.brokerMetrics.registry.getSingleMetricAsString('cf_app_discovery_osb_requests_total'), /operation="bind",status="503"} [1-9]/);
+        assert.match(
+          await st.brokerMetrics.registry.getSingleMetricAsString('cf_app_discovery_store_operations_total'),
+          /operation="put",outcome="error"} [1-9]/,
+        );
+        assert.match(
+          await st.brokerMetrics.registry.getSingleMetricAsString('cf_app_discovery_osb_requests_total'),
+          /operation="bind",status="503"} [1-9]/,
+        );
         await st.proxy.idle();
         await st.s3.restart();
 
         const after = await st.bucketDump();
         assert.equal(after[recordKey(b)], undefined, 'CF saw the bind fail, so the broker must not hold it as bound');
         if (key === targetKey) assert.equal(after[targetKey(b)], undefined, 'died before any write: nothing at all');
-        else assert.ok(after[targetKey(b)], 'the target file written before the store died is still there: what orphan mitigation is for');
+        else
+          assert.ok(
+            after[targetKey(b)],
+            'the target file written before the store died is still there: what orphan mitigation is for',
+          );
         // Between the two writes the broker cannot take its target file back (the store is
         // down), so the platform's orphan mitigation is what must leave the store clean.
         const orphan = await st.unbind(INSTANCE, b);
         assert.ok([200, 410].includes(orphan.status), `orphan-mitigation unbind answered ${orphan.status}`);
         const cleaned = await st.bucketDump();
         assert.equal(cleaned[recordKey(b)], undefined);
-        assert.equal(cleaned[targetKey(b)], undefined, 'a target file outlived the failed bind and its orphan-mitigation unbind');
+        assert.equal(
+          cleaned[targetKey(b)],
+          undefined,
+          'a target file outlived the failed bind and its orphan-mitigation unbind',
+        );
 
         await st.bind(INSTANCE, b, app.guid).expect(201);
         assert.equal(JSON.parse((await st.direct.get(`active/${b}.json`))!.body).length, 2);
@@ -123,14 +140,21 @@ describe('reliability: the store failing under broker, updater and sidecar (real
       assert.ok([200, 410].includes(orphan.status), `orphan-mitigation unbind answered ${orphan.status}`);
       const cleaned = await st.bucketDump();
       assert.equal(cleaned[recordKey(b)], undefined);
-      assert.equal(cleaned[targetKey(b)], undefined, 'a target file outlived the failed bind and its orphan-mitigation unbind');
+      assert.equal(
+        cleaned[targetKey(b)],
+        undefined,
+        'a target file outlived the failed bind and its orphan-mitigation unbind',
+      );
       await st.bind(INSTANCE, b, app.guid).expect(201);
     });
   });
 
   describe('unbind', () => {
     // Unbind removes the target file first, then the record: CF keeps the binding until it gets a 200.
-    for (const [point, key] of [['removes the target file', targetKey], ['removes the binding record', recordKey]] as const) {
+    for (const [point, key] of [
+      ['removes the target file', targetKey],
+      ['removes the binding record', recordKey],
+    ] as const) {
       it(`store halted as the unbind ${point}: 503, the record survives, the retried unbind removes everything`, async () => {
         const { bindingId: b } = await boundApp();
         const stopped = st.proxy.once(is('DELETE', key(b)), () => st.s3.halt());
@@ -140,7 +164,10 @@ describe('reliability: the store failing under broker, updater and sidecar (real
         assert.match(res.body.description, /store is not reachable/);
         await st.proxy.idle();
         await st.s3.restart();
-        assert.ok((await st.bucketDump())[recordKey(b)], 'the record stays so the retry (and the updater) still know the binding');
+        assert.ok(
+          (await st.bucketDump())[recordKey(b)],
+          'the record stays so the retry (and the updater) still know the binding',
+        );
         await st.unbind(INSTANCE, b).expect(200, {});
         const after = await st.bucketDump();
         assert.equal(after[recordKey(b)], undefined);
@@ -163,7 +190,11 @@ describe('reliability: the store failing under broker, updater and sidecar (real
     afterEach(async () => {
       const s = await st.reconciler().run();
       assert.ok(s.ok, s.error);
-      assert.equal(JSON.parse((await st.direct.get(`active/${pending.bindingId}.json`))!.body).length, 5, 'the next run applies the change');
+      assert.equal(
+        JSON.parse((await st.direct.get(`active/${pending.bindingId}.json`))!.body).length,
+        5,
+        'the next run applies the change',
+      );
       assert.equal(await st.direct.get(`active/${doomed.bindingId}.json`), undefined);
       // CF unbinds a deleted app's bindings; left bound they would pile up as "gone" apps.
       await st.unbind(INSTANCE, doomed.bindingId).expect(200);
@@ -171,23 +202,38 @@ describe('reliability: the store failing under broker, updater and sidecar (real
 
     type Observers = { metrics: AppMetrics; logger: ReturnType<typeof captureLogger>['logger'] };
     const cases: Array<[string, (o: Observers) => Promise<RunSummary>, RegExp]> = [
-      ['halted before the run', async (o) => {
-        await st.s3.halt();
-        return st.reconciler({ ...o, store: st.storeVia(st.s3.endpoint) }).run();
-      }, /s3 list s3:\/\/.*active\/\* failed/],
-      ['halted after the run read everything, as it checks the bindings again before writing', async (o) => {
-        // The reconciler lists bindings/ twice: once to load records, once just before it
-        // writes. The store dies at the second, with the plan made and nothing written yet.
-        // (Dying between two of its writes cannot leave the store byte-identical; the design
-        // has such a run bump the marker for what it did write, and the next run finish.)
-        let listings = 0;
-        void st.proxy.once((r) => r.method === 'GET' && r.query.get('prefix') === `${PREFIX}bindings/` && ++listings === 2, () => st.s3.halt());
-        return st.reconciler({ ...o, store: st.storeVia(st.proxy.endpoint) }).run();
-      }, /s3 list s3:\/\/.*bindings\/\* failed/],
-      ['paused (SIGSTOP) before the run', async (o) => {
-        st.s3.pause();
-        return st.reconciler({ ...o, store: st.storeVia(st.s3.endpoint, 1000) }).run();
-      }, /no answer within 1000 ms/],
+      [
+        'halted before the run',
+        async (o) => {
+          await st.s3.halt();
+          return st.reconciler({ ...o, store: st.storeVia(st.s3.endpoint) }).run();
+        },
+        /s3 list s3:\/\/.*active\/\* failed/,
+      ],
+      [
+        'halted after the run read everything, as it checks the bindings again before writing',
+        async (o) => {
+          // The reconciler lists bindings/ twice: once to load records, once just before it
+          // writes. The store dies at the second, with the plan made and nothing written yet.
+          // (Dying between two of its writes cannot leave the store byte-identical; the design
+          // has such a run bump the marker for what it did write, and the next run finish.)
+          let listings = 0;
+          void st.proxy.once(
+            (r) => r.method === 'GET' && r.query.get('prefix') === `${PREFIX}bindings/` && ++listings === 2,
+            () => st.s3.halt(),
+          );
+          return st.reconciler({ ...o, store: st.storeVia(st.proxy.endpoint) }).run();
+        },
+        /s3 list s3:\/\/.*bindings\/\* failed/,
+      ],
+      [
+        'paused (SIGSTOP) before the run',
+        async (o) => {
+          st.s3.pause();
+          return st.reconciler({ ...o, store: st.storeVia(st.s3.endpoint, 1000) }).run();
+        },
+        /no answer within 1000 ms/,
+      ],
     ];
     for (const [name, fail, cause] of cases) {
       it(`store ${name}: the run fails, the operator sees why, and every object is byte-identical after restart`, async () => {
@@ -201,7 +247,10 @@ describe('reliability: the store failing under broker, updater and sidecar (real
         assert.equal(s.ok, false);
         assert.match(s.error ?? '', cause);
         assert.deepEqual(await st.bucketDump(), before);
-        assert.match(await metrics.registry.getSingleMetricAsString('cf_app_discovery_reconcile_runs_total'), /outcome="failure"} 1/);
+        assert.match(
+          await metrics.registry.getSingleMetricAsString('cf_app_discovery_reconcile_runs_total'),
+          /outcome="failure"} 1/,
+        );
         const logged = lines.find((l) => l.level === 'error' && /reconcile failed/.test(String(l.msg)));
         assert.match(String(logged?.err), cause, 'the error log line names the store and what failed');
       });
@@ -215,7 +264,10 @@ describe('reliability: the store failing under broker, updater and sidecar (real
         await st.direct.put(`active/${id}.json`, body);
         await bumpActiveMarker(st.direct, 'test');
       };
-      const files = async () => Object.fromEntries(await Promise.all((await readdir(dir)).map(async (f) => [f, await readFile(join(dir, f), 'utf8')] as const)));
+      const files = async () =>
+        Object.fromEntries(
+          await Promise.all((await readdir(dir)).map(async (f) => [f, await readFile(join(dir, f), 'utf8')] as const)),
+        );
       await boundApp();
       const syncer = new Syncer(st.storeVia(st.s3.endpoint, 1000), new TargetDir(dir), SYNC_OPTS, silentLogger);
       await syncer.syncOnce();
@@ -251,12 +303,21 @@ describe('reliability: the store failing under broker, updater and sidecar (real
       const Bucket = st.s3.bucket;
       const Key = 'probe/conditional.json';
       const { ETag } = await raw.send(new PutObjectCommand({ Bucket, Key, Body: '{"v":1}' }));
-      await assert.rejects(raw.send(new GetObjectCommand({ Bucket, Key, IfNoneMatch: ETag })), (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 304);
-      const mismatched = await raw.send(new GetObjectCommand({ Bucket, Key, IfMatch: '"0123456789abcdef0123456789abcdef"' }));
+      await assert.rejects(
+        raw.send(new GetObjectCommand({ Bucket, Key, IfNoneMatch: ETag })),
+        (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 304,
+      );
+      const mismatched = await raw.send(
+        new GetObjectCommand({ Bucket, Key, IfMatch: '"0123456789abcdef0123456789abcdef"' }),
+      );
       assert.equal(mismatched.$metadata.httpStatusCode, 200, 'real S3 answers 412 here');
       await raw.send(new PutObjectCommand({ Bucket, Key, Body: '{"v":2}', IfNoneMatch: '*' }));
       const got = await raw.send(new GetObjectCommand({ Bucket, Key }));
-      assert.equal(await got.Body?.transformToString(), '{"v":2}', 'real S3 refuses this PUT with 412; s3rver overwrites');
+      assert.equal(
+        await got.Body?.transformToString(),
+        '{"v":2}',
+        'real S3 refuses this PUT with 412; s3rver overwrites',
+      );
     });
 
     it('a backend that ignores If-None-Match costs the sidecar a re-read, never a missed change or a rewrite', async () => {
@@ -267,7 +328,8 @@ describe('reliability: the store failing under broker, updater and sidecar (real
         const syncer = new Syncer(st.storeVia(st.proxy.endpoint), new TargetDir(dir), SYNC_OPTS, silentLogger);
         await syncer.syncOnce();
         const markerKey = `${PREFIX}markers/active.json`;
-        const markerGets = () => st.proxy.log.filter((r) => r.method === 'GET' && r.key === markerKey && r.headers['if-none-match']);
+        const markerGets = () =>
+          st.proxy.log.filter((r) => r.method === 'GET' && r.key === markerKey && r.headers['if-none-match']);
 
         // Honoured: an idle poll is one 304.
         assert.deepEqual(await syncer.syncOnce().then((r) => [r.listed, r.storeRequests]), [false, 1]);
@@ -277,7 +339,11 @@ describe('reliability: the store failing under broker, updater and sidecar (real
         const bytes = await readFile(file, 'utf8');
         const idle = await syncer.syncOnce();
         assert.equal(markerGets().at(-1)?.status, 200, 'the proxy served the unchanged marker in full');
-        assert.deepEqual([idle.listed, idle.fetched, idle.written, idle.removed], [true, 0, 0, 0], 'a listing, but no target read or written');
+        assert.deepEqual(
+          [idle.listed, idle.fetched, idle.written, idle.removed],
+          [true, 0, 0, 0],
+          'a listing, but no target read or written',
+        );
         assert.equal(await readFile(file, 'utf8'), bytes);
 
         // A change still arrives: the updater (which sends no conditional request) writes it,
@@ -288,14 +354,24 @@ describe('reliability: the store failing under broker, updater and sidecar (real
         const changed = await updater.run();
         assert.ok(changed.ok && changed.written === 1, changed.error);
         const unchanged = await updater.run();
-        assert.deepEqual([unchanged.written, unchanged.removed, unchanged.storeReads], [0, 0, 0], 'an unchanged store costs the updater listings only');
+        assert.deepEqual(
+          [unchanged.written, unchanged.removed, unchanged.storeReads],
+          [0, 0, 0],
+          'an unchanged store costs the updater listings only',
+        );
         const caught = await syncer.syncOnce();
         assert.deepEqual([caught.fetched, caught.written], [1, 1]);
         assert.equal(JSON.parse(await readFile(file, 'utf8')).length, 3);
         assert.equal(await readFile(file, 'utf8'), (await st.direct.get(`active/${bindingId}.json`))!.body);
 
-        const conditionalWrites = st.proxy.log.filter((r) => r.method !== 'GET' && (r.headers['if-match'] || r.headers['if-none-match']));
-        assert.deepEqual(conditionalWrites, [], 'no write in this file (binds, unbinds, reconciles, marker bumps) was conditional');
+        const conditionalWrites = st.proxy.log.filter(
+          (r) => r.method !== 'GET' && (r.headers['if-match'] || r.headers['if-none-match']),
+        );
+        assert.deepEqual(
+          conditionalWrites,
+          [],
+          'no write in this file (binds, unbinds, reconciles, marker bumps) was conditional',
+        );
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -314,7 +390,10 @@ describe('reliability: the store failing under broker, updater and sidecar (real
       () => st.cc.stopApp(stopped.app.guid),
       () => st.cc.deleteApp(deleted.app.guid),
       () => st.cc.stopApp(restarted.app.guid),
-      () => { st.cc.startApp(restarted.app.guid); st.cc.scale(scaled.app.guid, 1); },
+      () => {
+        st.cc.startApp(restarted.app.guid);
+        st.cc.scale(scaled.app.guid, 1);
+      },
     ];
     // Bindings whose app is started at every moment of the race must be listed in every sample.
     const live = [scaled, ...steady].map((x) => `active/${x.bindingId}.json`);
@@ -343,7 +422,8 @@ describe('reliability: the store failing under broker, updater and sidecar (real
     assert.ok(settled.ok, settled.error);
     assert.deepEqual([settled.written, settled.removed], [0, 0], 'a fresh updater finds nothing left to do');
     const active = (await st.direct.list('active/')).map((o) => o.key);
-    for (const x of [scaled, restarted, ...steady]) assert.ok(active.includes(`active/${x.bindingId}.json`), x.bindingId);
+    for (const x of [scaled, restarted, ...steady])
+      assert.ok(active.includes(`active/${x.bindingId}.json`), x.bindingId);
     for (const x of [stopped, deleted]) assert.ok(!active.includes(`active/${x.bindingId}.json`), x.bindingId);
     assert.equal(JSON.parse((await st.direct.get(`active/${scaled.bindingId}.json`))!.body).length, 1);
   });

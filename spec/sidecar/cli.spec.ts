@@ -70,7 +70,10 @@ describe('cf-app-discovery sidecar (as a process) ' + INTEGRATION, function () {
     const store = new FsStore(storeDir);
     await store.put('active/b1.json', target);
     await run(['sidecar', '--once', '--dir', dir], env);
-    const r = await run(['sidecar', '--once', '--dir', dir], { ...env, STORE_DIR: join(storeDir, 'active', 'b1.json') });
+    const r = await run(['sidecar', '--once', '--dir', dir], {
+      ...env,
+      STORE_DIR: join(storeDir, 'active', 'b1.json'),
+    });
     assert.equal(r.status, 1);
     assert.equal(JSON.parse(r.stdout).ok, false);
     assert.ok((await readdir(dir)).includes('b1.json'));
@@ -90,9 +93,17 @@ describe('cf-app-discovery sidecar (as a process) ' + INTEGRATION, function () {
     it('follows the store every SYNC_INTERVAL_SECONDS and reports itself on /metrics', async () => {
       // Port 0: the OS picks one while the sidecar binds it (a port picked and freed before
       // the spawn could be taken by another process meanwhile); the sidecar logs which it got.
-      child = children.track('sidecar', spawn(process.execPath, [CLI, 'sidecar', '--dir', dir, '--metrics-port', '0'], { env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', SYNC_INTERVAL_SECONDS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      child = children.track(
+        'sidecar',
+        spawn(process.execPath, [CLI, 'sidecar', '--dir', dir, '--metrics-port', '0'], {
+          env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'info', SYNC_INTERVAL_SECONDS: '1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
       const port = await until('the metrics port in the log', async () => {
-        const m = /"port":(\d+)[^\n]*"msg":"metrics listening"|"msg":"metrics listening"[^\n]*"port":(\d+)/.exec(children.output(child));
+        const m = /"port":(\d+)[^\n]*"msg":"metrics listening"|"msg":"metrics listening"[^\n]*"port":(\d+)/.exec(
+          children.output(child),
+        );
         return m ? Number(m[1] ?? m[2]) : undefined;
       });
       assert.notEqual(port, 0);

@@ -21,13 +21,25 @@ import { integrationIf } from '../support/integration';
 /** The store, recording the key of every get. */
 function countingGets(inner: Store): { store: Store; keys: string[] } {
   const keys: string[] = [];
-  const store: Store = Object.create(inner, { get: { value: (key: string, o?: GetOptions) => { keys.push(key); return inner.get(key, o); } } });
+  const store: Store = Object.create(inner, {
+    get: {
+      value: (key: string, o?: GetOptions) => {
+        keys.push(key);
+        return inner.get(key, o);
+      },
+    },
+  });
   return { store, keys };
 }
 
 /** A valid target file; `instance` (`g:<n>`) makes the n+1 instances' groups. */
 const body = (host: string, instance = 'g:0') => targetFile(host, { instances: Number(instance.split(':')[1]) + 1 });
-const OPTS: SyncOptions = { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 8 };
+const OPTS: SyncOptions = {
+  fullListIntervalMs: 300_000,
+  maxRemoveShare: 0.5,
+  minGuardedRemovals: 3,
+  downloadConcurrency: 8,
+};
 
 /** What a writer of active/ does: write, then bump the marker. */
 async function publish(store: Store, id: string, content: string) {
@@ -64,7 +76,17 @@ for (const kind of ['fs', 's3'] as const) {
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), 'sidecar-dir-'));
       storeDir = await mkdtemp(join(tmpdir(), 'sidecar-store-'));
-      store = kind === 'fs' ? new FsStore(storeDir) : new S3Store({ bucket: s3!.bucket, endpoint: s3!.endpoint, forcePathStyle: true, region: 'us-east-1', prefix: `run-${++n}/`, requestTimeoutMs: 2000 });
+      store =
+        kind === 'fs'
+          ? new FsStore(storeDir)
+          : new S3Store({
+              bucket: s3!.bucket,
+              endpoint: s3!.endpoint,
+              forcePathStyle: true,
+              region: 'us-east-1',
+              prefix: `run-${++n}/`,
+              requestTimeoutMs: 2000,
+            });
     });
     afterEach(async () => {
       await rm(dir, { recursive: true, force: true });
@@ -77,7 +99,8 @@ for (const kind of ['fs', 's3'] as const) {
       assert.deepEqual(await local(), ['abc~def.json']);
       assert.equal(await readFile(join(dir, 'abc~def.json'), 'utf8'), body('a.example.com'));
       // What a writer killed mid-write leaves, and names no id may have: none is the sidecar's.
-      for (const name of ['.abc~def.json.123.0a1b2c3d.tmp', '~abc.json', '.json', '..json', 'a/b.json']) assert.equal(ownedId(name), undefined, name);
+      for (const name of ['.abc~def.json.123.0a1b2c3d.tmp', '~abc.json', '.json', '..json', 'a/b.json'])
+        assert.equal(ownedId(name), undefined, name);
       await unpublish(store, 'abc~def');
       await syncer().syncOnce();
       assert.deepEqual(await local(), []);
@@ -169,7 +192,7 @@ for (const kind of ['fs', 's3'] as const) {
       await bumpActiveMarker(store, 'test');
       const first = await s.syncOnce();
       assert.deepEqual([first.removed, first.held], [0, 4]);
-      assert.equal((await local()).length, 4, 'an empty listing does not wipe Prometheus\' targets');
+      assert.equal((await local()).length, 4, "an empty listing does not wipe Prometheus' targets");
       await bumpActiveMarker(store, 'test');
       const second = await s.syncOnce();
       assert.equal(second.removed, 4);
@@ -182,7 +205,10 @@ for (const kind of ['fs', 's3'] as const) {
       const second = await syncer({}, true).syncOnce(); // a new process
       assert.deepEqual([second.listed, second.storeRequests], [false, 1]);
       const names = await readdir(dir);
-      assert.ok(names.every((f) => f === 'b1.json' || !f.endsWith('.json')), names.join(' '));
+      assert.ok(
+        names.every((f) => f === 'b1.json' || !f.endsWith('.json')),
+        names.join(' '),
+      );
     });
 
     it('--once trusts files unchanged since its state was saved, and re-reads one edited since', async () => {
@@ -200,16 +226,36 @@ for (const kind of ['fs', 's3'] as const) {
 
     describe('hostile objects in active/', function () {
       const tamperings: Record<string, (g: TargetGroup[]) => unknown> = {
-        'interval-1ms': (g) => { g[0].labels.__scrape_interval__ = '1ms'; },
-        address: (g) => { g[0].labels.__address__ = '169.254.169.254:80'; },
-        scheme: (g) => { g[0].labels.__scheme__ = 'https'; },
-        'path-newline': (g) => { g[0].labels.__metrics_path__ = '/metrics\nX-Injected: 1'; },
-        'reserved-job': (g) => { g[0].labels.job = 'prometheus'; },
-        'own-metric-label': (g) => { g[0].labels.cf_app_discovery_bindings = '1'; },
-        'host-port': (g) => { g[0].targets = ['a.example.com:9090']; },
-        'host-path': (g) => { g[0].targets = ['a.example.com/admin']; },
-        'two-targets': (g) => { g[0].targets.push('b.example.com'); },
-        'forged-instance': (g) => { g[0].labels.instance = 'other-app:0'; },
+        'interval-1ms': (g) => {
+          g[0].labels.__scrape_interval__ = '1ms';
+        },
+        address: (g) => {
+          g[0].labels.__address__ = '169.254.169.254:80';
+        },
+        scheme: (g) => {
+          g[0].labels.__scheme__ = 'https';
+        },
+        'path-newline': (g) => {
+          g[0].labels.__metrics_path__ = '/metrics\nX-Injected: 1';
+        },
+        'reserved-job': (g) => {
+          g[0].labels.job = 'prometheus';
+        },
+        'own-metric-label': (g) => {
+          g[0].labels.cf_app_discovery_bindings = '1';
+        },
+        'host-port': (g) => {
+          g[0].targets = ['a.example.com:9090'];
+        },
+        'host-path': (g) => {
+          g[0].targets = ['a.example.com/admin'];
+        },
+        'two-targets': (g) => {
+          g[0].targets.push('b.example.com');
+        },
+        'forged-instance': (g) => {
+          g[0].labels.instance = 'other-app:0';
+        },
         'groups-10000': (g) => Array.from({ length: 10_000 }, () => g[0]),
       };
       const hostile = (change: (g: TargetGroup[]) => unknown) => {
@@ -225,10 +271,15 @@ for (const kind of ['fs', 's3'] as const) {
         metrics.success(r, 0);
         assert.deepEqual(await local(), ['good.json']);
         assert.equal(r.refused.invalid, Object.keys(tamperings).length);
-        assert.match(await metrics.registry.metrics(), new RegExp(`cf_app_discovery_sidecar_invalid_objects_total\\{reason="invalid"\\} ${Object.keys(tamperings).length}\\b`));
+        assert.match(
+          await metrics.registry.metrics(),
+          new RegExp(
+            `cf_app_discovery_sidecar_invalid_objects_total\\{reason="invalid"\\} ${Object.keys(tamperings).length}\\b`,
+          ),
+        );
       });
 
-      it('an oversized object is never downloaded; in the same sync the other files are written and an unbound app\'s file is removed', async function () {
+      it("an oversized object is never downloaded; in the same sync the other files are written and an unbound app's file is removed", async function () {
         this.timeout(60_000);
         for (const id of ['b1', 'b2', 'b3']) await publish(store, id, body(`${id}.example.com`));
         const counting = countingGets(store);
@@ -241,16 +292,26 @@ for (const kind of ['fs', 's3'] as const) {
         const r = await s.syncOnce();
         assert.deepEqual(await local(), ['b2.json', 'b3.json', 'b4.json']);
         assert.deepEqual([r.written, r.removed, r.refused.too_large], [1, 1, 1]);
-        assert.deepEqual(counting.keys.filter((k) => k.startsWith('active/')), ['active/b4.json'], 'the 50 MB object was never read');
+        assert.deepEqual(
+          counting.keys.filter((k) => k.startsWith('active/')),
+          ['active/b4.json'],
+          'the 50 MB object was never read',
+        );
         await bumpActiveMarker(store, 'test');
         const again = await s.syncOnce();
-        assert.deepEqual([again.refused.too_large, again.fetched], [0, 0], 'counted once per version, not on every poll');
+        assert.deepEqual(
+          [again.refused.too_large, again.fetched],
+          [0, 0],
+          'counted once per version, not on every poll',
+        );
       });
 
       it('an object that grew past the cap after the listing is refused by the store read itself', async () => {
         await publish(store, 'b1', body('b1.example.com'));
         await store.put('active/grown.json', `[${' '.repeat(5 * 1024 * 1024)}]`);
-        const shrunk: Store = Object.create(store, { list: { value: async (prefix: string) => (await store.list(prefix)).map((o) => ({ ...o, size: 10 })) } });
+        const shrunk: Store = Object.create(store, {
+          list: { value: async (prefix: string) => (await store.list(prefix)).map((o) => ({ ...o, size: 10 })) },
+        });
         const r = await new Syncer(shrunk, new TargetDir(dir), OPTS, silentLogger).syncOnce();
         assert.deepEqual(await local(), ['b1.json']);
         assert.equal(r.refused.too_large, 1);
@@ -260,10 +321,12 @@ for (const kind of ['fs', 's3'] as const) {
         for (const id of ['b1', 'b2', 'b3']) await publish(store, id, body(`${id}.example.com`));
         let failing = true;
         const flaky: Store = Object.create(store, {
-          get: { value: async (key: string, o?: GetOptions) => {
-            if (failing && key === 'active/b5.json') throw new StoreError('s3 get failed: InternalError (HTTP 500)');
-            return store.get(key, o);
-          } },
+          get: {
+            value: async (key: string, o?: GetOptions) => {
+              if (failing && key === 'active/b5.json') throw new StoreError('s3 get failed: InternalError (HTTP 500)');
+              return store.get(key, o);
+            },
+          },
         });
         const s = new Syncer(flaky, new TargetDir(dir), OPTS, silentLogger);
         await s.syncOnce();
@@ -287,7 +350,7 @@ for (const kind of ['fs', 's3'] as const) {
             for (const f of fifos.splice(0)) await removeFifo(f);
           });
 
-          it('one in the store\'s active/ (even when a listing names it) is skipped and counted', async () => {
+          it("one in the store's active/ (even when a listing names it) is skipped and counted", async () => {
             await publish(store, 'b1', body('b1.example.com'));
             await mkdir(join(storeDir, 'active'), { recursive: true });
             fifos.push(join(storeDir, 'active', 'x.json'));
@@ -295,7 +358,14 @@ for (const kind of ['fs', 's3'] as const) {
             const r1 = await syncer().syncOnce();
             assert.deepEqual([await local(), r1.invalid], [['b1.json'], 0], 'not listed by the fs store');
             // A listing taken just before a regular file was swapped for the FIFO names it.
-            const racing: Store = Object.create(store, { list: { value: async (p: string) => [...await store.list(p), { key: 'active/x.json', etag: '"1"', size: 10, lastModified: new Date() }] } });
+            const racing: Store = Object.create(store, {
+              list: {
+                value: async (p: string) => [
+                  ...(await store.list(p)),
+                  { key: 'active/x.json', etag: '"1"', size: 10, lastModified: new Date() },
+                ],
+              },
+            });
             const r2 = await new Syncer(racing, new TargetDir(dir), OPTS, silentLogger).syncOnce();
             assert.equal(r2.refused.not_regular, 1);
             assert.deepEqual(await local(), ['b1.json']);
@@ -323,8 +393,16 @@ for (const kind of ['fs', 's3'] as const) {
       it('refuses keys that would escape DIR or are not target file names', async () => {
         const raw = s3!.client();
         // ("active/../../x.json" cannot be stored: the SDK normalises the URL path before sending.)
-        for (const key of ['active/sub/dir.json', 'active/.dot.json', 'active/x.yml', 'active/..json', 'active/a b.json']) {
-          await raw.send(new PutObjectCommand({ Bucket: s3!.bucket, Key: `run-${n}/${key}`, Body: body('evil.example.com') }));
+        for (const key of [
+          'active/sub/dir.json',
+          'active/.dot.json',
+          'active/x.yml',
+          'active/..json',
+          'active/a b.json',
+        ]) {
+          await raw.send(
+            new PutObjectCommand({ Bucket: s3!.bucket, Key: `run-${n}/${key}`, Body: body('evil.example.com') }),
+          );
         }
         await publish(store, 'good', body('good.example.com'));
         const r = await syncer().syncOnce();

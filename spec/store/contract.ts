@@ -18,10 +18,14 @@ function expectedEtag(body: string): string {
 }
 
 async function assertStoreError(promise: Promise<unknown>, what: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof StoreError, `${what}: expected StoreError, got ${String(err)}`);
-    return true;
-  }, `${what}: expected a StoreError`);
+  await assert.rejects(
+    promise,
+    (err: unknown) => {
+      assert.ok(err instanceof StoreError, `${what}: expected StoreError, got ${String(err)}`);
+      return true;
+    },
+    `${what}: expected a StoreError`,
+  );
 }
 
 export function storeContract(name: string, makeStore: () => Promise<StoreUnderTest>): void {
@@ -66,7 +70,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       await store.put('instances/i1.json', short);
       assert.equal((await store.get('instances/i1.json'))?.body, short);
       const listed = await store.list('instances/');
-      assert.deepEqual(listed.map((o) => [o.key, o.size]), [['instances/i1.json', short.length]]);
+      assert.deepEqual(
+        listed.map((o) => [o.key, o.size]),
+        [['instances/i1.json', short.length]],
+      );
     });
 
     it('reports one etag, the quoted MD5 of the body, from put, get and list', async function () {
@@ -100,7 +107,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       await store.put('bindings/b.json', '"b"');
       await store.delete('bindings/a.json');
       assert.equal(await store.get('bindings/a.json'), undefined);
-      assert.deepEqual((await store.list('bindings/')).map((o) => o.key), ['bindings/b.json']);
+      assert.deepEqual(
+        (await store.list('bindings/')).map((o) => o.key),
+        ['bindings/b.json'],
+      );
       assert.equal((await store.get('bindings/b.json'))?.body, '"b"');
     });
 
@@ -127,7 +137,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       for (const [k, v] of Object.entries(bodies)) await store.put(k, v);
 
       const listed = await store.list('bindings/');
-      assert.deepEqual(listed.map((o) => o.key), ['bindings/a.json', 'bindings/b1.json', 'bindings/b2.json', 'bindings/c.json']);
+      assert.deepEqual(
+        listed.map((o) => o.key),
+        ['bindings/a.json', 'bindings/b1.json', 'bindings/b2.json', 'bindings/c.json'],
+      );
       for (const o of listed) {
         assert.equal(o.size, Buffer.byteLength(bodies[o.key], 'utf8'), `size of ${o.key}`);
         assert.equal(o.etag, expectedEtag(bodies[o.key]), `etag of ${o.key}`);
@@ -137,10 +150,18 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       }
       assert.equal(listed.find((o) => o.key === 'bindings/a.json')?.size, 11);
 
-      assert.deepEqual((await store.list('bindings/b')).map((o) => o.key), ['bindings/b1.json', 'bindings/b2.json']);
-      assert.deepEqual((await store.list('bindings')).map((o) => o.key),
-        ['bindings/a.json', 'bindings/b1.json', 'bindings/b2.json', 'bindings/c.json', 'bindings2/x.json']);
-      assert.deepEqual((await store.list('')).map((o) => o.key), Object.keys(bodies).sort());
+      assert.deepEqual(
+        (await store.list('bindings/b')).map((o) => o.key),
+        ['bindings/b1.json', 'bindings/b2.json'],
+      );
+      assert.deepEqual(
+        (await store.list('bindings')).map((o) => o.key),
+        ['bindings/a.json', 'bindings/b1.json', 'bindings/b2.json', 'bindings/c.json', 'bindings2/x.json'],
+      );
+      assert.deepEqual(
+        (await store.list('')).map((o) => o.key),
+        Object.keys(bodies).sort(),
+      );
     });
 
     it('list of an empty store or of an unused prefix is empty', async function () {
@@ -163,20 +184,32 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
       assert.equal((await store.get('active/x.json'))?.body, '"active"');
 
       await store.delete('active/x.json');
-      assert.deepEqual((await store.list('')).map((o) => o.key), ['bindings/x.json', 'instances/x.json']);
-      assert.deepEqual((await store.list('instances/')).map((o) => o.key), ['instances/x.json']);
+      assert.deepEqual(
+        (await store.list('')).map((o) => o.key),
+        ['bindings/x.json', 'instances/x.json'],
+      );
+      assert.deepEqual(
+        (await store.list('instances/')).map((o) => o.key),
+        ['instances/x.json'],
+      );
     });
 
     it('lists more than 1,000 objects completely (S3 pages at 1,000)', async function () {
       this.timeout(60_000);
       const ids = Array.from({ length: 1100 }, (_, i) => `b-${String(i).padStart(5, '0')}`);
       // 32 in flight: fast, without opening 1,100 sockets at once.
-      await inParallel(ids.map((id) => () => store.put(`active/${id}.json`, JSON.stringify({ id }))), 32);
+      await inParallel(
+        ids.map((id) => () => store.put(`active/${id}.json`, JSON.stringify({ id }))),
+        32,
+      );
       await store.put('bindings/not-active.json', '{}');
 
       const listed = await store.list('active/');
       assert.equal(listed.length, 1100);
-      assert.deepEqual(listed.map((o) => o.key), ids.map((id) => `active/${id}.json`));
+      assert.deepEqual(
+        listed.map((o) => o.key),
+        ids.map((id) => `active/${id}.json`),
+      );
       assert.equal(listed[1099].etag, expectedEtag(JSON.stringify({ id: ids[1099] })));
       assert.equal((await store.list('')).length, 1101);
     });
@@ -193,17 +226,43 @@ export function storeContract(name: string, makeStore: () => Promise<StoreUnderT
           return true;
         });
       }
-      await assert.rejects(store.getIfChanged('active/big.json', '"0123456789abcdef0123456789abcdef"', { maxBytes: 1000 }), ObjectTooLargeError, 'a conditional get too');
+      await assert.rejects(
+        store.getIfChanged('active/big.json', '"0123456789abcdef0123456789abcdef"', { maxBytes: 1000 }),
+        ObjectTooLargeError,
+        'a conditional get too',
+      );
       assert.equal((await store.get('active/big.json', { maxBytes: 1200 }))?.body, body, 'at the cap it is read');
-      assert.equal(await store.get('active/missing.json', { maxBytes: 1 }), undefined, 'a missing key is still undefined');
+      assert.equal(
+        await store.get('active/missing.json', { maxBytes: 1 }),
+        undefined,
+        'a missing key is still undefined',
+      );
       assert.equal((await store.get('active/big.json'))?.body, body, 'without a cap, as before');
-      assert.deepEqual((await store.list('active/')).map((o) => [o.key, o.size]), [['active/big.json', 1200]], 'the listing tells the size before any read');
+      assert.deepEqual(
+        (await store.list('active/')).map((o) => [o.key, o.size]),
+        [['active/big.json', 1200]],
+        'the listing tells the size before any read',
+      );
     });
 
     it('refuses unsafe keys with StoreError and writes nothing', async function () {
       const unsafe = [
-        '../x', '../x.json', 'a/../../b', 'bindings/../../escape.json', '/abs', '/etc/passwd',
-        'a\0b', 'bindings/x.json\0', 'a\\b', '..\\x', '', '.', './x', 'a//b', 'bindings/', 'bindings/.hidden.json',
+        '../x',
+        '../x.json',
+        'a/../../b',
+        'bindings/../../escape.json',
+        '/abs',
+        '/etc/passwd',
+        'a\0b',
+        'bindings/x.json\0',
+        'a\\b',
+        '..\\x',
+        '',
+        '.',
+        './x',
+        'a//b',
+        'bindings/',
+        'bindings/.hidden.json',
       ];
       for (const key of unsafe) {
         const label = JSON.stringify(key);

@@ -21,7 +21,10 @@ const md5 = (s: string) => `"${createHash('md5').update(s).digest('hex')}"`;
 /** Every file name under dir, recursively, relative to dir. */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)))
+    .sort();
 }
 
 storeContract('fs', async () => {
@@ -55,10 +58,20 @@ describe('FsStore', function () {
       await store.put('active/good.json', '[]');
       fifo = path.join(root, 'active', 'x.json');
       makeFifo(fifo);
-      for (const read of [() => store.get('active/x.json'), () => store.get('active/x.json', { maxBytes: 10 }), () => store.getIfChanged('active/x.json', '"0"')]) {
-        await assert.rejects(read(), (err: unknown) => err instanceof NotARegularFileError && !(err instanceof StoreError));
+      for (const read of [
+        () => store.get('active/x.json'),
+        () => store.get('active/x.json', { maxBytes: 10 }),
+        () => store.getIfChanged('active/x.json', '"0"'),
+      ]) {
+        await assert.rejects(
+          read(),
+          (err: unknown) => err instanceof NotARegularFileError && !(err instanceof StoreError),
+        );
       }
-      assert.deepEqual((await store.list('active/')).map((o) => o.key), ['active/good.json']);
+      assert.deepEqual(
+        (await store.list('active/')).map((o) => o.key),
+        ['active/good.json'],
+      );
       assert.ok((await stat(fifo)).isFIFO(), 'left as it is');
     });
 
@@ -68,7 +81,10 @@ describe('FsStore', function () {
       await store.put('bindings/real.json', '{}');
       await symlink(path.join(parent, 'secret'), path.join(root, 'bindings', 'link.json'));
       await assert.rejects(store.get('bindings/link.json'), NotARegularFileError);
-      assert.deepEqual((await store.list('bindings/')).map((o) => o.key), ['bindings/real.json']);
+      assert.deepEqual(
+        (await store.list('bindings/')).map((o) => o.key),
+        ['bindings/real.json'],
+      );
     });
   });
 
@@ -78,7 +94,10 @@ describe('FsStore', function () {
     await writeFile(path.join(root, 'active', 'huge.json'), Buffer.alloc(50 * 1024 * 1024, 0x20));
     const before = process.memoryUsage().arrayBuffers;
     await assert.rejects(store.get('active/huge.json', { maxBytes: 4 * 1024 * 1024 }), ObjectTooLargeError);
-    assert.ok(process.memoryUsage().arrayBuffers - before < 10 * 1024 * 1024, 'no buffer the size of the file was allocated');
+    assert.ok(
+      process.memoryUsage().arrayBuffers - before < 10 * 1024 * 1024,
+      'no buffer the size of the file was allocated',
+    );
   });
 
   it('keeps each key in the file of the same relative path', async function () {
@@ -106,13 +125,19 @@ describe('FsStore', function () {
 
     assert.equal((await store.get('bindings/kept.json'))?.body, '{"v":"old"}');
     assert.equal(await store.get('bindings/new.json'), undefined);
-    assert.deepEqual((await store.list('')).map((o) => o.key), ['bindings/kept.json']);
-    assert.deepEqual((await store.list('bindings/.')), [], 'a prefix cannot reach dot files either');
+    assert.deepEqual(
+      (await store.list('')).map((o) => o.key),
+      ['bindings/kept.json'],
+    );
+    assert.deepEqual(await store.list('bindings/.'), [], 'a prefix cannot reach dot files either');
 
     // Later writes still work and still hide the leftovers.
     await store.put('bindings/new.json', '{"complete":true}');
     assert.equal((await store.get('bindings/new.json'))?.body, '{"complete":true}');
-    assert.deepEqual((await store.list('bindings/')).map((o) => o.key), ['bindings/kept.json', 'bindings/new.json']);
+    assert.deepEqual(
+      (await store.list('bindings/')).map((o) => o.key),
+      ['bindings/kept.json', 'bindings/new.json'],
+    );
   });
 
   it('removes temp files killed writers left once they are 15 minutes old, and only those', async function () {
@@ -126,12 +151,17 @@ describe('FsStore', function () {
     await utimes(stale, old, old);
     await utimes(notOurs, old, old);
 
-    assert.deepEqual((await store.list('active/')).map((o) => o.key), ['active/live.json']);
+    assert.deepEqual(
+      (await store.list('active/')).map((o) => o.key),
+      ['active/live.json'],
+    );
     assert.deepEqual((await readdir(dir)).sort(), ['.busy.json.4343.ba9876543210.tmp', '.operator-notes', 'live.json']);
   });
 
   it('does not expose temp files while writes are in flight', async function () {
-    const puts = Array.from({ length: 40 }, (_, i) => store.put(`active/a${i % 5}.json`, JSON.stringify({ i, pad: 'p'.repeat(50_000) })));
+    const puts = Array.from({ length: 40 }, (_, i) =>
+      store.put(`active/a${i % 5}.json`, JSON.stringify({ i, pad: 'p'.repeat(50_000) })),
+    );
     const sightings: string[] = [];
     let done = false;
     const lister = (async () => {
@@ -142,12 +172,17 @@ describe('FsStore', function () {
     await lister;
     const bad = sightings.filter((k) => !/^active\/a[0-4]\.json$/.test(k));
     assert.deepEqual(bad, []);
-    assert.deepEqual(await filesUnder(root), [0, 1, 2, 3, 4].map((i) => path.join('active', `a${i}.json`)));
+    assert.deepEqual(
+      await filesUnder(root),
+      [0, 1, 2, 3, 4].map((i) => path.join('active', `a${i}.json`)),
+    );
   });
 
   it('concurrent puts of one key end with one complete body, and readers never see a mix', async function () {
     // Large bodies so a non-atomic write would take several write() calls and interleave.
-    const bodies = Array.from({ length: 12 }, (_, i) => JSON.stringify({ writer: i, fill: String.fromCharCode(65 + i).repeat(1 << 20) }));
+    const bodies = Array.from({ length: 12 }, (_, i) =>
+      JSON.stringify({ writer: i, fill: String.fromCharCode(65 + i).repeat(1 << 20) }),
+    );
     const valid = new Set(bodies);
     const observed: Array<string | undefined> = [];
     let done = false;
@@ -196,10 +231,16 @@ describe('FsStore', function () {
     await writeFile(root, 'not a directory');
     const failures: unknown[] = [];
     for (const op of [
-      () => store.get('bindings/x.json'), () => store.list(''), () => store.list('bindings/'),
-      () => store.put('bindings/x.json', '{}'), () => store.delete('bindings/x.json'),
+      () => store.get('bindings/x.json'),
+      () => store.list(''),
+      () => store.list('bindings/'),
+      () => store.put('bindings/x.json', '{}'),
+      () => store.delete('bindings/x.json'),
     ]) {
-      await op().then(() => failures.push('resolved'), (err: unknown) => failures.push(err));
+      await op().then(
+        () => failures.push('resolved'),
+        (err: unknown) => failures.push(err),
+      );
     }
     for (const err of failures) {
       assert.ok(err instanceof StoreError, `expected StoreError, got ${String(err)}`);

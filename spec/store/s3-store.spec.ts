@@ -77,12 +77,21 @@ describe('S3Store (against s3rver) ' + INTEGRATION, function () {
       assert.equal((await prod.get('bindings/x.json'))?.body, '"prod"');
       assert.equal((await staging.get('bindings/x.json'))?.body, '"staging"');
       assert.equal(await prod.get('bindings/y.json'), undefined);
-      assert.deepEqual((await prod.list('')).map((o) => o.key), ['bindings/x.json']);
-      assert.deepEqual((await staging.list('bindings/')).map((o) => o.key), ['bindings/x.json', 'bindings/y.json']);
+      assert.deepEqual(
+        (await prod.list('')).map((o) => o.key),
+        ['bindings/x.json'],
+      );
+      assert.deepEqual(
+        (await staging.list('bindings/')).map((o) => o.key),
+        ['bindings/x.json', 'bindings/y.json'],
+      );
 
       const inBucket = await raw.send(new ListObjectsV2Command({ Bucket: bucket }));
-      assert.deepEqual((inBucket.Contents ?? []).map((o) => o.Key).sort(),
-        ['prod/bindings/x.json', 'staging/bindings/x.json', 'staging/bindings/y.json']);
+      assert.deepEqual((inBucket.Contents ?? []).map((o) => o.Key).sort(), [
+        'prod/bindings/x.json',
+        'staging/bindings/x.json',
+        'staging/bindings/y.json',
+      ]);
 
       await prod.delete('bindings/x.json');
       assert.equal(await prod.get('bindings/x.json'), undefined);
@@ -94,8 +103,10 @@ describe('S3Store (against s3rver) ' + INTEGRATION, function () {
       await raw.send(new PutObjectCommand({ Bucket: bucket, Key: 'active/raw.json', Body: body }));
       const store = storeFor(bucket);
       assert.deepEqual(await store.get('active/raw.json'), { key: 'active/raw.json', body, etag: md5(body) });
-      assert.deepEqual((await store.list('active/')).map((o) => [o.key, o.etag, o.size]),
-        [['active/raw.json', md5(body), Buffer.byteLength(body)]]);
+      assert.deepEqual(
+        (await store.list('active/')).map((o) => [o.key, o.etag, o.size]),
+        [['active/raw.json', md5(body), Buffer.byteLength(body)]],
+      );
 
       await store.put('active/mine.json', '{"from":"store"}');
       const res = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: 'active/mine.json' }));
@@ -105,7 +116,11 @@ describe('S3Store (against s3rver) ' + INTEGRATION, function () {
 
     it('treats a missing bucket as a StoreError, not as "not found"', async function () {
       const store = storeFor('no-such-bucket-here');
-      for (const call of [() => store.get('bindings/x.json'), () => store.list(''), () => store.put('bindings/x.json', '{}')]) {
+      for (const call of [
+        () => store.get('bindings/x.json'),
+        () => store.list(''),
+        () => store.put('bindings/x.json', '{}'),
+      ]) {
         const { err } = await failure(call);
         assert.match(err.message, /no-such-bucket-here/);
         assert.match(err.message, /NoSuchBucket/);
@@ -118,8 +133,10 @@ describe('S3Store (against s3rver) ' + INTEGRATION, function () {
       await server.halt();
       try {
         for (const call of [
-          () => store.get('bindings/survivor.json'), () => store.list('bindings/'),
-          () => store.put('bindings/new.json', '{}'), () => store.delete('bindings/survivor.json'),
+          () => store.get('bindings/survivor.json'),
+          () => store.list('bindings/'),
+          () => store.put('bindings/new.json', '{}'),
+          () => store.delete('bindings/survivor.json'),
         ]) {
           const { err, ms } = await failure(call);
           assert.ok(ms < SHORT_TIMEOUT_MS + 1000, `failed after ${ms} ms, allowed ${SHORT_TIMEOUT_MS}`);
@@ -129,7 +146,10 @@ describe('S3Store (against s3rver) ' + INTEGRATION, function () {
         await server.restart();
       }
       assert.equal((await store.get('bindings/survivor.json'))?.body, '{"kept":true}');
-      assert.deepEqual((await store.list('bindings/')).map((o) => o.key), ['bindings/survivor.json']);
+      assert.deepEqual(
+        (await store.list('bindings/')).map((o) => o.key),
+        ['bindings/survivor.json'],
+      );
     });
 
     it('gives up on a server that accepts connections but never answers, within requestTimeoutMs', async function () {
@@ -140,7 +160,10 @@ describe('S3Store (against s3rver) ' + INTEGRATION, function () {
         for (const call of [() => store.get('bindings/x.json'), () => store.list('')]) {
           const { err, ms } = await failure(call);
           assert.ok(ms >= SHORT_TIMEOUT_MS - 200, `gave up after ${ms} ms, before the timeout`);
-          assert.ok(ms < SHORT_TIMEOUT_MS + 1500, `gave up after ${ms} ms, well after the ${SHORT_TIMEOUT_MS} ms timeout`);
+          assert.ok(
+            ms < SHORT_TIMEOUT_MS + 1500,
+            `gave up after ${ms} ms, well after the ${SHORT_TIMEOUT_MS} ms timeout`,
+          );
           assert.match(err.message, /no answer within 2000 ms/);
         }
       } finally {
@@ -152,8 +175,13 @@ describe('S3Store (against s3rver) ' + INTEGRATION, function () {
     it('is what createStore builds for store=s3, and needs a bucket', async function () {
       assert.throws(() => createStore({ store: 's3', storeDir: '/unused' }), /bucket/i);
       const store = createStore({
-        store: 's3', storeDir: '/unused', s3Bucket: bucket, s3Prefix: 'cfg', awsRegion: 'us-east-1',
-        s3Endpoint: server.endpoint, s3ForcePathStyle: true,
+        store: 's3',
+        storeDir: '/unused',
+        s3Bucket: bucket,
+        s3Prefix: 'cfg',
+        awsRegion: 'us-east-1',
+        s3Endpoint: server.endpoint,
+        s3ForcePathStyle: true,
       });
       assert.ok(store instanceof S3Store);
       assert.equal(store.description, `s3://${bucket}/cfg/`);
@@ -179,7 +207,15 @@ describe('S3Store reads capped by size (answers without a length)', function () 
             this.push(Buffer.alloc(64 * 1024, 0x20));
           },
         });
-        return { Body: Object.assign(body, { transformToString: async () => { throw new Error('an uncapped read of an endless body'); } }), ETag: '"x"', $metadata: {} };
+        return {
+          Body: Object.assign(body, {
+            transformToString: async () => {
+              throw new Error('an uncapped read of an endless body');
+            },
+          }),
+          ETag: '"x"',
+          $metadata: {},
+        };
       },
     } as unknown as S3Client;
     return { client, produced: () => produced, destroyed: () => body?.destroyed === true };
@@ -188,15 +224,25 @@ describe('S3Store reads capped by size (answers without a length)', function () 
   it('stops reading past maxBytes and destroys the stream: memory never grows with the object', async function () {
     const fake = endless();
     const store = new S3Store({ bucket: 'b', client: fake.client });
-    await assert.rejects(store.get('active/endless.json', { maxBytes: 1024 * 1024 }), (err: unknown) => err instanceof ObjectTooLargeError && !(err instanceof StoreError));
+    await assert.rejects(
+      store.get('active/endless.json', { maxBytes: 1024 * 1024 }),
+      (err: unknown) => err instanceof ObjectTooLargeError && !(err instanceof StoreError),
+    );
     assert.ok(fake.destroyed(), 'the body stream was destroyed');
     assert.ok(fake.produced() <= 1024 * 1024 + 4 * 64 * 1024, `read ${fake.produced()} bytes`);
   });
 
   it('refuses an answer whose Content-Length is over the cap without reading its body', async function () {
     let read = false;
-    const body = new Readable({ read() { read = true; this.push(null); } });
-    const client = { send: async () => ({ Body: body, ContentLength: 50 * 1024 * 1024, ETag: '"x"', $metadata: {} }) } as unknown as S3Client;
+    const body = new Readable({
+      read() {
+        read = true;
+        this.push(null);
+      },
+    });
+    const client = {
+      send: async () => ({ Body: body, ContentLength: 50 * 1024 * 1024, ETag: '"x"', $metadata: {} }),
+    } as unknown as S3Client;
     const store = new S3Store({ bucket: 'b', client });
     await assert.rejects(store.get('active/big.json', { maxBytes: 4 * 1024 * 1024 }), ObjectTooLargeError);
     assert.equal(read, false);

@@ -35,7 +35,10 @@ export interface BrokerHarness {
 }
 
 /** `tuning` and `config` override what the broker would read from its environment (e.g. short deadlines). */
-export async function startBrokerHarness(kind: StoreKind, opts: { tuning?: BrokerTuning; config?: Partial<Config> } = {}): Promise<BrokerHarness> {
+export async function startBrokerHarness(
+  kind: StoreKind,
+  opts: { tuning?: BrokerTuning; config?: Partial<Config> } = {},
+): Promise<BrokerHarness> {
   const cc = new CcEmulator();
   const ccUrl = await cc.start();
   cc.addUser(CF_USER, CF_PASS);
@@ -57,7 +60,14 @@ export async function startBrokerHarness(kind: StoreKind, opts: { tuning?: Broke
     const s3 = await startS3Server();
     process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
     process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-    Object.assign(env, { STORE: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', S3_PREFIX: 'broker-test/' });
+    Object.assign(env, {
+      STORE: 's3',
+      S3_BUCKET: s3.bucket,
+      S3_ENDPOINT: s3.endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_REGION: 'us-east-1',
+      S3_PREFIX: 'broker-test/',
+    });
     cleanups.push(() => s3.stop());
   }
   const config = { ...loadConfig(env, { brokerCredentials: true, cloudController: true }), ...opts.config };

@@ -10,11 +10,15 @@ interface Kept {
  * a spawned CLI that dies or hangs explains itself in the failure, not in a rerun. Call it in a
  * `describe`; it registers the `afterEach` that prints and forgets.
  */
-export function keepChildOutput(): { track: <C extends ChildProcess>(name: string, child: C) => C; output: (child: ChildProcess) => string } {
+export function keepChildOutput(): {
+  track: <C extends ChildProcess>(name: string, child: C) => C;
+  output: (child: ChildProcess) => string;
+} {
   const kept = new Map<ChildProcess, Kept>();
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {
-      for (const { name, text } of kept.values()) process.stderr.write(`\n--- output of ${name} ---\n${text || '(nothing)'}\n--- end of ${name} ---\n`);
+      for (const { name, text } of kept.values())
+        process.stderr.write(`\n--- output of ${name} ---\n${text || '(nothing)'}\n--- end of ${name} ---\n`);
     }
     kept.clear();
   });
@@ -23,9 +27,15 @@ export function keepChildOutput(): { track: <C extends ChildProcess>(name: strin
     track(name, child) {
       const entry: Kept = { name, text: '' };
       kept.set(child, entry);
-      child.stdout?.on('data', (d: Buffer) => { entry.text += d.toString(); });
-      child.stderr?.on('data', (d: Buffer) => { entry.text += d.toString(); });
-      child.once('exit', (code, signal) => { entry.text += `[exited with ${signal ?? `code ${code}`}]\n`; });
+      child.stdout?.on('data', (d: Buffer) => {
+        entry.text += d.toString();
+      });
+      child.stderr?.on('data', (d: Buffer) => {
+        entry.text += d.toString();
+      });
+      child.once('exit', (code, signal) => {
+        entry.text += `[exited with ${signal ?? `code ${code}`}]\n`;
+      });
       return child;
     },
     output(child) {

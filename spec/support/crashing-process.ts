@@ -37,7 +37,8 @@ function crashPointFromEnv(env: NodeJS.ProcessEnv): CrashPoint | undefined {
   const when = env.CRASH_WHEN ?? 'after';
   if (when !== 'after' && when !== 'before') throw new Error(`CRASH_WHEN must be after or before, got ${when}`);
   const count = Number(env.CRASH_COUNT ?? '1');
-  if (!Number.isInteger(count) || count < 1) throw new Error(`CRASH_COUNT must be a positive integer, got ${env.CRASH_COUNT}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`CRASH_COUNT must be a positive integer, got ${env.CRASH_COUNT}`);
   return { op, keyPrefix: env.CRASH_KEY_PREFIX ?? '', count, when };
 }
 
@@ -51,7 +52,11 @@ function die(): never {
 class CrashingStore implements Store {
   private seen = 0;
 
-  constructor(private readonly inner: Store, private readonly point: CrashPoint | undefined, private readonly holdPrefix: string | undefined) {}
+  constructor(
+    private readonly inner: Store,
+    private readonly point: CrashPoint | undefined,
+    private readonly holdPrefix: string | undefined,
+  ) {}
 
   get description() {
     return this.inner.description;
@@ -103,7 +108,8 @@ async function main(): Promise<void> {
     const config = loadConfig(process.env, { brokerCredentials: true, cloudController: true });
     // buildBroker makes its own store; swap the factory it calls so the real wiring stays intact.
     const realCreateStore = storeModule.createStore;
-    (storeModule as { createStore: typeof realCreateStore }).createStore = (cfg) => new CrashingStore(realCreateStore(cfg), point, hold);
+    (storeModule as { createStore: typeof realCreateStore }).createStore = (cfg) =>
+      new CrashingStore(realCreateStore(cfg), point, hold);
     const { port } = await startBroker(config, logger);
     process.stdout.write(`READY ${port}\n`);
     return;

@@ -17,7 +17,10 @@ export interface FakeExporter {
  * path as Prometheus text (or `status` for the paths in `failing`), 404 elsewhere. With `auth`
  * ("user:password") a request without that basic auth gets 401, as the platform's /metrics do.
  */
-export async function startFakeExporter(pages: Record<string, Page>, opts: { auth?: string; failing?: Record<string, number> } = {}): Promise<FakeExporter> {
+export async function startFakeExporter(
+  pages: Record<string, Page>,
+  opts: { auth?: string; failing?: Record<string, number> } = {},
+): Promise<FakeExporter> {
   const counts = new Map<string, number>();
   const expected = opts.auth ? `Basic ${Buffer.from(opts.auth).toString('base64')}` : undefined;
   const server: Server = createServer((req, res) => {
@@ -50,9 +53,10 @@ export async function startFakeExporter(pages: Record<string, Page>, opts: { aut
     port,
     address: `127.0.0.1:${port}`,
     scrapes: (path) => counts.get(path) ?? 0,
-    stop: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

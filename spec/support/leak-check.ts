@@ -20,7 +20,13 @@ const STDIO_FDS = new Set([0, 1, 2]);
 function describeHandle(h: Handle): string {
   const kind = h.constructor?.name ?? typeof h;
   const address = typeof h.address === 'function' ? (h.address() as { port?: number } | null) : undefined;
-  const details = [h.pid && `pid ${h.pid}`, address?.port && `listening on port ${address.port}`, h.localPort && `local port ${h.localPort}`, h.remotePort && `remote port ${h.remotePort}`, h._idleTimeout && `timeout ${h._idleTimeout} ms`].filter(Boolean);
+  const details = [
+    h.pid && `pid ${h.pid}`,
+    address?.port && `listening on port ${address.port}`,
+    h.localPort && `local port ${h.localPort}`,
+    h.remotePort && `remote port ${h.remotePort}`,
+    h._idleTimeout && `timeout ${h._idleTimeout} ms`,
+  ].filter(Boolean);
   return details.length ? `${kind} (${details.join(', ')})` : kind;
 }
 

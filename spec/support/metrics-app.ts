@@ -1,4 +1,10 @@
-import { createServer as createHttpServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  IncomingHttpHeaders,
+  IncomingMessage,
+  Server,
+  ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 
@@ -89,9 +95,9 @@ export async function startMetricsApp(opts: { tls?: boolean } = {}): Promise<Met
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
     res.end(
       '# HELP demo_requests_total Requests this app has served.\n# TYPE demo_requests_total counter\n' +
-      `demo_requests_total ${requests.length}\n` +
-      '# HELP demo_seen_instance The X-CF-APP-INSTANCE header of this scrape.\n# TYPE demo_seen_instance gauge\n' +
-      `demo_seen_instance{seen="${instance}"} 1\n`,
+        `demo_requests_total ${requests.length}\n` +
+        '# HELP demo_seen_instance The X-CF-APP-INSTANCE header of this scrape.\n# TYPE demo_seen_instance gauge\n' +
+        `demo_seen_instance{seen="${instance}"} 1\n`,
     );
   };
   const server: Server = opts.tls
@@ -107,9 +113,10 @@ export async function startMetricsApp(opts: { tls?: boolean } = {}): Promise<Met
     scheme: opts.tls ? 'https' : 'http',
     requests,
     requestsFor: (instance) => requests.filter((r) => r.headers['x-cf-app-instance'] === instance),
-    stop: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -41,17 +41,21 @@ export function fillMarkedLines(text: string, values: Record<string, LineValue>,
     // A directive line (not a comment line) that ends in the marker comment.
     const marker = new RegExp(`^([ \\t]*)([^#\\s].*#\\s*@${name}\\b.*)$`, 'gm');
     if (!marker.test(text)) throw new Error(`${file} has no "# @${name}" line`);
-    text = text.replace(marker, (_all, indent: string, line: string) =>
-      indent + (typeof value === 'function' ? value(line) : value));
+    text = text.replace(
+      marker,
+      (_all, indent: string, line: string) => indent + (typeof value === 'function' ? value(line) : value),
+    );
   }
   return text;
 }
 
 /** A LineValue that replaces only the (first) absolute path of the line: the directive stays as deploy/ has it. */
-export const withPath = (path: string): LineValue => (line) => {
-  if (!/\/[^\s;]+/.test(line)) throw new Error(`no path in: ${line}`);
-  return line.replace(/\/[^\s;]+/, path);
-};
+export const withPath =
+  (path: string): LineValue =>
+  (line) => {
+    if (!/\/[^\s;]+/.test(line)) throw new Error(`no path in: ${line}`);
+    return line.replace(/\/[^\s;]+/, path);
+  };
 
 /**
  * deploy/nginx/forward-proxy.conf with only its "# @NAME" lines filled in: nothing else differs
@@ -184,7 +188,8 @@ export async function startNginxProxy(opts: NginxProxyOptions, ctx?: Mocha.Conte
   const dns = await startDnsStub(opts.dns ?? {});
   let child: ChildProcess | undefined;
   try {
-    for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, 'temp', t), { recursive: true });
+    for (const t of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
+      await mkdir(join(dir, 'temp', t), { recursive: true });
     await writeFile(join(dir, 'ca.pem'), opts.caPem ?? TEST_CA_PEM);
     const port = await freePort();
     const isRoot = process.getuid?.() === 0;
@@ -208,7 +213,11 @@ export async function startNginxProxy(opts: NginxProxyOptions, ctx?: Mocha.Conte
       ...opts.values,
     });
     await writeFile(join(dir, 'nginx.conf'), conf);
-    const proc = spawn(NGINX, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(
+      NGINX,
+      ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     child = proc;
     running.add(proc);
     proc.once('exit', () => running.delete(proc));
@@ -218,26 +227,34 @@ export async function startNginxProxy(opts: NginxProxyOptions, ctx?: Mocha.Conte
     const errorLog = () => readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`nginx exited (${proc.exitCode ?? proc.signalCode}): ${stderr}${await errorLog()}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`nginx exited (${proc.exitCode ?? proc.signalCode}): ${stderr}${await errorLog()}`);
       try {
         if ((await fetch(`${url}/health`)).status === 200) break;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`nginx /health did not answer within 10 s: ${stderr}${await errorLog()}`);
+      if (Date.now() > deadline)
+        throw new Error(`nginx /health did not answer within 10 s: ${stderr}${await errorLog()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
 
     /** Sends a request to the proxy as a proxy client does: absolute-form target; Host from it unless given. */
     const send = (target: string, init: { method?: string; headers?: Record<string, string> } = {}) =>
       new Promise<ProxyResponse>((resolveRes, reject) => {
-        const headers = { Host: /^https?:\/\//.test(target) ? new URL(target).host : `127.0.0.1:${port}`, ...init.headers };
-        const req = request({ host: '127.0.0.1', port, method: init.method ?? 'GET', path: target, headers, agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolveRes({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        });
+        const headers = {
+          Host: /^https?:\/\//.test(target) ? new URL(target).host : `127.0.0.1:${port}`,
+          ...init.headers,
+        };
+        const req = request(
+          { host: '127.0.0.1', port, method: init.method ?? 'GET', path: target, headers, agent: false },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolveRes({ status: res.statusCode ?? 0, headers: res.headers, body }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -262,7 +279,12 @@ export async function startNginxProxy(opts: NginxProxyOptions, ctx?: Mocha.Conte
           proc.kill('SIGQUIT'); // graceful: finishes in-flight requests, closes idle keep-alives
           const timer = setTimeout(() => proc.kill('SIGTERM'), 5000);
           const hard = setTimeout(() => {
-            for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ }
+            for (const w of workers)
+              try {
+                process.kill(w, 'SIGKILL');
+              } catch {
+                /* gone */
+              }
             proc.kill('SIGKILL');
           }, 8000);
           await exited;

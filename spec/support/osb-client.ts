@@ -3,11 +3,12 @@ import { BROKER_PASS, BROKER_USER } from './broker-harness';
 
 /** Sends requests as Cloud Foundry does: basic auth, API version 2.15, a request identity. */
 export function asPlatform(http: supertest.Agent) {
-  const decorate = (t: supertest.Test) => t
-    .auth(BROKER_USER, BROKER_PASS)
-    .set('X-Broker-API-Version', '2.15')
-    .set('X-Broker-API-Request-Identity', 'e26cfe4d-3f2c-4f3c-8c8e-1d1c2f3a4b5c')
-    .set('Accept', 'application/json');
+  const decorate = (t: supertest.Test) =>
+    t
+      .auth(BROKER_USER, BROKER_PASS)
+      .set('X-Broker-API-Version', '2.15')
+      .set('X-Broker-API-Request-Identity', 'e26cfe4d-3f2c-4f3c-8c8e-1d1c2f3a4b5c')
+      .set('Accept', 'application/json');
   return {
     get: (path: string) => decorate(http.get(path)),
     put: (path: string, body: unknown) => decorate(http.put(path)).send(body as object),
@@ -25,17 +26,36 @@ export function provisionBody(ids: { serviceId: string; planId: string }, parame
     plan_id: ids.planId,
     organization_guid: ORG_GUID,
     space_guid: SPACE_GUID,
-    context: { platform: 'cloudfoundry', organization_guid: ORG_GUID, space_guid: SPACE_GUID, organization_name: 'my-org', space_name: 'prod', instance_name: 'my-monitoring' },
+    context: {
+      platform: 'cloudfoundry',
+      organization_guid: ORG_GUID,
+      space_guid: SPACE_GUID,
+      organization_name: 'my-org',
+      space_name: 'prod',
+      instance_name: 'my-monitoring',
+    },
     ...(parameters === undefined ? {} : { parameters }),
   };
 }
 
-export function bindBody(ids: { serviceId: string; planId: string }, appGuid: string | undefined, parameters?: unknown) {
+export function bindBody(
+  ids: { serviceId: string; planId: string },
+  appGuid: string | undefined,
+  parameters?: unknown,
+) {
   return {
     service_id: ids.serviceId,
     plan_id: ids.planId,
-    ...(appGuid ? { app_guid: appGuid, bind_resource: { app_guid: appGuid, space_guid: SPACE_GUID } } : { bind_resource: {} }),
-    context: { platform: 'cloudfoundry', organization_guid: ORG_GUID, space_guid: SPACE_GUID, organization_name: 'my-org', space_name: 'prod' },
+    ...(appGuid
+      ? { app_guid: appGuid, bind_resource: { app_guid: appGuid, space_guid: SPACE_GUID } }
+      : { bind_resource: {} }),
+    context: {
+      platform: 'cloudfoundry',
+      organization_guid: ORG_GUID,
+      space_guid: SPACE_GUID,
+      organization_name: 'my-org',
+      space_name: 'prod',
+    },
     ...(parameters === undefined ? {} : { parameters }),
   };
 }

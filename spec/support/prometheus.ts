@@ -43,7 +43,11 @@ export function requirePrometheus(ctx?: Mocha.Context): void {
  * job" and "<<< cf-apps job" markers), with only its "# @NAME" lines filled in: a YAML list item
  * to put under `scrape_configs:`.
  */
-export async function deployCfAppsJob(values: { targetFiles: string; proxyUrl: string; refreshInterval?: string }): Promise<string> {
+export async function deployCfAppsJob(values: {
+  targetFiles: string;
+  proxyUrl: string;
+  refreshInterval?: string;
+}): Promise<string> {
   const text = await readFile(DEPLOY_PROMETHEUS_YML, 'utf8');
   const m = /^[ \t]*# >>> cf-apps job.*\n([\s\S]*?)^[ \t]*# <<< cf-apps job/m.exec(text);
   if (!m) throw new Error('deploy/prometheus/prometheus.yml has no ">>> cf-apps job" ... "<<< cf-apps job" block');
@@ -84,10 +88,14 @@ process.once('exit', () => {
 function renderConfig(opts: PrometheusOptions): string {
   if (opts.configYaml !== undefined) return opts.configYaml;
   // JSON is YAML: no YAML library needed.
-  return JSON.stringify({
-    global: opts.global ?? { scrape_interval: '2s', scrape_timeout: '1s', evaluation_interval: '2s' },
-    scrape_configs: opts.scrapeConfigs ?? [],
-  }, null, 1);
+  return JSON.stringify(
+    {
+      global: opts.global ?? { scrape_interval: '2s', scrape_timeout: '1s', evaluation_interval: '2s' },
+      scrape_configs: opts.scrapeConfigs ?? [],
+    },
+    null,
+    1,
+  );
 }
 
 export type PrometheusServer = Awaited<ReturnType<typeof startPrometheus>>;
@@ -103,12 +111,19 @@ export async function startPrometheus(opts: PrometheusOptions, ctx?: Mocha.Conte
   const dir = await mkdtemp(join(tmpdir(), 'prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
   await writeFile(configFile, renderConfig(opts));
-  const port = opts.port ?? await freePort();
-  const child: ChildProcess = spawn(PROMETHEUS, [
-    `--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--web.enable-lifecycle', '--log.level=warn',
-    ...(opts.args ?? []),
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = opts.port ?? (await freePort());
+  const child: ChildProcess = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-lifecycle',
+      '--log.level=warn',
+      ...(opts.args ?? []),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   running.add(child);
   child.once('exit', () => running.delete(child));
   let stderr = '';
@@ -128,18 +143,28 @@ export async function startPrometheus(opts: PrometheusOptions, ctx?: Mocha.Conte
   }
 
   /** Polls fn until it returns something other than undefined or false; fails after timeoutMs (never a bare sleep). */
-  async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  async function waitFor<T>(
+    fn: () => Promise<T | undefined | false> | T | undefined | false,
+    timeoutMs = 30_000,
+    what = 'condition',
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let lastError: unknown;
     for (;;) {
-      if (exited()) throw new Error(`Prometheus exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}: ${stderr}`);
+      if (exited())
+        throw new Error(
+          `Prometheus exited (${child.exitCode ?? child.signalCode}) while waiting for ${what}: ${stderr}`,
+        );
       try {
         const v = await fn();
         if (v !== undefined && v !== false) return v as T;
       } catch (err) {
         lastError = err;
       }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -172,7 +197,12 @@ export async function startPrometheus(opts: PrometheusOptions, ctx?: Mocha.Conte
     /** GET /api/v1/targets: the active targets. */
     targets: async () => (await api<{ activeTargets: PromTarget[] }>('/api/v1/targets?state=active')).activeTargets,
     /** Targets relabelling dropped (their discovered labels). */
-    droppedTargets: async () => (await api<{ droppedTargets: Array<{ discoveredLabels: Record<string, string> }> }>('/api/v1/targets?state=dropped')).droppedTargets,
+    droppedTargets: async () =>
+      (
+        await api<{ droppedTargets: Array<{ discoveredLabels: Record<string, string> }> }>(
+          '/api/v1/targets?state=dropped',
+        )
+      ).droppedTargets,
     /** GET /api/v1/query: an instant vector. */
     query,
     /** The value of a query that returns one sample (a sum(...), say); undefined when it returns none. */
@@ -191,7 +221,9 @@ export async function startPrometheus(opts: PrometheusOptions, ctx?: Mocha.Conte
       for (const line of text.split('\n')) {
         const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
         if (!m || m[1] !== name) continue;
-        const have = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+        const have = Object.fromEntries(
+          [...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]),
+        );
         if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
       }
       return sum;

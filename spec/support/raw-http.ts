@@ -42,7 +42,9 @@ export async function startRawUpstream() {
       conn.closed = true;
       sockets.delete(sock);
     });
-    sock.on('error', () => { /* recorded as closed */ });
+    sock.on('error', () => {
+      /* recorded as closed */
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -53,10 +55,11 @@ export async function startRawUpstream() {
   return {
     port: address.port,
     connections,
-    stop: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -97,10 +100,16 @@ export function sendRaw(port: number, bytes: string | Buffer, timeoutMs = 15_000
     const sock = connect(port, '127.0.0.1');
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`no complete answer within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`));
+      reject(
+        new Error(
+          `no complete answer within ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`,
+        ),
+      );
     }, timeoutMs);
     sock.on('data', (d) => chunks.push(d));
-    sock.on('error', () => { /* a reset after the answer is still an answer; parsed on close */ });
+    sock.on('error', () => {
+      /* a reset after the answer is still an answer; parsed on close */
+    });
     sock.on('close', () => {
       clearTimeout(timer);
       try {

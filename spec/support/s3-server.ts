@@ -81,7 +81,10 @@ function spawnS3rver(dataDir: string, port: number): Promise<{ child: ChildProce
   const child = spawn(
     process.execPath,
     [LEGACY_FLAG, '-e', CHILD_WRAPPER, bin, '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '--silent'],
-    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    },
   );
   liveChildren.add(child);
   child.once('exit', () => liveChildren.delete(child));
@@ -97,7 +100,9 @@ function spawnS3rver(dataDir: string, port: number): Promise<{ child: ChildProce
       reject(new Error(`s3rver did not start: ${why}${err ? `\n${err.trim()}` : ''}`));
     };
     const timer = setTimeout(() => fail(`no "listening" line within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
-    child.stderr?.on('data', (chunk: Buffer) => { err += chunk.toString(); });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       // The CLI prints this even with --silent, after the socket is bound.
@@ -238,4 +243,3 @@ export function useS3rverCredentials(): () => void {
     }
   };
 }
-

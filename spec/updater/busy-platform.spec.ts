@@ -77,7 +77,11 @@ describe('updater: a busy platform (6,000 visible apps, apps created and deleted
       assert.ok(file, `binding ${bindingId} (app ${app.name}) keeps its file`);
       const groups = JSON.parse(file.body) as Array<{ targets: string[]; labels: Record<string, string> }>;
       const instances = h.cc.webProcesses(guid)[0].instances;
-      assert.deepEqual(groups.map((g) => g.labels.instance), Array.from({ length: instances }, (_, i) => `${guid}:${i}`), `binding ${bindingId}`);
+      assert.deepEqual(
+        groups.map((g) => g.labels.instance),
+        Array.from({ length: instances }, (_, i) => `${guid}:${i}`),
+        `binding ${bindingId}`,
+      );
       assert.ok(groups.every((g) => g.targets[0] === `${app.name}.apps.example.com` && g.labels.job === app.name));
     }
   }
@@ -85,7 +89,13 @@ describe('updater: a busy platform (6,000 visible apps, apps created and deleted
   it(`every run succeeds and every bound app keeps exactly its targets; ${RUNS} runs`, async () => {
     const reconciler = new Reconciler({
       store: h.store,
-      cc: new CloudControllerClient({ apiUrl: h.cc.url, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 15_000, retries: 2, maxRetryAfterMs: 30_000 }),
+      cc: new CloudControllerClient({
+        apiUrl: h.cc.url,
+        auth: { kind: 'password', username: CF_USER, password: CF_PASS },
+        timeoutMs: 15_000,
+        retries: 2,
+        maxRetryAfterMs: 30_000,
+      }),
       logger: silentLogger,
     });
     const deletedForReal = new Set<string>();
@@ -120,7 +130,10 @@ describe('updater: a busy platform (6,000 visible apps, apps created and deleted
       assert.equal(fired, 3, 'the platform changed before page 2 of each listing');
       assert.ok(h.cc.ccRequests().some((r) => r.path === '/v3/apps' && r.query.includes('page=2')));
       await assertExactTargets(deletedForReal);
-      assert.ok(s.confirmed >= 2, `run ${run + 1}: the apps the listings would change were re-read by guid (${s.confirmed})`);
+      assert.ok(
+        s.confirmed >= 2,
+        `run ${run + 1}: the apps the listings would change were re-read by guid (${s.confirmed})`,
+      );
       // 1 probe + 3 listings x 2 pages + 3 guid-filtered requests per 100 apps re-read.
       assert.ok(s.ccRequests <= 7 + 3 * Math.ceil(s.confirmed / 100), `run ${run + 1}: ${s.ccRequests} CC requests`);
     }

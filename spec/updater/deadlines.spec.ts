@@ -31,20 +31,29 @@ describe('updater: a run that gives up, and apps the CC describes implausibly', 
   let n = 0;
   const instanceId = 'updater-deadline-instance';
 
-  const reconciler = (over: Partial<ReconcilerOptions> = {}) => new Reconciler({
-    store: h.store,
-    // The production client's patience (updater/build.ts): only the run's own deadline is short.
-    cc: new CloudControllerClient({ apiUrl: h.cc.url, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 15_000, retries: 2, maxRetryAfterMs: 30_000 }),
-    logger: silentLogger,
-    leftoverGraceMs: 0,
-    ...over,
-  });
+  const reconciler = (over: Partial<ReconcilerOptions> = {}) =>
+    new Reconciler({
+      store: h.store,
+      // The production client's patience (updater/build.ts): only the run's own deadline is short.
+      cc: new CloudControllerClient({
+        apiUrl: h.cc.url,
+        auth: { kind: 'password', username: CF_USER, password: CF_PASS },
+        timeoutMs: 15_000,
+        retries: 2,
+        maxRetryAfterMs: 30_000,
+      }),
+      logger: silentLogger,
+      leftoverGraceMs: 0,
+      ...over,
+    });
   async function boundApp(instances = 2) {
     const name = `gu-app-${++n}`;
     const app = h.cc.addApp({ name, spaceGuid: space.guid, instances });
     h.cc.mapRoute(h.cc.addRoute({ host: name, domainGuid: domain.guid, spaceGuid: space.guid }).guid, app.guid);
     const bindingId = `gu-binding-${n}`;
-    await p.put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(h.catalog, app.guid)).expect(201);
+    await p
+      .put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(h.catalog, app.guid))
+      .expect(201);
     return { app, bindingId };
   }
   const targets = async (bindingId: string) => (await h.store.get(`active/${bindingId}.json`))?.body;
@@ -80,10 +89,17 @@ describe('updater: a run that gives up, and apps the CC describes implausibly', 
     assert.equal(s.error, 'reconcile gave up after 0.7 s (RECONCILE_TIMEOUT_SECONDS); nothing was changed');
     assert.ok(Date.now() - started < 2_000, `gave up after ${Date.now() - started} ms`);
     assert.deepEqual(await h.dump(), before);
-    assert.match(await metrics.registry.getSingleMetricAsString('cf_app_discovery_reconcile_runs_total'), /outcome="failure"} 1/);
+    assert.match(
+      await metrics.registry.getSingleMetricAsString('cf_app_discovery_reconcile_runs_total'),
+      /outcome="failure"} 1/,
+    );
     const ended = Date.now();
     await new Promise((r) => setTimeout(r, 200)); // requests cut mid-latency are logged late
-    assert.deepEqual(h.cc.ccRequests().filter((r) => r.at > ended), [], 'no CC request after the run gave up');
+    assert.deepEqual(
+      h.cc.ccRequests().filter((r) => r.at > ended),
+      [],
+      'no CC request after the run gave up',
+    );
   });
 
   it('a run whose deadline passes while it writes starts no further write', async () => {
@@ -92,7 +108,10 @@ describe('updater: a run that gives up, and apps the CC describes implausibly', 
     for (const { app } of apps) h.cc.scale(app.guid, 3);
     const s = await reconciler({ store: slowWrites(h.store, 150), concurrency: 1, timeoutMs: 800 }).run();
     assert.equal(s.ok, false);
-    assert.match(s.error ?? '', /^reconcile gave up after 0\.8 s \(RECONCILE_TIMEOUT_SECONDS\); it had written \d+ and removed 0 target files, and stopped there$/);
+    assert.match(
+      s.error ?? '',
+      /^reconcile gave up after 0\.8 s \(RECONCILE_TIMEOUT_SECONDS\); it had written \d+ and removed 0 target files, and stopped there$/,
+    );
     assert.ok(s.written < apps.length, `${s.written} of ${apps.length} written`);
     const rewritten = [];
     for (const { bindingId } of apps) rewritten.push(JSON.parse((await targets(bindingId))!).length === 3);
@@ -111,15 +130,29 @@ describe('updater: a run that gives up, and apps the CC describes implausibly', 
     const heapBefore = process.memoryUsage().heapUsed;
     const s = await reconciler({ metrics }).run();
     assert.ok(s.ok, s.error);
-    assert.ok(process.memoryUsage().heapUsed - heapBefore < 200 * 1024 * 1024, 'no group per claimed instance was allocated');
+    assert.ok(
+      process.memoryUsage().heapUsed - heapBefore < 200 * 1024 * 1024,
+      'no group per claimed instance was allocated',
+    );
     assert.equal(s.refused, 1);
     assert.equal(await targets(huge.bindingId), hugeFile, 'its file is byte-identical');
     assert.equal(JSON.parse((await targets(other.bindingId))!).length, 3);
     assert.equal(await targets(gone.bindingId), undefined);
-    assert.match(await metrics.registry.getSingleMetricAsString('cf_app_discovery_bindings_refused'), /cf_app_discovery_bindings_refused 1/);
+    assert.match(
+      await metrics.registry.getSingleMetricAsString('cf_app_discovery_bindings_refused'),
+      /cf_app_discovery_bindings_refused 1/,
+    );
     h.cc.scale(huge.app.guid, 4);
     assert.ok((await reconciler().run()).ok);
-    assert.equal(JSON.parse((await targets(huge.bindingId))!).length, 4, 'once the CC answers sense again, the file follows');
-    await p.delete(`/v2/service_instances/${instanceId}/service_bindings/${gone.bindingId}?service_id=${h.catalog.serviceId}&plan_id=${h.catalog.planId}`).expect(200);
+    assert.equal(
+      JSON.parse((await targets(huge.bindingId))!).length,
+      4,
+      'once the CC answers sense again, the file follows',
+    );
+    await p
+      .delete(
+        `/v2/service_instances/${instanceId}/service_bindings/${gone.bindingId}?service_id=${h.catalog.serviceId}&plan_id=${h.catalog.planId}`,
+      )
+      .expect(200);
   });
 });

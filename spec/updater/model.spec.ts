@@ -34,18 +34,57 @@ const INTERNAL_DOMAIN = 'apps.internal';
 const TCP_DOMAIN = 'tcp.example.com';
 
 type RouteKind = 'public' | 'internal' | 'tcp';
-interface RouteSpec { kind: RouteKind; apex: boolean; path: string }
-interface AppSpec { name: string; space: 0 | 1; instances: number; started: boolean; routes: RouteSpec[] }
-interface BindParams { path?: string; scheme?: 'http' | 'https'; labels?: Record<string, string> }
-interface World { apps: AppSpec[]; instanceLabels?: Record<string, string>; /** Bound through the broker before the commands run. */ binds: Array<[number, BindParams | undefined]> }
+interface RouteSpec {
+  kind: RouteKind;
+  apex: boolean;
+  path: string;
+}
+interface AppSpec {
+  name: string;
+  space: 0 | 1;
+  instances: number;
+  started: boolean;
+  routes: RouteSpec[];
+}
+interface BindParams {
+  path?: string;
+  scheme?: 'http' | 'https';
+  labels?: Record<string, string>;
+}
+interface World {
+  apps: AppSpec[];
+  instanceLabels?: Record<string, string>;
+  /** Bound through the broker before the commands run. */ binds: Array<[number, BindParams | undefined]>;
+}
 
-interface Group { targets: string[]; labels: Record<string, string> }
+interface Group {
+  targets: string[];
+  labels: Record<string, string>;
+}
 
 // ---------------------------------------------------------------- the model
 
-interface MApp { guid: string; name: string; space: string; state: 'STARTED' | 'STOPPED'; processes: number[]; deleted: boolean }
-interface MRoute { guid: string; label: string; kind: RouteKind; host: string; path: string; apps: Set<string> }
-interface MBinding { id: string; appGuid: string; params: BindParams }
+interface MApp {
+  guid: string;
+  name: string;
+  space: string;
+  state: 'STARTED' | 'STOPPED';
+  processes: number[];
+  deleted: boolean;
+}
+interface MRoute {
+  guid: string;
+  label: string;
+  kind: RouteKind;
+  host: string;
+  path: string;
+  apps: Set<string>;
+}
+interface MBinding {
+  id: string;
+  appGuid: string;
+  params: BindParams;
+}
 interface Model {
   apps: MApp[];
   /** In creation order, which is the order CC lists them in. */
@@ -91,7 +130,8 @@ function modelTargets(m: Model, b: MBinding): Group[] | undefined {
   const route = usable.find((r) => r.path.endsWith('metrics')) ?? usable[0];
   const target = route.host === '' ? PUBLIC_DOMAIN : `${route.host}.${PUBLIC_DOMAIN}`;
   let metricsPath: string;
-  if (b.params.path !== undefined) metricsPath = route.path + b.params.path; // relative to the route
+  if (b.params.path !== undefined)
+    metricsPath = route.path + b.params.path; // relative to the route
   else if (route.path.endsWith('metrics')) metricsPath = route.path;
   else metricsPath = `${route.path}/metrics`;
   const job = app.name.endsWith('-venerable') ? app.name.slice(0, app.name.length - '-venerable'.length) : app.name;
@@ -123,7 +163,9 @@ async function storeSnapshot(store: Store): Promise<{ active: Record<string, Gro
     if (!got) continue;
     active[o.key.slice('active/'.length).replace(/\.json$/, '')] = JSON.parse(got.body) as Group[];
   }
-  const bindings = (await store.list('bindings/')).map((o) => o.key.slice('bindings/'.length).replace(/\.json$/, '')).sort();
+  const bindings = (await store.list('bindings/'))
+    .map((o) => o.key.slice('bindings/'.length).replace(/\.json$/, ''))
+    .sort();
   return { active, bindings };
 }
 
@@ -137,13 +179,20 @@ async function assertStoreMatches(m: Model, r: Real, after: string): Promise<voi
 
 /** How often a run met each situation the removal rules are for (printed with MODEL_COVERAGE=1). */
 let seen: Record<string, number> = {};
-const saw = (what: string) => { seen[what] = (seen[what] ?? 0) + 1; };
+const saw = (what: string) => {
+  seen[what] = (seen[what] ?? 0) + 1;
+};
 
 /** An unbind landing mid-run: before the run lists bindings/ again, or just before it writes the victim's file. */
-interface Race { victim: string; when: 'before-recheck' | 'during-write' }
+interface Race {
+  victim: string;
+  when: 'before-recheck' | 'during-write';
+}
 
 async function unbindThroughBroker(r: Real, id: string): Promise<void> {
-  await r.p.delete(`/v2/service_instances/${r.instanceId}/service_bindings/${id}?${deleteQuery(r.h.catalog)}`).expect(200);
+  await r.p
+    .delete(`/v2/service_instances/${r.instanceId}/service_bindings/${id}?${deleteQuery(r.h.catalog)}`)
+    .expect(200);
 }
 
 function forgetBinding(m: Model, id: string): void {
@@ -215,7 +264,10 @@ async function reconcileAndCheck(m: Model, r: Real, after: string, race?: Race):
     forgetBinding(m, race.victim);
     next.delete(race.victim);
   }
-  if (race) saw(`unbound ${unboundAt ?? 'after the run'}${race && writes.has(race.victim) ? ', its file planned to be written' : ''}`);
+  if (race)
+    saw(
+      `unbound ${unboundAt ?? 'after the run'}${race && writes.has(race.victim) ? ', its file planned to be written' : ''}`,
+    );
   if (oldLeftovers.length > 0) saw('leftovers past the grace');
   if (leftovers.length > oldLeftovers.length) saw('young leftovers');
   if (gone >= 5 && gone > boundApps.size / 2) saw('most bound apps gone');
@@ -230,7 +282,11 @@ async function reconcileAndCheck(m: Model, r: Real, after: string, race?: Race):
   }
   if (oldLeftovers.length >= 5 && oldLeftovers.length > filesBefore / 2) {
     // Most files without records at once looks like a bad listing or lost records: no deletes.
-    assert.equal(summary.ok, false, `${where}: a run with ${oldLeftovers.length} of ${filesBefore} files without records must refuse`);
+    assert.equal(
+      summary.ok,
+      false,
+      `${where}: a run with ${oldLeftovers.length} of ${filesBefore} files without records must refuse`,
+    );
     await assertStoreMatches(m, r, where);
     return;
   }
@@ -246,7 +302,14 @@ async function reconcileAndCheck(m: Model, r: Real, after: string, race?: Race):
   await assertStoreMatches(m, r, where);
   // Nothing is written that did not change, and every change is written.
   assert.deepStrictEqual(
-    { bindings: summary.bindings, apps: summary.apps, written: summary.written, removed: summary.removed, unchanged: summary.unchanged, inactive: summary.inactive },
+    {
+      bindings: summary.bindings,
+      apps: summary.apps,
+      written: summary.written,
+      removed: summary.removed,
+      unchanged: summary.unchanged,
+      inactive: summary.inactive,
+    },
     { bindings: bindings.length, apps: boundApps.size, written, removed, unchanged, inactive },
     `${where}: run summary`,
   );
@@ -260,10 +323,23 @@ const live = (m: Model, i: number) => i < m.apps.length && !m.apps[i].deleted;
 function addRoute(m: Model, r: Real, spec: RouteSpec, spaceGuid: string): MRoute {
   const k = ++r.seq.route;
   const host = spec.kind === 'tcp' || spec.apex ? '' : `r${k}`;
-  const route = r.h.cc.addRoute({ host, domainGuid: r.domainGuid[spec.kind], spaceGuid, path: spec.kind === 'tcp' ? undefined : spec.path, ...(spec.kind === 'tcp' ? { port: 1024 + k } : {}) });
+  const route = r.h.cc.addRoute({
+    host,
+    domainGuid: r.domainGuid[spec.kind],
+    spaceGuid,
+    path: spec.kind === 'tcp' ? undefined : spec.path,
+    ...(spec.kind === 'tcp' ? { port: 1024 + k } : {}),
+  });
   const path = spec.kind === 'tcp' ? '' : spec.path;
   const domain = spec.kind === 'public' ? PUBLIC_DOMAIN : spec.kind === 'internal' ? INTERNAL_DOMAIN : TCP_DOMAIN;
-  const mr: MRoute = { guid: route.guid, label: `${spec.kind === 'tcp' ? `${domain}:${1024 + k}` : `${host ? `${host}.` : ''}${domain}${path}`}`, kind: spec.kind, host, path, apps: new Set() };
+  const mr: MRoute = {
+    guid: route.guid,
+    label: `${spec.kind === 'tcp' ? `${domain}:${1024 + k}` : `${host ? `${host}.` : ''}${domain}${path}`}`,
+    kind: spec.kind,
+    host,
+    path,
+    apps: new Set(),
+  };
   m.routes.push(mr);
   return mr;
 }
@@ -272,13 +348,21 @@ const spaceGuidOf = (r: Real, m: Model, appIndex: number) => r.h.cc.apps.get(m.a
 
 class BindCmd implements Cmd {
   private done = '';
-  constructor(readonly app: number, readonly params: BindParams | undefined) {}
-  check(m: Model) { return this.app < m.apps.length; }
+  constructor(
+    readonly app: number,
+    readonly params: BindParams | undefined,
+  ) {}
+  check(m: Model) {
+    return this.app < m.apps.length;
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     const id = `${r.tag}-b${++r.seq.binding}`;
     this.done = ` -> ${id.slice(r.tag.length + 1)}`;
-    const res = await r.p.put(`/v2/service_instances/${r.instanceId}/service_bindings/${id}`, bindBody(r.h.catalog, a.guid, this.params));
+    const res = await r.p.put(
+      `/v2/service_instances/${r.instanceId}/service_bindings/${id}`,
+      bindBody(r.h.catalog, a.guid, this.params),
+    );
     if (a.deleted) {
       assert.equal(res.status, 400, `bind of a deleted app: ${JSON.stringify(res.body)}`);
     } else {
@@ -293,13 +377,17 @@ class BindCmd implements Cmd {
     }
     await assertStoreMatches(m, r, this.toString());
   }
-  toString() { return `bind(app${this.app}${this.params ? ` ${JSON.stringify(this.params)}` : ''})${this.done}`; }
+  toString() {
+    return `bind(app${this.app}${this.params ? ` ${JSON.stringify(this.params)}` : ''})${this.done}`;
+  }
 }
 
 class UnbindCmd implements Cmd {
   private done = '';
   constructor(readonly pick: number) {}
-  check(m: Model) { return m.bindings.size > 0; }
+  check(m: Model) {
+    return m.bindings.size > 0;
+  }
   async run(m: Model, r: Real) {
     const ids = [...m.bindings.keys()];
     const id = ids[this.pick % ids.length];
@@ -308,30 +396,46 @@ class UnbindCmd implements Cmd {
     forgetBinding(m, id);
     await assertStoreMatches(m, r, this.toString());
   }
-  toString() { return `unbind(#${this.pick})${this.done}`; }
+  toString() {
+    return `unbind(#${this.pick})${this.done}`;
+  }
 }
 
 class ReconcileCmd implements Cmd {
-  check() { return true; }
-  async run(m: Model, r: Real) { await reconcileAndCheck(m, r, 'reconcile'); }
-  toString() { return 'reconcile'; }
+  check() {
+    return true;
+  }
+  async run(m: Model, r: Real) {
+    await reconcileAndCheck(m, r, 'reconcile');
+  }
+  toString() {
+    return 'reconcile';
+  }
 }
 
 /** A reconcile during which one binding is unbound through the broker. */
 class RaceUnbindCmd implements Cmd {
   private done = '';
-  constructor(readonly pick: number, readonly when: Race['when']) {}
-  check(m: Model) { return m.bindings.size > 0; }
+  constructor(
+    readonly pick: number,
+    readonly when: Race['when'],
+  ) {}
+  check(m: Model) {
+    return m.bindings.size > 0;
+  }
   async run(m: Model, r: Real) {
     // A binding whose file the run will write, the case both rules are for: when there is none,
     // an app with targets scales first so that its files change.
     const bound = [...m.bindings.values()];
     const wanted = (b: MBinding) => modelTargets(m, b);
-    let toWrite = bound.filter((b) => { const want = wanted(b); return want !== undefined && !isDeepStrictEqual(want, m.active.get(b.id)); });
+    let toWrite = bound.filter((b) => {
+      const want = wanted(b);
+      return want !== undefined && !isDeepStrictEqual(want, m.active.get(b.id));
+    });
     const withTargets = bound.filter((b) => wanted(b) !== undefined);
     if (toWrite.length === 0 && withTargets.length > 0) {
       const app = m.apps.find((a) => a.guid === withTargets[this.pick % withTargets.length].appGuid)!;
-      const instances = Math.max(...app.processes) % 4 + 1;
+      const instances = (Math.max(...app.processes) % 4) + 1;
       r.h.cc.scale(app.guid, instances);
       app.processes = app.processes.map(() => instances);
       toWrite = bound.filter((b) => b.appGuid === app.guid);
@@ -341,13 +445,17 @@ class RaceUnbindCmd implements Cmd {
     this.done = ` -> ${victim.slice(r.tag.length + 1)}`;
     await reconcileAndCheck(m, r, this.toString(), { victim, when: this.when });
   }
-  toString() { return `reconcileWhileUnbinding(#${this.pick}, ${this.when})${this.done}`; }
+  toString() {
+    return `reconcileWhileUnbinding(#${this.pick}, ${this.when})${this.done}`;
+  }
 }
 
 /** Files a crashed bind leaves behind: in active/, with no record. */
 class PlantLeftoversCmd implements Cmd {
   constructor(readonly count: number) {}
-  check() { return true; }
+  check() {
+    return true;
+  }
   async run(m: Model, r: Real) {
     for (let i = 0; i < this.count; i++) {
       const id = `${r.tag}-l${++r.seq.leftover}`;
@@ -357,14 +465,21 @@ class PlantLeftoversCmd implements Cmd {
       m.writtenAt.set(id, m.epoch);
     }
   }
-  toString() { return `plantLeftovers(${this.count})`; }
+  toString() {
+    return `plantLeftovers(${this.count})`;
+  }
 }
 
 /** Binding records deleted behind the broker's back (lost records; their files stay). */
 class LoseRecordsCmd implements Cmd {
   private done = '';
-  constructor(readonly pick: number, readonly count: number) {}
-  check(m: Model) { return m.bindings.size > 0; }
+  constructor(
+    readonly pick: number,
+    readonly count: number,
+  ) {}
+  check(m: Model) {
+    return m.bindings.size > 0;
+  }
   async run(m: Model, r: Real) {
     const ids = [...m.bindings.keys()];
     const lost = Array.from({ length: Math.min(this.count, ids.length) }, (_, i) => ids[(this.pick + i) % ids.length]);
@@ -374,63 +489,93 @@ class LoseRecordsCmd implements Cmd {
       m.bindings.delete(id);
     }
   }
-  toString() { return `loseRecords(#${this.pick}, ${this.count})${this.done}`; }
+  toString() {
+    return `loseRecords(#${this.pick}, ${this.count})${this.done}`;
+  }
 }
 
 /** The clock jumps past the leftover grace: every file written so far is old. */
 class TimePassesCmd implements Cmd {
-  check() { return true; }
+  check() {
+    return true;
+  }
   async run(m: Model, r: Real) {
     await r.store.ageActiveFiles();
     m.epoch++;
   }
-  toString() { return 'timePasses'; }
+  toString() {
+    return 'timePasses';
+  }
 }
 
 class BindEveryAppCmd implements Cmd {
-  check() { return true; }
+  check() {
+    return true;
+  }
   async run(m: Model, r: Real) {
     for (let i = 0; i < m.apps.length; i++) if (live(m, i)) await new BindCmd(i, undefined).run(m, r);
   }
-  toString() { return 'bindEveryApp'; }
+  toString() {
+    return 'bindEveryApp';
+  }
 }
 
 class ScaleCmd implements Cmd {
-  constructor(readonly app: number, readonly instances: number) {}
-  check(m: Model) { return live(m, this.app); }
+  constructor(
+    readonly app: number,
+    readonly instances: number,
+  ) {}
+  check(m: Model) {
+    return live(m, this.app);
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     r.h.cc.scale(a.guid, this.instances);
     a.processes = a.processes.map(() => this.instances);
   }
-  toString() { return `scale(app${this.app}, ${this.instances})`; }
+  toString() {
+    return `scale(app${this.app}, ${this.instances})`;
+  }
 }
 
 class StopCmd implements Cmd {
   constructor(readonly app: number) {}
-  check(m: Model) { return live(m, this.app); }
+  check(m: Model) {
+    return live(m, this.app);
+  }
   async run(m: Model, r: Real) {
     r.h.cc.stopApp(m.apps[this.app].guid);
     m.apps[this.app].state = 'STOPPED';
   }
-  toString() { return `stop(app${this.app})`; }
+  toString() {
+    return `stop(app${this.app})`;
+  }
 }
 
 class StartCmd implements Cmd {
   constructor(readonly app: number) {}
-  check(m: Model) { return live(m, this.app); }
+  check(m: Model) {
+    return live(m, this.app);
+  }
   async run(m: Model, r: Real) {
     r.h.cc.startApp(m.apps[this.app].guid);
     m.apps[this.app].state = 'STARTED';
   }
-  toString() { return `start(app${this.app})`; }
+  toString() {
+    return `start(app${this.app})`;
+  }
 }
 
 class RenameCmd implements Cmd {
   private done = '';
   /** to: a new name, or undefined for "<current name>-venerable" (a blue-green deploy). */
-  constructor(readonly app: number, readonly to: string | undefined) {}
-  check(m: Model) { return live(m, this.app); }
+  constructor(
+    readonly app: number,
+    readonly to: string | undefined,
+  ) {}
+  check(m: Model) {
+    return live(m, this.app);
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     const name = this.to ?? `${a.name}-venerable`;
@@ -438,13 +583,20 @@ class RenameCmd implements Cmd {
     r.h.cc.rename(a.guid, name);
     a.name = name;
   }
-  toString() { return `rename(app${this.app}, ${this.to === undefined ? '<name>-venerable' : JSON.stringify(this.to)})${this.done}`; }
+  toString() {
+    return `rename(app${this.app}, ${this.to === undefined ? '<name>-venerable' : JSON.stringify(this.to)})${this.done}`;
+  }
 }
 
 class MapNewRouteCmd implements Cmd {
   private done = '';
-  constructor(readonly app: number, readonly route: RouteSpec) {}
-  check(m: Model) { return live(m, this.app); }
+  constructor(
+    readonly app: number,
+    readonly route: RouteSpec,
+  ) {}
+  check(m: Model) {
+    return live(m, this.app);
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     const route = addRoute(m, r, this.route, spaceGuidOf(r, m, this.app));
@@ -452,13 +604,20 @@ class MapNewRouteCmd implements Cmd {
     r.h.cc.mapRoute(route.guid, a.guid);
     route.apps.add(a.guid);
   }
-  toString() { return `mapNewRoute(app${this.app}, ${this.route.kind}${this.route.apex ? ' apex' : ''} ${JSON.stringify(this.route.path)})${this.done}`; }
+  toString() {
+    return `mapNewRoute(app${this.app}, ${this.route.kind}${this.route.apex ? ' apex' : ''} ${JSON.stringify(this.route.path)})${this.done}`;
+  }
 }
 
 class MapExistingRouteCmd implements Cmd {
   private done = '';
-  constructor(readonly app: number, readonly pick: number) {}
-  check(m: Model) { return live(m, this.app) && m.routes.length > 0; }
+  constructor(
+    readonly app: number,
+    readonly pick: number,
+  ) {}
+  check(m: Model) {
+    return live(m, this.app) && m.routes.length > 0;
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     const route = m.routes[this.pick % m.routes.length];
@@ -466,13 +625,20 @@ class MapExistingRouteCmd implements Cmd {
     r.h.cc.mapRoute(route.guid, a.guid);
     route.apps.add(a.guid);
   }
-  toString() { return `mapExistingRoute(app${this.app}, #${this.pick})${this.done}`; }
+  toString() {
+    return `mapExistingRoute(app${this.app}, #${this.pick})${this.done}`;
+  }
 }
 
 class UnmapRouteCmd implements Cmd {
   private done = '';
-  constructor(readonly app: number, readonly pick: number) {}
-  check(m: Model) { return live(m, this.app) && m.routes.some((rt) => rt.apps.has(m.apps[this.app].guid)); }
+  constructor(
+    readonly app: number,
+    readonly pick: number,
+  ) {}
+  check(m: Model) {
+    return live(m, this.app) && m.routes.some((rt) => rt.apps.has(m.apps[this.app].guid));
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     const mine = m.routes.filter((rt) => rt.apps.has(a.guid));
@@ -481,12 +647,16 @@ class UnmapRouteCmd implements Cmd {
     r.h.cc.unmapRoute(route.guid, a.guid);
     route.apps.delete(a.guid);
   }
-  toString() { return `unmapRoute(app${this.app}, #${this.pick})${this.done}`; }
+  toString() {
+    return `unmapRoute(app${this.app}, #${this.pick})${this.done}`;
+  }
 }
 
 class DeleteAppCmd implements Cmd {
   constructor(readonly app: number) {}
-  check(m: Model) { return live(m, this.app); }
+  check(m: Model) {
+    return live(m, this.app);
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     r.h.cc.deleteApp(a.guid);
@@ -494,39 +664,56 @@ class DeleteAppCmd implements Cmd {
     a.processes = [];
     for (const rt of m.routes) rt.apps.delete(a.guid);
   }
-  toString() { return `deleteApp(app${this.app})`; }
+  toString() {
+    return `deleteApp(app${this.app})`;
+  }
 }
 
 /** Many apps vanish at once (as when the broker's CF user loses its roles). */
 class DeleteAppsFromCmd implements Cmd {
   constructor(readonly from: number) {}
-  check(m: Model) { return m.apps.some((_, i) => i >= this.from && live(m, i)); }
+  check(m: Model) {
+    return m.apps.some((_, i) => i >= this.from && live(m, i));
+  }
   async run(m: Model, r: Real) {
     for (let i = this.from; i < m.apps.length; i++) if (live(m, i)) await new DeleteAppCmd(i).run(m, r);
   }
-  toString() { return `deleteAppsFrom(app${this.from})`; }
+  toString() {
+    return `deleteAppsFrom(app${this.from})`;
+  }
 }
 
 class StartRollingDeployCmd implements Cmd {
-  constructor(readonly app: number, readonly instances: number) {}
-  check(m: Model) { return live(m, this.app); }
+  constructor(
+    readonly app: number,
+    readonly instances: number,
+  ) {}
+  check(m: Model) {
+    return live(m, this.app);
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     r.h.cc.startRollingDeploy(a.guid, this.instances);
     a.processes.push(this.instances);
   }
-  toString() { return `startRollingDeploy(app${this.app}, ${this.instances})`; }
+  toString() {
+    return `startRollingDeploy(app${this.app}, ${this.instances})`;
+  }
 }
 
 class FinishRollingDeployCmd implements Cmd {
   constructor(readonly app: number) {}
-  check(m: Model) { return live(m, this.app) && m.apps[this.app].processes.length > 1; }
+  check(m: Model) {
+    return live(m, this.app) && m.apps[this.app].processes.length > 1;
+  }
   async run(m: Model, r: Real) {
     const a = m.apps[this.app];
     r.h.cc.finishRollingDeploy(a.guid);
     a.processes = a.processes.slice(-1); // the newest web process stays
   }
-  toString() { return `finishRollingDeploy(app${this.app})`; }
+  toString() {
+    return `finishRollingDeploy(app${this.app})`;
+  }
 }
 
 // ---------------------------------------------------------------- arbitraries
@@ -535,34 +722,95 @@ const MAX_APPS = 7;
 /** The reconciler's leftover grace: far longer than a property run takes, so only an aged file is past it. */
 const LEFTOVER_GRACE_MS = 3_600_000;
 const appIndex = fc.nat({ max: MAX_APPS - 1 });
-const names = fc.constantFrom('api', 'shop', 'cart', 'shop-v2', 'venerable', 'venerable-shop', 'shop-venerable', 'shop-venerable2');
-const publicPath = fc.constantFrom('', '', '/api', '/metrics', '/ops/metrics', '/appmetrics', '/metrics/v2', '/api/metrics-old');
+const names = fc.constantFrom(
+  'api',
+  'shop',
+  'cart',
+  'shop-v2',
+  'venerable',
+  'venerable-shop',
+  'shop-venerable',
+  'shop-venerable2',
+);
+const publicPath = fc.constantFrom(
+  '',
+  '',
+  '/api',
+  '/metrics',
+  '/ops/metrics',
+  '/appmetrics',
+  '/metrics/v2',
+  '/api/metrics-old',
+);
 const routeSpec: fc.Arbitrary<RouteSpec> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant<RouteKind>('public'), apex: fc.boolean(), path: publicPath }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant<RouteKind>('internal'), apex: fc.constant(false), path: fc.constantFrom('', '/metrics') }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant<RouteKind>('tcp'), apex: fc.constant(true), path: fc.constant('') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant<RouteKind>('internal'),
+      apex: fc.constant(false),
+      path: fc.constantFrom('', '/metrics'),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant<RouteKind>('tcp'), apex: fc.constant(true), path: fc.constant('') }),
+  },
 );
-const metricsRouteSpec: fc.Arbitrary<RouteSpec> = fc.record({ kind: fc.constant<RouteKind>('public'), apex: fc.boolean(), path: fc.constantFrom('/metrics', '/ops/metrics', '/appmetrics') });
-const labelsArb = fc.dictionary(fc.constantFrom('team', 'env', 'tier'), fc.constantFrom('a', 'b'), { minKeys: 1, maxKeys: 2 });
+const metricsRouteSpec: fc.Arbitrary<RouteSpec> = fc.record({
+  kind: fc.constant<RouteKind>('public'),
+  apex: fc.boolean(),
+  path: fc.constantFrom('/metrics', '/ops/metrics', '/appmetrics'),
+});
+const labelsArb = fc.dictionary(fc.constantFrom('team', 'env', 'tier'), fc.constantFrom('a', 'b'), {
+  minKeys: 1,
+  maxKeys: 2,
+});
 const bindParams: fc.Arbitrary<BindParams | undefined> = fc.option(
-  fc.record({ path: fc.constantFrom('/metrics', '/internal/metrics', '/prom'), scheme: fc.constantFrom<'http' | 'https'>('http', 'https'), labels: labelsArb }, { requiredKeys: [] }),
+  fc.record(
+    {
+      path: fc.constantFrom('/metrics', '/internal/metrics', '/prom'),
+      scheme: fc.constantFrom<'http' | 'https'>('http', 'https'),
+      labels: labelsArb,
+    },
+    { requiredKeys: [] },
+  ),
   { nil: undefined, freq: 2 },
 );
-const world: fc.Arbitrary<World> = fc.record({
-  apps: fc.array(fc.record({
-    name: names,
-    space: fc.constantFrom<0 | 1>(0, 1),
-    instances: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 5, arbitrary: fc.integer({ min: 1, max: 3 }) }),
-    started: fc.oneof({ weight: 1, arbitrary: fc.constant(false) }, { weight: 5, arbitrary: fc.constant(true) }),
-    routes: fc.oneof({ weight: 1, arbitrary: fc.constant<RouteSpec[]>([]) }, { weight: 5, arbitrary: fc.array(routeSpec, { minLength: 1, maxLength: 2 }) }),
-  }), { minLength: 3, maxLength: MAX_APPS }),
-  instanceLabels: fc.option(fc.dictionary(fc.constantFrom('team', 'env'), fc.constantFrom('x', 'y'), { minKeys: 1, maxKeys: 2 }), { nil: undefined }),
-  binds: fc.array(fc.tuple(fc.nat({ max: 2 }), bindParams), { maxLength: 4 }),
-}, { requiredKeys: ['apps', 'binds'] });
+const world: fc.Arbitrary<World> = fc.record(
+  {
+    apps: fc.array(
+      fc.record({
+        name: names,
+        space: fc.constantFrom<0 | 1>(0, 1),
+        instances: fc.oneof(
+          { weight: 1, arbitrary: fc.constant(0) },
+          { weight: 5, arbitrary: fc.integer({ min: 1, max: 3 }) },
+        ),
+        started: fc.oneof({ weight: 1, arbitrary: fc.constant(false) }, { weight: 5, arbitrary: fc.constant(true) }),
+        routes: fc.oneof(
+          { weight: 1, arbitrary: fc.constant<RouteSpec[]>([]) },
+          { weight: 5, arbitrary: fc.array(routeSpec, { minLength: 1, maxLength: 2 }) },
+        ),
+      }),
+      { minLength: 3, maxLength: MAX_APPS },
+    ),
+    instanceLabels: fc.option(
+      fc.dictionary(fc.constantFrom('team', 'env'), fc.constantFrom('x', 'y'), { minKeys: 1, maxKeys: 2 }),
+      { nil: undefined },
+    ),
+    binds: fc.array(fc.tuple(fc.nat({ max: 2 }), bindParams), { maxLength: 4 }),
+  },
+  { requiredKeys: ['apps', 'binds'] },
+);
 
 /** The situations of the removal rules: crashed binds, lost records, time, mass deletes, unbinds mid-run. */
 const removalRuleArbs: Array<fc.Arbitrary<Cmd>> = [
-  ...Array.from({ length: 2 }, () => fc.tuple(fc.nat({ max: 9 }), fc.constantFrom<Race['when']>('before-recheck', 'during-write')).map(([k, w]) => new RaceUnbindCmd(k, w))),
+  ...Array.from({ length: 2 }, () =>
+    fc
+      .tuple(fc.nat({ max: 9 }), fc.constantFrom<Race['when']>('before-recheck', 'during-write'))
+      .map(([k, w]) => new RaceUnbindCmd(k, w)),
+  ),
   ...Array.from({ length: 2 }, () => fc.integer({ min: 1, max: 7 }).map((n) => new PlantLeftoversCmd(n))),
   fc.tuple(fc.nat({ max: 9 }), fc.integer({ min: 1, max: 6 })).map(([k, n]) => new LoseRecordsCmd(k, n)),
   ...Array.from({ length: 2 }, () => fc.constant(null).map(() => new TimePassesCmd())),
@@ -614,9 +862,15 @@ class HookedStore implements Store {
   onBindingsList?: (n: number) => Promise<void>;
   onPut?: (key: string) => Promise<void>;
   constructor(private readonly inner: Store) {}
-  get description() { return this.inner.description; }
-  get(key: string, options?: GetOptions): Promise<StoredObject | undefined> { return this.inner.get(key, options); }
-  getIfChanged(key: string, etag: string, options?: GetOptions) { return this.inner.getIfChanged(key, etag, options); }
+  get description() {
+    return this.inner.description;
+  }
+  get(key: string, options?: GetOptions): Promise<StoredObject | undefined> {
+    return this.inner.get(key, options);
+  }
+  getIfChanged(key: string, etag: string, options?: GetOptions) {
+    return this.inner.getIfChanged(key, etag, options);
+  }
   async put(key: string, body: string): Promise<string> {
     await this.onPut?.(key);
     this.aged.delete(key);
@@ -628,7 +882,11 @@ class HookedStore implements Store {
   }
   async list(prefix: string): Promise<ListedObject[]> {
     if (prefix === 'bindings/') await this.onBindingsList?.(++this.bindingsLists);
-    return (await this.inner.list(prefix)).map((o) => this.aged.get(o.key) === o.etag ? { ...o, lastModified: new Date(o.lastModified.getTime() - 2 * LEFTOVER_GRACE_MS) } : o);
+    return (await this.inner.list(prefix)).map((o) =>
+      this.aged.get(o.key) === o.etag
+        ? { ...o, lastModified: new Date(o.lastModified.getTime() - 2 * LEFTOVER_GRACE_MS) }
+        : o,
+    );
   }
   async ageActiveFiles(): Promise<void> {
     for (const o of await this.inner.list('active/')) this.aged.set(o.key, o.etag);
@@ -673,7 +931,13 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
     store = new HookedStore(h.store);
     reconciler = new Reconciler({
       store,
-      cc: new CloudControllerClient({ apiUrl: h.cc.url, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 5000, retries: 0, maxRetryAfterMs: 2000 }),
+      cc: new CloudControllerClient({
+        apiUrl: h.cc.url,
+        auth: { kind: 'password', username: CF_USER, password: CF_PASS },
+        timeoutMs: 5000,
+        retries: 0,
+        maxRetryAfterMs: 2000,
+      }),
       logger: silentLogger,
       leftoverGraceMs: LEFTOVER_GRACE_MS,
     });
@@ -688,12 +952,46 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
     await wipe(h.store);
     store.forgetAges();
     const instanceId = `${tag}-inst`;
-    await p.put(`/v2/service_instances/${instanceId}`, provisionBody(h.catalog, w.instanceLabels ? { labels: w.instanceLabels } : undefined)).expect(201);
-    const real: Real = { h, p, store, reconciler, instanceId, tag, seq: { binding: 0, route: 0, leftover: 0 }, domainGuid };
-    const model: Model = { apps: [], routes: [], bindings: new Map(), active: new Map(), instanceLabels: w.instanceLabels ?? {}, epoch: 0, writtenAt: new Map() };
+    await p
+      .put(
+        `/v2/service_instances/${instanceId}`,
+        provisionBody(h.catalog, w.instanceLabels ? { labels: w.instanceLabels } : undefined),
+      )
+      .expect(201);
+    const real: Real = {
+      h,
+      p,
+      store,
+      reconciler,
+      instanceId,
+      tag,
+      seq: { binding: 0, route: 0, leftover: 0 },
+      domainGuid,
+    };
+    const model: Model = {
+      apps: [],
+      routes: [],
+      bindings: new Map(),
+      active: new Map(),
+      instanceLabels: w.instanceLabels ?? {},
+      epoch: 0,
+      writtenAt: new Map(),
+    };
     for (const spec of w.apps) {
-      const app = h.cc.addApp({ name: spec.name, spaceGuid: spaceGuids[spec.space], instances: spec.instances, state: spec.started ? 'STARTED' : 'STOPPED' });
-      model.apps.push({ guid: app.guid, name: spec.name, space: SPACES[spec.space], state: spec.started ? 'STARTED' : 'STOPPED', processes: [spec.instances], deleted: false });
+      const app = h.cc.addApp({
+        name: spec.name,
+        spaceGuid: spaceGuids[spec.space],
+        instances: spec.instances,
+        state: spec.started ? 'STARTED' : 'STOPPED',
+      });
+      model.apps.push({
+        guid: app.guid,
+        name: spec.name,
+        space: SPACES[spec.space],
+        state: spec.started ? 'STARTED' : 'STOPPED',
+        processes: [spec.instances],
+        deleted: false,
+      });
       for (const rs of spec.routes) {
         const route = addRoute(model, real, rs, spaceGuids[spec.space]);
         h.cc.mapRoute(route.guid, app.guid);
@@ -711,11 +1009,15 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
     const path = process.env.MODEL_PATH;
     const replayPath = process.env.MODEL_REPLAY_PATH; // the /*replayPath=...*/ of the counterexample
     await fc.assert(
-      fc.asyncProperty(world, fc.commands(arbs, { maxCommands: 25, size: 'max', ...(replayPath ? { replayPath } : {}) }), async (w, cmds) => {
-        let state: { model: Model; real: Real } | undefined;
-        await fc.asyncModelRun(async () => (state = await setup(w)), cmds);
-        await reconcileAndCheck(state!.model, state!.real, 'the final reconcile');
-      }),
+      fc.asyncProperty(
+        world,
+        fc.commands(arbs, { maxCommands: 25, size: 'max', ...(replayPath ? { replayPath } : {}) }),
+        async (w, cmds) => {
+          let state: { model: Model; real: Real } | undefined;
+          await fc.asyncModelRun(async () => (state = await setup(w)), cmds);
+          await reconcileAndCheck(state!.model, state!.real, 'the final reconcile');
+        },
+      ),
       { numRuns, ...(seed !== undefined ? { seed } : {}), ...(path ? { path } : {}) },
     );
     if (process.env.MODEL_COVERAGE) console.log(seen);
@@ -724,5 +1026,6 @@ describe('updater: model-based sequences of binds, unbinds, app changes and reco
 
   it('after every reconcile, active/ holds exactly the target files the model predicts', () => check(commandArbs));
 
-  it('the removal rules: grace for young leftovers, re-check and clean-up around unbinds, no deletes en masse', () => check(removalFocusArbs));
+  it('the removal rules: grace for young leftovers, re-check and clean-up around unbinds, no deletes en masse', () =>
+    check(removalFocusArbs));
 });

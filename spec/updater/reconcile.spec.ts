@@ -16,13 +16,20 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
   let n = 0;
   const instanceId = 'updater-instance';
 
-  const reconciler = (over: Partial<ReconcilerOptions> = {}) => new Reconciler({
-    store: h.store,
-    cc: new CloudControllerClient({ apiUrl: h.cc.url, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 1000, retries: 0, maxRetryAfterMs: 2000 }),
-    logger: silentLogger,
-    leftoverGraceMs: 0,
-    ...over,
-  });
+  const reconciler = (over: Partial<ReconcilerOptions> = {}) =>
+    new Reconciler({
+      store: h.store,
+      cc: new CloudControllerClient({
+        apiUrl: h.cc.url,
+        auth: { kind: 'password', username: CF_USER, password: CF_PASS },
+        timeoutMs: 1000,
+        retries: 0,
+        maxRetryAfterMs: 2000,
+      }),
+      logger: silentLogger,
+      leftoverGraceMs: 0,
+      ...over,
+    });
 
   async function boundApp(opts: { instances?: number; name?: string } = {}) {
     n++;
@@ -31,7 +38,9 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     const route = h.cc.addRoute({ host: name, domainGuid: domain.guid, spaceGuid: space.guid });
     h.cc.mapRoute(route.guid, app.guid);
     const bindingId = `binding-${n}`;
-    await p.put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(h.catalog, app.guid)).expect(201);
+    await p
+      .put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(h.catalog, app.guid))
+      .expect(201);
     return { app, route, bindingId };
   }
   const targets = async (bindingId: string) => {
@@ -96,7 +105,12 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     const r = reconciler();
     await r.run();
     assert.deepEqual((await targets(bindingId))?.[0].targets, [`moved-${n}.apps.example.com`]);
-    const ops = h.cc.addRoute({ host: `ops-${n}`, domainGuid: domain.guid, spaceGuid: space.guid, path: '/internal/metrics' });
+    const ops = h.cc.addRoute({
+      host: `ops-${n}`,
+      domainGuid: domain.guid,
+      spaceGuid: space.guid,
+      path: '/internal/metrics',
+    });
     h.cc.mapRoute(ops.guid, app.guid);
     await r.run();
     const t = (await targets(bindingId))![0];
@@ -131,7 +145,10 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     for (const key of orphans) await h.store.put(key, '[]\n');
     const s = await reconciler().run();
     assert.equal(s.ok, false);
-    assert.match(s.error ?? '', new RegExp(`^${count} of \\d+ target files have no binding record at once; refusing to remove them`));
+    assert.match(
+      s.error ?? '',
+      new RegExp(`^${count} of \\d+ target files have no binding record at once; refusing to remove them`),
+    );
     for (const key of orphans) assert.ok(await h.store.get(key), `${key} kept`);
     assert.ok(await targets(live.bindingId));
     for (const key of orphans) await h.store.delete(key);
@@ -164,7 +181,11 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
     const before = await h.store.list('active/');
     const marker = await h.store.get('markers/active.json');
     const s = await r.run();
-    assert.equal((await h.store.get('markers/active.json'))?.etag, marker?.etag, 'nothing changed, so sidecars are not woken');
+    assert.equal(
+      (await h.store.get('markers/active.json'))?.etag,
+      marker?.etag,
+      'nothing changed, so sidecars are not woken',
+    );
     assert.ok(s.ok);
     assert.equal(s.written, 0);
     assert.equal(s.removed, 0);
@@ -185,7 +206,9 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
 
   it('does not give an unbound binding its file back', async () => {
     const { bindingId } = await boundApp();
-    await p.delete(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}?${deleteQuery(h.catalog)}`).expect(200);
+    await p
+      .delete(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}?${deleteQuery(h.catalog)}`)
+      .expect(200);
     await reconciler().run();
     assert.equal(await targets(bindingId), undefined);
   });
@@ -193,7 +216,10 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
   it('does not give a file back to a binding unbound while the run writes (its put lands after the unbind)', async () => {
     const { app, bindingId } = await boundApp({ instances: 2 });
     h.cc.scale(app.guid, 3);
-    const unbind = () => p.delete(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}?${deleteQuery(h.catalog)}`).expect(200);
+    const unbind = () =>
+      p
+        .delete(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}?${deleteQuery(h.catalog)}`)
+        .expect(200);
     // The run has read the record and planned the write; the whole unbind completes before the
     // write reaches the store: without a second look the run would publish an unbound app.
     const store = new Proxy(h.store, {
@@ -230,14 +256,20 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
 
     const faults: Array<[string, () => void]> = [
       ['503 on one list', () => h.cc.injectFault({ match: '/v3/processes', status: 503, times: Infinity })],
-      ['429 whose Retry-After is longer than the run may wait', () => h.cc.injectFault({ match: '/v3/routes', status: 429, retryAfterSeconds: 60, times: Infinity })],
+      [
+        '429 whose Retry-After is longer than the run may wait',
+        () => h.cc.injectFault({ match: '/v3/routes', status: 429, retryAfterSeconds: 60, times: Infinity }),
+      ],
       ['a truncated page', () => h.cc.injectTruncatedPage('/v3/apps', Infinity)],
       ['a body cut mid-JSON', () => h.cc.injectFault({ match: '/v3/routes', kind: 'cut', times: Infinity })],
       ['a timeout', () => h.cc.injectTimeout('/v3/processes', Infinity)],
-      ['UAA refusing a new token', () => {
-        h.cc.expireAllTokens();
-        h.cc.injectFault({ match: '/oauth/token', status: 401, times: Infinity });
-      }],
+      [
+        'UAA refusing a new token',
+        () => {
+          h.cc.expireAllTokens();
+          h.cc.injectFault({ match: '/oauth/token', status: 401, times: Infinity });
+        },
+      ],
     ];
     for (const [name, inject] of faults) {
       it(`${name}: the run fails and the store is byte-identical`, async () => {
@@ -300,12 +332,14 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
         ['a path with a line break', { path: '/metrics\nX-Injected: 1' }],
         ['an __address__ label', { labels: { __address__: '169.254.169.254:80' } }],
         ['a path that climbs', { path: '/../admin' }],
-        ['a label of this service\'s metrics', { labels: { cf_app_discovery_up: '1' } }],
+        ["a label of this service's metrics", { labels: { cf_app_discovery_up: '1' } }],
       ];
       const bound = [];
       for (const [, parameters] of tampered) {
         const b = await boundApp();
-        await tamper(`bindings/${b.bindingId}.json`, (r) => { r.parameters = parameters; });
+        await tamper(`bindings/${b.bindingId}.json`, (r) => {
+          r.parameters = parameters;
+        });
         h.cc.scale(b.app.guid, 3); // a change the run would write, were the record trusted
         bound.push({ ...b, before: (await h.store.get(`active/${b.bindingId}.json`))!.body });
       }
@@ -313,7 +347,11 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
       const s = await reconciler({ metrics }).run();
       assert.ok(s.ok, s.error);
       for (const [i, b] of bound.entries()) {
-        assert.equal((await h.store.get(`active/${b.bindingId}.json`))?.body, b.before, `${tampered[i][0]}: the file is left as it was`);
+        assert.equal(
+          (await h.store.get(`active/${b.bindingId}.json`))?.body,
+          b.before,
+          `${tampered[i][0]}: the file is left as it was`,
+        );
       }
       assert.equal(await metric(metrics, 'cf_app_discovery_corrupt_records_total{kind="binding"}'), tampered.length);
       assert.ok((await metric(metrics, 'cf_app_discovery_corrupt_records'))! >= tampered.length);
@@ -323,7 +361,9 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
 
     it('a record larger than MAX_RECORD_BYTES is corrupt and never read', async () => {
       const { app, bindingId } = await boundApp();
-      await tamper(`bindings/${bindingId}.json`, (r) => { r.padding = 'x'.repeat(MAX_RECORD_BYTES); });
+      await tamper(`bindings/${bindingId}.json`, (r) => {
+        r.padding = 'x'.repeat(MAX_RECORD_BYTES);
+      });
       h.cc.scale(app.guid, 3);
       const before = (await h.store.get(`active/${bindingId}.json`))!.body;
       const r = reconciler();
@@ -331,7 +371,7 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
       assert.ok(s.ok, s.error);
       assert.equal((await h.store.get(`active/${bindingId}.json`))?.body, before);
       h.cc.scale(app.guid, 2);
-      assert.equal((await r.run()).storeReads, 0, 'a later run reads nothing: the listing\'s size decides');
+      assert.equal((await r.run()).storeReads, 0, "a later run reads nothing: the listing's size decides");
       await h.store.delete(`bindings/${bindingId}.json`);
       await reconciler().run();
     });
@@ -342,12 +382,18 @@ describe('updater: reconcile bindings with the Cloud Controller, over HTTP', fun
       const app = h.cc.addApp({ name: 'inst-app', spaceGuid: space.guid, instances: 2 });
       h.cc.mapRoute(h.cc.addRoute({ host: 'inst-app', domainGuid: domain.guid, spaceGuid: space.guid }).guid, app.guid);
       await p.put(`/v2/service_instances/${other}/service_bindings/inst-b`, bindBody(h.catalog, app.guid)).expect(201);
-      await tamper(`instances/${other}.json`, (r) => { r.parameters = { labels: { __scheme__: 'http' } }; });
+      await tamper(`instances/${other}.json`, (r) => {
+        r.parameters = { labels: { __scheme__: 'http' } };
+      });
       const before = (await h.store.get('active/inst-b.json'))!.body;
       h.cc.scale(app.guid, 4);
       const s = await reconciler().run();
       assert.ok(s.ok, s.error);
-      assert.equal((await h.store.get('active/inst-b.json'))?.body, before, 'neither rewritten nor removed as "instance gone"');
+      assert.equal(
+        (await h.store.get('active/inst-b.json'))?.body,
+        before,
+        'neither rewritten nor removed as "instance gone"',
+      );
       await h.store.delete('bindings/inst-b.json');
       await h.store.delete(`instances/${other}.json`);
       await reconciler().run();

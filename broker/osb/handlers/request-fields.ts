@@ -5,14 +5,17 @@ import type { RequestContext } from '../service';
 /** The JSON object body every OSB PUT/PATCH carries; anything else is malformed. */
 export function objectBody(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
-  if (!req.is('application/json')) throw badRequest('The request body must be a JSON object sent with Content-Type: application/json.');
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The request body must be a JSON object.');
+  if (!req.is('application/json'))
+    throw badRequest('The request body must be a JSON object sent with Content-Type: application/json.');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badRequest('The request body must be a JSON object.');
   return body as Record<string, unknown>;
 }
 
 export function requiredString(obj: Record<string, unknown>, field: string): string {
   const value = obj[field];
-  if (typeof value !== 'string' || value.length === 0) throw badRequest(`The request body must have "${field}" as a non-empty string.`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw badRequest(`The request body must have "${field}" as a non-empty string.`);
   if (value.length > 256) throw badRequest(`"${field}" is longer than 256 characters.`);
   return value;
 }
@@ -36,7 +39,8 @@ export function optionalObject(obj: Record<string, unknown>, field: string): Rec
 export function appGuidCandidate(body: unknown): unknown {
   if (typeof body !== 'object' || body === null) return undefined;
   const { bind_resource: resource, app_guid: topLevel } = body as Record<string, unknown>;
-  const fromResource = typeof resource === 'object' && resource !== null ? (resource as Record<string, unknown>).app_guid : undefined;
+  const fromResource =
+    typeof resource === 'object' && resource !== null ? (resource as Record<string, unknown>).app_guid : undefined;
   return fromResource ?? topLevel;
 }
 
@@ -44,7 +48,8 @@ export function appGuidCandidate(body: unknown): unknown {
 export function parametersField(obj: Record<string, unknown>): unknown {
   const value = obj.parameters;
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) throw badRequest('"parameters" must be a JSON object (cf ... -c \'{"key": "value"}\').');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw badRequest('"parameters" must be a JSON object (cf ... -c \'{"key": "value"}\').');
   return value;
 }
 

@@ -12,13 +12,15 @@ export interface TargetsReader {
  * (>= 2.28) that uses http_sd_configs instead of the sidecar. A failing store answers 503, so
  * Prometheus keeps the targets it has (it does on any non-200).
  */
-export const getTargets = (view: TargetsReader): RequestHandler => async (_req, res) => {
-  let body: string;
-  try {
-    body = await view.body();
-  } catch (err) {
-    if (err instanceof StoreError) throw unavailable(`The broker's store is not reachable (${err.message}).`);
-    throw err;
-  }
-  res.status(200).type('application/json').send(body);
-};
+export const getTargets =
+  (view: TargetsReader): RequestHandler =>
+  async (_req, res) => {
+    let body: string;
+    try {
+      body = await view.body();
+    } catch (err) {
+      if (err instanceof StoreError) throw unavailable(`The broker's store is not reachable (${err.message}).`);
+      throw err;
+    }
+    res.status(200).type('application/json').send(body);
+  };

@@ -8,6 +8,11 @@ export function basicAuth(accepted: Credential | readonly Credential[]): Request
   return (req, res, next) => {
     if (check(req.get('authorization'))) return next();
     res.set('WWW-Authenticate', 'Basic realm="cf-app-discovery", charset="UTF-8"');
-    next(new BrokerFailure('Unauthorized', 'Missing or wrong broker credentials: Cloud Foundry must call the broker with the BROKER_USERNAME and BROKER_PASSWORD it was registered with (cf update-service-broker).'));
+    next(
+      new BrokerFailure(
+        'Unauthorized',
+        'Missing or wrong broker credentials: Cloud Foundry must call the broker with the BROKER_USERNAME and BROKER_PASSWORD it was registered with (cf update-service-broker).',
+      ),
+    );
   };
 }

@@ -25,9 +25,17 @@ function fromHttpStack(raw: unknown): BrokerFailure | undefined {
   }
   switch (err.type) {
     case 'entity.too.large':
-      return new BrokerFailure('PayloadTooLarge', `The request body is larger than the broker accepts (${err.limit ?? 65536} bytes).`, 'PayloadTooLarge');
+      return new BrokerFailure(
+        'PayloadTooLarge',
+        `The request body is larger than the broker accepts (${err.limit ?? 65536} bytes).`,
+        'PayloadTooLarge',
+      );
     case 'entity.too.deep':
-      return new BrokerFailure('BadRequest', `The request body nests JSON more than ${MAX_JSON_DEPTH} levels deep; the broker reads at most ${MAX_JSON_DEPTH}.`, 'BadRequest');
+      return new BrokerFailure(
+        'BadRequest',
+        `The request body nests JSON more than ${MAX_JSON_DEPTH} levels deep; the broker reads at most ${MAX_JSON_DEPTH}.`,
+        'BadRequest',
+      );
     case 'entity.parse.failed':
       return new BrokerFailure('BadRequest', 'The request body is not valid JSON.', 'BadRequest');
     case 'encoding.unsupported':
@@ -37,7 +45,11 @@ function fromHttpStack(raw: unknown): BrokerFailure | undefined {
       // body-parser marks what it could not read as an exposed 4xx without a type: a body
       // that does not decompress per its Content-Encoding, or an upload cut short.
       if (err.expose === true && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-        return new BrokerFailure('BadRequest', 'The request body could not be read: it does not match its Content-Encoding or was cut short.', 'BadRequest');
+        return new BrokerFailure(
+          'BadRequest',
+          'The request body could not be read: it does not match its Content-Encoding or was cut short.',
+          'BadRequest',
+        );
       }
       return undefined;
   }
@@ -46,7 +58,13 @@ function fromHttpStack(raw: unknown): BrokerFailure | undefined {
 export function notFoundRoute(): RequestHandler {
   return (req, _res, next) => {
     // baseUrl: inside a router mounted at /v2, req.path alone would drop the /v2.
-    next(new BrokerFailure('NotFound', `No such endpoint: ${req.method} ${(req.baseUrl + req.path).slice(0, 200)}.`, 'NotFound'));
+    next(
+      new BrokerFailure(
+        'NotFound',
+        `No such endpoint: ${req.method} ${(req.baseUrl + req.path).slice(0, 200)}.`,
+        'NotFound',
+      ),
+    );
   };
 }
 
@@ -56,11 +74,22 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const log = req.brokerContext?.log ?? logger;
     let failure: BrokerFailure;
     if (err instanceof BrokerFailure) failure = err;
-    else failure = fromHttpStack(err) ?? new BrokerFailure('Internal', 'The broker failed unexpectedly; the platform operator can find the details in its logs.', 'InternalError');
+    else
+      failure =
+        fromHttpStack(err) ??
+        new BrokerFailure(
+          'Internal',
+          'The broker failed unexpectedly; the platform operator can find the details in its logs.',
+          'InternalError',
+        );
     const { status, body } = toErrorResponse(failure);
     res.locals.errorCode = failure.kind === 'Gone' ? 'Gone' : failure.errorCode;
     if (status >= 500) log.error({ err, method: req.method, path: req.path, status }, 'request failed');
-    else if (status !== 410) log.info({ method: req.method, path: req.path, status, error: failure.errorCode, description: failure.description }, 'request refused');
+    else if (status !== 410)
+      log.info(
+        { method: req.method, path: req.path, status, error: failure.errorCode, description: failure.description },
+        'request refused',
+      );
     res.status(status).json(body);
   };
 }

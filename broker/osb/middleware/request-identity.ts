@@ -45,10 +45,24 @@ export function requestIdentity(logger: Logger, metrics?: AppMetrics): RequestHa
       const { instance_id: instanceId, binding_id: bindingId } = req.params as Record<string, string | undefined>;
       const appCandidate = appGuidCandidate(req.body);
       const appGuid = isValidId(appCandidate) ? appCandidate : undefined;
-      const outcome = (res.locals.errorCode as string | undefined) ?? (res.statusCode < 400 ? 'success' : String(res.statusCode));
+      const outcome =
+        (res.locals.errorCode as string | undefined) ?? (res.statusCode < 400 ? 'success' : String(res.statusCode));
       metrics?.osbRequests.inc({ operation, status: String(res.statusCode) });
       metrics?.osbDuration.observe({ operation }, ms / 1000);
-      log.info({ operation, outcome, instanceId, bindingId, appGuid, method: req.method, path: req.originalUrl.split('?')[0].slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.info(
+        {
+          operation,
+          outcome,
+          instanceId,
+          bindingId,
+          appGuid,
+          method: req.method,
+          path: req.originalUrl.split('?')[0].slice(0, 300),
+          status: res.statusCode,
+          ms: Math.round(ms * 10) / 10,
+        },
+        'request',
+      );
     });
     next();
   };

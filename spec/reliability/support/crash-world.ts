@@ -62,9 +62,13 @@ export class CrashWorld {
     this.spaceGuid = space.guid;
     this.domainGuid = this.cc.addDomain('apps.example.com').guid;
     this.env = {
-      BROKER_USERNAME: BROKER_USER, BROKER_PASSWORD: BROKER_PASS,
-      CF_API_URL: ccUrl, CF_USERNAME: CF_USER, CF_PASSWORD: CF_PASS,
-      PORT: '0', LOG_LEVEL: 'warn',
+      BROKER_USERNAME: BROKER_USER,
+      BROKER_PASSWORD: BROKER_PASS,
+      CF_API_URL: ccUrl,
+      CF_USERNAME: CF_USER,
+      CF_PASSWORD: CF_PASS,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
     };
     if (kind === 'fs') {
       const dir = await mkdtemp(join(tmpdir(), 'crash-fs-'));
@@ -76,8 +80,14 @@ export class CrashWorld {
       this.cleanups.push(() => s3.stop());
       this.cleanups.push(useS3rverCredentials());
       Object.assign(this.env, {
-        STORE: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', S3_PREFIX: 'crash/',
-        AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+        STORE: 's3',
+        S3_BUCKET: s3.bucket,
+        S3_ENDPOINT: s3.endpoint,
+        S3_FORCE_PATH_STYLE: 'true',
+        AWS_REGION: 'us-east-1',
+        S3_PREFIX: 'crash/',
+        AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       });
     }
     const config = loadConfig(this.env, { brokerCredentials: true, cloudController: true });
@@ -107,8 +117,12 @@ export class CrashWorld {
     for (let i = 0; i < count; i++) {
       const appGuid = this.addApp(instances);
       const bindingId = `binding-${this.appCount}`;
-      const res = await this.seeding!.put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(this.catalog, appGuid)).expect(201);
-      if (res.body.credentials?.status !== 'active') throw new Error(`seed bind ${bindingId} is not active: ${JSON.stringify(res.body)}`);
+      const res = await this.seeding!.put(
+        `/v2/service_instances/${instanceId}/service_bindings/${bindingId}`,
+        bindBody(this.catalog, appGuid),
+      ).expect(201);
+      if (res.body.credentials?.status !== 'active')
+        throw new Error(`seed bind ${bindingId} is not active: ${JSON.stringify(res.body)}`);
       bound.push({ appGuid, bindingId });
     }
     return bound;
@@ -131,7 +145,13 @@ export class CrashWorld {
   reconciler(over: Partial<ReconcilerOptions> = {}): Reconciler {
     return new Reconciler({
       store: this.store,
-      cc: new CloudControllerClient({ apiUrl: this.cc.url, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 5000, retries: 1, maxRetryAfterMs: 2000 }),
+      cc: new CloudControllerClient({
+        apiUrl: this.cc.url,
+        auth: { kind: 'password', username: CF_USER, password: CF_PASS },
+        timeoutMs: 5000,
+        retries: 1,
+        maxRetryAfterMs: 2000,
+      }),
       logger: silentLogger,
       ...over,
     });

@@ -71,26 +71,63 @@ export async function startFaultStack(): Promise<FaultStack> {
   cc.grantSpaceRole(CF_USER, space.guid);
   const domain = cc.addDomain('apps.example.com');
 
-  const config = loadConfig({
-    BROKER_USERNAME: BROKER_USER, BROKER_PASSWORD: BROKER_PASS, CF_API_URL: ccUrl, CF_USERNAME: CF_USER, CF_PASSWORD: CF_PASS,
-    LOG_LEVEL: 'debug', STORE: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: proxy.endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', S3_PREFIX: PREFIX,
-  }, { brokerCredentials: true, cloudController: true });
+  const config = loadConfig(
+    {
+      BROKER_USERNAME: BROKER_USER,
+      BROKER_PASSWORD: BROKER_PASS,
+      CF_API_URL: ccUrl,
+      CF_USERNAME: CF_USER,
+      CF_PASSWORD: CF_PASS,
+      LOG_LEVEL: 'debug',
+      STORE: 's3',
+      S3_BUCKET: s3.bucket,
+      S3_ENDPOINT: proxy.endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_REGION: 'us-east-1',
+      S3_PREFIX: PREFIX,
+    },
+    { brokerCredentials: true, cloudController: true },
+  );
   const brokerLog = captureLogger();
   const brokerMetrics = new AppMetrics();
   const { app } = buildBroker(config, brokerLog.logger, brokerMetrics);
   const catalog = { serviceId: config.catalog.serviceId, planId: config.catalog.planId };
   const platform = asPlatform(supertest.agent(app));
 
-  const storeVia = (endpoint: string, requestTimeoutMs = 2000) => new S3Store({
-    bucket: s3.bucket, prefix: PREFIX, endpoint, forcePathStyle: true, region: 'us-east-1', requestTimeoutMs,
+  const storeVia = (endpoint: string, requestTimeoutMs = 2000) =>
+    new S3Store({
+      bucket: s3.bucket,
+      prefix: PREFIX,
+      endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      requestTimeoutMs,
+    });
+  const whole = new S3Store({
+    bucket: s3.bucket,
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    requestTimeoutMs: 5000,
   });
-  const whole = new S3Store({ bucket: s3.bucket, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', requestTimeoutMs: 5000 });
-  const ccClient = (over: Partial<CloudControllerClientOptions> = {}) => new CloudControllerClient({
-    apiUrl: ccUrl, auth: { kind: 'password', username: CF_USER, password: CF_PASS }, timeoutMs: 1000, retries: 0, maxRetryAfterMs: 2000, ...over,
-  });
+  const ccClient = (over: Partial<CloudControllerClientOptions> = {}) =>
+    new CloudControllerClient({
+      apiUrl: ccUrl,
+      auth: { kind: 'password', username: CF_USER, password: CF_PASS },
+      timeoutMs: 1000,
+      retries: 0,
+      maxRetryAfterMs: 2000,
+      ...over,
+    });
 
   return {
-    s3, proxy, cc, platform, catalog, space, domain,
+    s3,
+    proxy,
+    cc,
+    platform,
+    catalog,
+    space,
+    domain,
     brokerLogs: brokerLog.lines,
     brokerMetrics,
     direct: storeVia(s3.endpoint, 5000),
@@ -101,16 +138,23 @@ export async function startFaultStack(): Promise<FaultStack> {
     },
     storeVia,
     ccClient,
-    reconciler: (over = {}) => new Reconciler({
-      store: storeVia(s3.endpoint), cc: ccClient(), logger: captureLogger().logger, leftoverGraceMs: 0, ...over,
-    }),
+    reconciler: (over = {}) =>
+      new Reconciler({
+        store: storeVia(s3.endpoint),
+        cc: ccClient(),
+        logger: captureLogger().logger,
+        leftoverGraceMs: 0,
+        ...over,
+      }),
     addApp(name, instances = 2) {
       const a = cc.addApp({ name, spaceGuid: space.guid, instances });
       cc.mapRoute(cc.addRoute({ host: name, domainGuid: domain.guid, spaceGuid: space.guid }).guid, a.guid);
       return a;
     },
-    bind: (instanceId, bindingId, appGuid) => platform.put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(catalog, appGuid)),
-    unbind: (instanceId, bindingId) => platform.delete(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}?${deleteQuery(catalog)}`),
+    bind: (instanceId, bindingId, appGuid) =>
+      platform.put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(catalog, appGuid)),
+    unbind: (instanceId, bindingId) =>
+      platform.delete(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}?${deleteQuery(catalog)}`),
     async stop() {
       await proxy.stop();
       await cc.stop();

@@ -6,7 +6,11 @@
 
 // ---------------------------------------------------------------- the apps
 
-export interface ModelRoute { host: string; domain: string; path: string }
+export interface ModelRoute {
+  host: string;
+  domain: string;
+  path: string;
+}
 
 export interface ModelApp {
   guid: string;
@@ -19,9 +23,14 @@ export interface ModelApp {
   publicRoute?: ModelRoute;
 }
 
-export interface BindParams { path?: string }
+export interface BindParams {
+  path?: string;
+}
 
-export interface Group { targets: string[]; labels: Record<string, string> }
+export interface Group {
+  targets: string[];
+  labels: Record<string, string>;
+}
 
 /**
  * The target rules this race exercises: a started app with at least one instance and a public
@@ -32,7 +41,8 @@ export function expectedGroups(app: ModelApp, params: BindParams): Group[] | und
   const route = app.publicRoute;
   const target = route.host === '' ? route.domain : `${route.host}.${route.domain}`;
   let metricsPath: string;
-  if (params.path !== undefined) metricsPath = route.path + params.path; // relative to the route
+  if (params.path !== undefined)
+    metricsPath = route.path + params.path; // relative to the route
   else if (route.path.endsWith('metrics')) metricsPath = route.path;
   else metricsPath = `${route.path}/metrics`;
   const job = app.name.endsWith('-venerable') ? app.name.slice(0, -'-venerable'.length) : app.name;
@@ -58,7 +68,10 @@ export function expectedGroups(app: ModelApp, params: BindParams): Group[] | und
 // ---------------------------------------------------------------- the answers
 
 /** What a bind asks for: the app and the parameters. Two binds conflict when these differ. */
-export interface BindRequest { appGuid: string; params: BindParams }
+export interface BindRequest {
+  appGuid: string;
+  params: BindParams;
+}
 
 export const requestKey = (r: BindRequest) => JSON.stringify([r.appGuid, r.params.path ?? null]);
 
@@ -143,7 +156,12 @@ export function resolve(answers: Answered[]): Resolution {
 // ---------------------------------------------------------------- a seeded PRNG
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-export function prng(seed: number): { next(): number; int(n: number): number; pick<T>(xs: readonly T[]): T; chance(p: number): boolean } {
+export function prng(seed: number): {
+  next(): number;
+  int(n: number): number;
+  pick<T>(xs: readonly T[]): T;
+  chance(p: number): boolean;
+} {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;

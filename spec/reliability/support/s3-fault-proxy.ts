@@ -51,9 +51,14 @@ function keyOf(path: string, bucket: string): string {
   return clean.startsWith(prefix) ? clean.slice(prefix.length) : '';
 }
 
-export async function startS3FaultProxy(upstream: { endpoint: string; bucket: string; client: S3Client }): Promise<S3FaultProxy> {
+export async function startS3FaultProxy(upstream: {
+  endpoint: string;
+  bucket: string;
+  client: S3Client;
+}): Promise<S3FaultProxy> {
   const target = new URL(upstream.endpoint);
-  const hooks: Array<{ match: (r: ProxiedRequest) => boolean; action: ProxyHook; fired: (r: ProxiedRequest) => void }> = [];
+  const hooks: Array<{ match: (r: ProxiedRequest) => boolean; action: ProxyHook; fired: (r: ProxiedRequest) => void }> =
+    [];
   const sockets = new Set<Socket>();
   let inFlight = 0;
   let onIdle: Array<() => void> = [];
@@ -79,7 +84,12 @@ export async function startS3FaultProxy(upstream: { endpoint: string; bucket: st
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = req.url ?? '/';
-    const seen: ProxiedRequest = { method: req.method ?? 'GET', key: keyOf(url, upstream.bucket), query: new URL(url, 'http://x').searchParams, headers: req.headers };
+    const seen: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      key: keyOf(url, upstream.bucket),
+      query: new URL(url, 'http://x').searchParams,
+      headers: req.headers,
+    };
     const entry = { ...seen, status: 0 };
     proxy.log.push(entry);
     const i = hooks.findIndex((h) => h.match(seen));
@@ -98,19 +108,34 @@ export async function startS3FaultProxy(upstream: { endpoint: string; bucket: st
     inFlight++;
     // A client that gave up does not cancel the forwarded request: like a real store, the
     // backend may still complete a write whose answer nobody hears.
-    const out = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (up) => {
-      const conditional = seen.method === 'GET' && req.headers['if-none-match'] !== undefined;
-      if (up.statusCode === 304 && conditional && proxy.ignoreConditionals) {
-        up.resume();
-        fullObject(seen.key, res, entry).catch(() => res.destroy()).finally(settle);
-        return;
-      }
-      entry.status = up.statusCode ?? 0;
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-      up.on('end', settle);
-      up.on('error', () => { res.destroy(); settle(); });
-    });
+    const out = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent: false,
+      },
+      (up) => {
+        const conditional = seen.method === 'GET' && req.headers['if-none-match'] !== undefined;
+        if (up.statusCode === 304 && conditional && proxy.ignoreConditionals) {
+          up.resume();
+          fullObject(seen.key, res, entry)
+            .catch(() => res.destroy())
+            .finally(settle);
+          return;
+        }
+        entry.status = up.statusCode ?? 0;
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+        up.on('end', settle);
+        up.on('error', () => {
+          res.destroy();
+          settle();
+        });
+      },
+    );
     // The backend is down (refused, reset): the client sees the connection drop, as it would
     // talking to the dead store itself.
     out.on('error', () => {
