@@ -1,4 +1,5 @@
 import type { Config } from '../shared/config/load';
+import { badRequest } from './osb/errors';
 import { BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA } from './parameters';
 
 export type CatalogSettings = Config['catalog'];
@@ -43,4 +44,18 @@ export function buildCatalog(c: CatalogSettings) {
       },
     ],
   };
+}
+
+/** A request for a service or plan this broker does not offer is refused with the ones it does. */
+export function checkOffering(c: CatalogSettings, serviceId: string, planId: string | undefined): void {
+  if (serviceId !== c.serviceId) {
+    throw badRequest(
+      `Unknown service_id "${serviceId}": this broker offers only service "${c.serviceName}" (id ${c.serviceId}).`,
+    );
+  }
+  if (planId !== undefined && planId !== c.planId) {
+    throw badRequest(
+      `Unknown plan_id "${planId}": service "${c.serviceName}" has only plan "${c.planName}" (id ${c.planId}).`,
+    );
+  }
 }

@@ -1,14 +1,15 @@
 import type { Logger } from '../logger';
+import { ccErrorInfo } from './error-body';
 import {
   CcApiError,
   CcAuthError,
   CcBadResponseError,
-  CcErrorInfo,
   CcIncompleteError,
   CcRateLimitedError,
   CcUnavailableError,
 } from './errors';
 import { aborted, describeUrl, exchange, parseJson, retryAfterMs, sleep, unlessAborted } from './http';
+import { Listing, listAllPages, MAX_PAGES, Projection, Query, toQueryString } from './listing';
 import {
   projectApp,
   projectDomain,
@@ -16,10 +17,12 @@ import {
   projectProcess,
   projectRoute,
   projectSpace,
-  Raw,
 } from './projections';
-import type { CcApp, CcDomain, CcErrorBody, CcListPage, CcOrganization, CcProcess, CcRoute, CcSpace } from './types';
+import type { CcApp, CcDomain, CcOrganization, CcProcess, CcRoute, CcSpace } from './types';
 import { CfAuth, TokenProvider } from './uaa';
+
+export { MAX_PAGES } from './listing';
+export type { Projection } from './listing';
 
 export interface CloudControllerClientOptions {
   apiUrl: string;
@@ -43,42 +46,7 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-type Query = Record<string, string | number | string[] | undefined>;
-
-/** Per-resource (and per included kind) projections applied as each page arrives. */
-export interface Projection<T> {
-  resource: (raw: Raw) => T;
-  included?: Record<string, (raw: Raw) => unknown>;
-}
-
 const MAX_RATE_LIMIT_WAITS = 3;
-
-/**
- * Most pages one listing follows: 1,000,000 resources at per_page 5000. A Cloud Controller
- * whose `next` links never end is broken; paging on would hold the caller forever.
- */
-export const MAX_PAGES = 200;
-
-function toQueryString(query: Query): string {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(query)) {
-    if (value === undefined) continue;
-    const text = Array.isArray(value) ? value.join(',') : String(value);
-    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(text).replace(/%2C/gi, ',')}`);
-  }
-  return parts.length ? `?${parts.join('&')}` : '';
-}
-
-function ccErrorInfo(status: number, text: string, url: string): CcErrorInfo {
-  try {
-    const body = JSON.parse(text) as Partial<CcErrorBody>;
-    const first = body.errors?.[0];
-    if (first) return { status, title: first.title, code: first.code, detail: first.detail, url };
-  } catch {
-    // Not every error body is JSON (nginx 429/502 pages); the status says enough.
-  }
-  return { status, url };
-}
 
 /**
  * A small typed Cloud Controller v3 client over fetch: UAA tokens, pagination by next.href,
@@ -202,66 +170,15 @@ export class CloudControllerClient {
     }
   }
 
-  /**
-   * Every page of a list, by following `next` links. The platform changes while we page: an
-   * item can move to a page already read (others were deleted before it) or show up twice, so
-   * the result is what the pages held, deduplicated by guid, and it need not match page 1's
-   * total_results. What a v3 list never does is refused: a page that is not a list, a single
-   * page holding fewer or more resources than its own total_results, a `next` link to another
-   * host or back to a page already followed, more than `maxPages` pages.
-   */
-  async listAll<T>(
-    path: string,
-    query: Query,
-    project?: Projection<T>,
-    opts: RequestOptions = {},
-  ): Promise<{ resources: T[]; included: Record<string, unknown[]> }> {
-    let url: string | undefined = `${this.apiUrl}${path}${toQueryString(query)}`;
-    const maxPages = this.opts.maxPages ?? MAX_PAGES;
-    const followed = new Set<string>();
-    const resources = new Map<unknown, T>();
-    const included: Record<string, unknown[]> = {};
-    while (url) {
-      if (followed.size >= maxPages) {
-        throw new CcIncompleteError(
-          `listing ${path} did not end after ${maxPages} pages; refusing to page on (is the Cloud Controller returning endless next links?)`,
-          { url: path },
-        );
-      }
-      followed.add(url);
-      const page = (await this.getJson(url, opts)) as Partial<CcListPage<T>>;
-      const what = describeUrl('GET', url);
-      if (!page || typeof page.pagination !== 'object' || page.pagination === null || !Array.isArray(page.resources)) {
-        throw new CcIncompleteError(`${what} is not a v3 list (no pagination or resources)`, { url: what });
-      }
-      const next: unknown = page.pagination.next?.href;
-      if (next !== undefined && next !== null && typeof next !== 'string')
-        throw new CcIncompleteError(`${what} has a next link that is not a URL`, { url: what });
-      // One answer contradicting itself (no CC counts and lists apart within one page this way).
-      if (followed.size === 1 && !next && page.resources.length !== page.pagination.total_results) {
-        throw new CcIncompleteError(
-          `listing ${path} returned ${page.resources.length} of ${page.pagination.total_results} resources; treating it as incomplete`,
-          { url: path },
-        );
-      }
-      for (const r of page.resources) {
-        const item = project ? project.resource(r as Raw) : r;
-        const guid = (item as { guid?: unknown })?.guid;
-        resources.set(typeof guid === 'string' ? guid : Symbol('no guid'), item);
-      }
-      for (const [kind, items] of Object.entries(page.included ?? {})) {
-        const keep = project?.included?.[kind];
-        if (Array.isArray(items)) (included[kind] ??= []).push(...(keep ? items.map((i) => keep(i as Raw)) : items));
-      }
-      url = next || undefined;
-      if (url && followed.has(url))
-        throw new CcIncompleteError(
-          `${what} links back to a page already read (${describeUrl('GET', url)}); refusing to page in circles`,
-          { url: what },
-        );
-    }
-    for (const kind of Object.keys(included)) included[kind] = dedupe(included[kind] as Array<{ guid: string }>);
-    return { resources: [...resources.values()], included };
+  /** Every page of a list, deduplicated by guid, refusing what a v3 list never does (`listing.ts`). */
+  listAll<T>(path: string, query: Query, project?: Projection<T>, opts: RequestOptions = {}): Promise<Listing<T>> {
+    return listAllPages<T>(
+      (url) => this.getJson(url, opts),
+      `${this.apiUrl}${path}${toQueryString(query)}`,
+      path,
+      this.opts.maxPages ?? MAX_PAGES,
+      project,
+    );
   }
 
   async getApp(
@@ -325,10 +242,4 @@ export class CloudControllerClient {
     );
     return { routes: resources, domains: (included.domains ?? []) as CcDomain[] };
   }
-}
-
-function dedupe<T extends { guid: string }>(items: T[]): T[] {
-  const seen = new Map<string, T>();
-  for (const item of items) if (item && typeof item.guid === 'string') seen.set(item.guid, item);
-  return [...seen.values()];
 }
