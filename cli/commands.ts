@@ -76,7 +76,7 @@ export const COMMANDS: Record<CommandName, Command> = {
     flags: {
       keep: { type: 'boolean', description: 'leave it running at the end (Ctrl-C stops it), for a Prometheus to read' },
     },
-    run: async (flags) => (await import('../demo/run')).runDemo(flags.keep === true),
+    run: async (flags) => (await import('./demo')).runDemoCommand(flags.keep === true),
   },
 };
 

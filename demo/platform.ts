@@ -24,3 +24,5 @@ export async function startDemoPlatform() {
   const legacy = app('legacy-venerable', 1, '/legacy');
   return { cc, url, org, space, apps: { shop, api, legacy } };
 }
+
+export type DemoPlatform = Awaited<ReturnType<typeof startDemoPlatform>>;

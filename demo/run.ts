@@ -1,50 +1,31 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runAllInOne } from '../cli/all';
-import { loadConfig } from '../shared/config/load';
-import { createLogger } from '../shared/logger';
-import { DEMO_PASSWORD, DEMO_USER, startDemoPlatform } from './platform';
+import type { DemoPlatform } from './platform';
 
-const BROKER_USER = 'demo';
-// Fresh for each run: `--keep` leaves the broker listening, and a fixed password would be a known one.
-const BROKER_PASS = randomBytes(18).toString('base64url');
-const TARGETS_USER = 'prometheus';
-const TARGETS_PASS = randomBytes(18).toString('base64url');
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What `cli/demo.ts` started for the demo to drive. */
+export interface DemoDeployment {
+  platform: DemoPlatform;
+  /** The all-in-one's broker, and the pairs CF and Prometheus use on it. */
+  brokerUrl: string;
+  broker: { username: string; password: string };
+  targets: { username: string; password: string };
+  storeDir: string;
+  targetsDir: string;
+}
+
 /**
- * `npm run demo`: a CC emulator, the all-in-one on a temporary fs store, and the calls CF
- * makes for cf create-service / bind-service / unbind-service, with what Prometheus would read
- * after each step. No Cloud Foundry, no cloud account.
+ * `cf-app-discovery demo`: the calls CF makes for cf create-service / bind-service /
+ * unbind-service against the all-in-one, and what Prometheus would read after each step, while
+ * the emulated platform changes under it. With `keep`, waits for Ctrl-C at the end. Returns the
+ * exit code: 0 when every step answered as CF expects.
  */
-export async function runDemo(keep: boolean): Promise<number> {
-  const work = await mkdtemp(join(tmpdir(), 'cf-app-discovery-demo-'));
-  const targetsDir = join(work, 'targets');
-  const platform = await startDemoPlatform();
-  const config = loadConfig(
-    {
-      PORT: keep ? (process.env.PORT ?? '8080') : '0',
-      HOST: '127.0.0.1',
-      BROKER_USERNAME: BROKER_USER,
-      BROKER_PASSWORD: BROKER_PASS,
-      TARGETS_USERNAME: TARGETS_USER,
-      TARGETS_PASSWORD: TARGETS_PASS,
-      CF_API_URL: platform.url,
-      CF_USERNAME: DEMO_USER,
-      CF_PASSWORD: DEMO_PASSWORD,
-      STORE: 'fs',
-      STORE_DIR: join(work, 'store'),
-      SYNC_INTERVAL_SECONDS: '1',
-      UPDATE_SCHEDULE: '*/5 * * * *',
-    },
-    { brokerCredentials: true, cloudController: true },
-  );
-  const all = await runAllInOne(config, targetsDir, createLogger(process.env.LOG_LEVEL ?? 'warn'), 0);
-  const base = `http://127.0.0.1:${all.port}`;
-  const auth = 'Basic ' + Buffer.from(`${BROKER_USER}:${BROKER_PASS}`).toString('base64');
+export async function runDemo(deployment: DemoDeployment, keep: boolean): Promise<number> {
+  const { platform, targetsDir } = deployment;
+  const base = deployment.brokerUrl;
+  const auth = 'Basic ' + Buffer.from(`${deployment.broker.username}:${deployment.broker.password}`).toString('base64');
   const osb = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -81,127 +62,121 @@ export async function runDemo(keep: boolean): Promise<number> {
     if (status !== want) failures++;
   };
 
-  try {
-    say(
-      `cf-app-discovery demo: CC emulator at ${platform.url}, broker at ${base}, store ${join(work, 'store')}, file_sd dir ${targetsDir}`,
-    );
-    step('cf marketplace (GET /v2/catalog)');
-    const catalog = await osb('GET', '/v2/catalog');
-    const service = catalog.body.services[0];
-    say(
-      `   service "${service.name}", plan "${service.plans[0].name}", bind parameters: ${Object.keys(service.plans[0].schemas.service_binding.create.parameters.properties).join(', ')}`,
-    );
-    const ids = { service_id: service.id, plan_id: service.plans[0].id };
-    const ctx = {
-      platform: 'cloudfoundry',
-      organization_guid: platform.org.guid,
-      space_guid: platform.space.guid,
-      organization_name: 'demo-org',
-      space_name: 'prod',
-    };
-    const bind = (id: string, app: { guid: string }, parameters?: unknown) =>
-      osb('PUT', `/v2/service_instances/demo-monitoring/service_bindings/${id}?accepts_incomplete=true`, {
-        ...ids,
-        app_guid: app.guid,
-        bind_resource: { app_guid: app.guid, space_guid: platform.space.guid },
-        context: ctx,
-        parameters,
-      });
-    const unbindQuery = `accepts_incomplete=true&plan_id=${ids.plan_id}&service_id=${ids.service_id}`;
-    const reconcile = async () => {
-      const res = await fetch(`${base}/update-targets`, { method: 'POST', headers: { Authorization: auth } });
-      const s = (await res.json()) as {
-        ok: boolean;
-        written: number;
-        removed: number;
-        unchanged: number;
-        ccRequests: number;
-      };
-      say(
-        `   reconcile (POST /update-targets) -> ok=${s.ok} written=${s.written} removed=${s.removed} unchanged=${s.unchanged} cc_requests=${s.ccRequests}`,
-      );
-      if (!s.ok) failures++;
-    };
-
-    step('cf create-service prometheus default demo-monitoring');
-    expect(
-      'PUT /v2/service_instances/demo-monitoring',
-      (
-        await osb('PUT', '/v2/service_instances/demo-monitoring?accepts_incomplete=true', {
-          ...ids,
-          organization_guid: platform.org.guid,
-          space_guid: platform.space.guid,
-          context: { ...ctx, instance_name: 'demo-monitoring' },
-        })
-      ).status,
-      201,
-    );
-
-    step('cf bind-service shop demo-monitoring');
-    expect('bind shop', (await bind('b-shop', platform.apps.shop)).status, 201);
-    step(`cf bind-service api demo-monitoring -c '{"path": "/internal/metrics", "labels": {"team": "payments"}}'`);
-    const apiBind = await bind('b-api', platform.apps.api, { path: '/internal/metrics', labels: { team: 'payments' } });
-    expect('bind api', apiBind.status, 201);
-    step('cf bind-service legacy-venerable demo-monitoring   (blue-green leftover: job keeps the name "legacy")');
-    expect('bind legacy-venerable', (await bind('b-legacy', platform.apps.legacy)).status, 201);
-    step('cf create-service-key demo-monitoring key   (no app: refused)');
-    const key = await osb('PUT', '/v2/service_instances/demo-monitoring/service_bindings/b-key', {
+  say(
+    `cf-app-discovery demo: CC emulator at ${platform.url}, broker at ${base}, store ${deployment.storeDir}, file_sd dir ${targetsDir}`,
+  );
+  step('cf marketplace (GET /v2/catalog)');
+  const catalog = await osb('GET', '/v2/catalog');
+  const service = catalog.body.services[0];
+  say(
+    `   service "${service.name}", plan "${service.plans[0].name}", bind parameters: ${Object.keys(service.plans[0].schemas.service_binding.create.parameters.properties).join(', ')}`,
+  );
+  const ids = { service_id: service.id, plan_id: service.plans[0].id };
+  const ctx = {
+    platform: 'cloudfoundry',
+    organization_guid: platform.org.guid,
+    space_guid: platform.space.guid,
+    organization_name: 'demo-org',
+    space_name: 'prod',
+  };
+  const bind = (id: string, app: { guid: string }, parameters?: unknown) =>
+    osb('PUT', `/v2/service_instances/demo-monitoring/service_bindings/${id}?accepts_incomplete=true`, {
       ...ids,
-      bind_resource: {},
+      app_guid: app.guid,
+      bind_resource: { app_guid: app.guid, space_guid: platform.space.guid },
+      context: ctx,
+      parameters,
     });
-    expect(`service key (${key.body?.error})`, key.status, 422);
-    await showTargets();
-
-    step('cf scale shop -i 4   (no broker call: the updater notices)');
-    platform.cc.scale(platform.apps.shop.guid, 4);
-    await reconcile();
-    await showTargets();
-
-    step('cf stop api');
-    platform.cc.stopApp(platform.apps.api.guid);
-    await reconcile();
-    await showTargets();
-    const fetched = await osb('GET', '/v2/service_instances/demo-monitoring/service_bindings/b-api');
-    say(`   binding b-api: ${fetched.body.credentials.detail}`);
-
-    step('cf delete legacy-venerable   (broker unreachable at the time: the binding is left behind)');
-    platform.cc.deleteApp(platform.apps.legacy.guid);
-    await reconcile();
-    await showTargets();
-
-    step('cf unbind-service shop demo-monitoring');
-    expect(
-      'unbind shop',
-      (await osb('DELETE', `/v2/service_instances/demo-monitoring/service_bindings/b-shop?${unbindQuery}`)).status,
-      200,
+  const unbindQuery = `accepts_incomplete=true&plan_id=${ids.plan_id}&service_id=${ids.service_id}`;
+  const reconcile = async () => {
+    const res = await fetch(`${base}/update-targets`, { method: 'POST', headers: { Authorization: auth } });
+    const s = (await res.json()) as {
+      ok: boolean;
+      written: number;
+      removed: number;
+      unchanged: number;
+      ccRequests: number;
+    };
+    say(
+      `   reconcile (POST /update-targets) -> ok=${s.ok} written=${s.written} removed=${s.removed} unchanged=${s.unchanged} cc_requests=${s.ccRequests}`,
     );
-    await showTargets();
+    if (!s.ok) failures++;
+  };
 
-    step('cf start api');
-    platform.cc.startApp(platform.apps.api.guid);
-    await reconcile();
-    await showTargets();
+  step('cf create-service prometheus default demo-monitoring');
+  expect(
+    'PUT /v2/service_instances/demo-monitoring',
+    (
+      await osb('PUT', '/v2/service_instances/demo-monitoring?accepts_incomplete=true', {
+        ...ids,
+        organization_guid: platform.org.guid,
+        space_guid: platform.space.guid,
+        context: { ...ctx, instance_name: 'demo-monitoring' },
+      })
+    ).status,
+    201,
+  );
 
-    if (keep) {
-      say(`\nStill running (Ctrl-C to stop). Point a Prometheus at it with either:\n`);
-      say(`scrape_configs:
+  step('cf bind-service shop demo-monitoring');
+  expect('bind shop', (await bind('b-shop', platform.apps.shop)).status, 201);
+  step(`cf bind-service api demo-monitoring -c '{"path": "/internal/metrics", "labels": {"team": "payments"}}'`);
+  const apiBind = await bind('b-api', platform.apps.api, { path: '/internal/metrics', labels: { team: 'payments' } });
+  expect('bind api', apiBind.status, 201);
+  step('cf bind-service legacy-venerable demo-monitoring   (blue-green leftover: job keeps the name "legacy")');
+  expect('bind legacy-venerable', (await bind('b-legacy', platform.apps.legacy)).status, 201);
+  step('cf create-service-key demo-monitoring key   (no app: refused)');
+  const key = await osb('PUT', '/v2/service_instances/demo-monitoring/service_bindings/b-key', {
+    ...ids,
+    bind_resource: {},
+  });
+  expect(`service key (${key.body?.error})`, key.status, 422);
+  await showTargets();
+
+  step('cf scale shop -i 4   (no broker call: the updater notices)');
+  platform.cc.scale(platform.apps.shop.guid, 4);
+  await reconcile();
+  await showTargets();
+
+  step('cf stop api');
+  platform.cc.stopApp(platform.apps.api.guid);
+  await reconcile();
+  await showTargets();
+  const fetched = await osb('GET', '/v2/service_instances/demo-monitoring/service_bindings/b-api');
+  say(`   binding b-api: ${fetched.body.credentials.detail}`);
+
+  step('cf delete legacy-venerable   (broker unreachable at the time: the binding is left behind)');
+  platform.cc.deleteApp(platform.apps.legacy.guid);
+  await reconcile();
+  await showTargets();
+
+  step('cf unbind-service shop demo-monitoring');
+  expect(
+    'unbind shop',
+    (await osb('DELETE', `/v2/service_instances/demo-monitoring/service_bindings/b-shop?${unbindQuery}`)).status,
+    200,
+  );
+  await showTargets();
+
+  step('cf start api');
+  platform.cc.startApp(platform.apps.api.guid);
+  await reconcile();
+  await showTargets();
+
+  if (keep) {
+    say(`\nStill running (Ctrl-C to stop). Point a Prometheus at it with either:\n`);
+    say(`scrape_configs:
   - job_name: cf-apps                    # the sidecar's directory (file_sd)
     file_sd_configs: [{ files: ['${targetsDir}/*.json'], refresh_interval: 30s }]
     proxy_url: http://127.0.0.1:8081     # the forward proxy of deploy/nginx/forward-proxy.conf
   - job_name: cf-apps-http-sd            # or the broker's /targets (Prometheus >= 2.28), with the targets-only pair
-    http_sd_configs: [{ url: '${base}/targets', basic_auth: { username: ${TARGETS_USER}, password: ${TARGETS_PASS} } }]
+    http_sd_configs: [{ url: '${base}/targets', basic_auth: { username: ${deployment.targets.username}, password: ${deployment.targets.password} } }]
     proxy_url: http://127.0.0.1:8081`);
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-    }
-    say(
-      failures === 0
-        ? '\ndemo finished: every step answered as Cloud Foundry expects'
-        : `\ndemo finished with ${failures} unexpected answer(s)`,
-    );
-    return failures === 0 ? 0 : 1;
-  } finally {
-    await all.stop();
-    await platform.cc.stop();
-    await rm(work, { recursive: true, force: true });
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
+  say(
+    failures === 0
+      ? '\ndemo finished: every step answered as Cloud Foundry expects'
+      : `\ndemo finished with ${failures} unexpected answer(s)`,
+  );
+  return failures === 0 ? 0 : 1;
 }

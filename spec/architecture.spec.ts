@@ -16,7 +16,7 @@ const RULES: Array<{ part: string; mayImport: string[] }> = [
   { part: 'sidecar', mayImport: ['sidecar', 'shared'] },
   { part: 'shared', mayImport: ['shared'] },
   { part: 'emulator', mayImport: ['emulator'] },
-  { part: 'demo', mayImport: ['demo', 'emulator', 'cli', 'shared'] },
+  { part: 'demo', mayImport: ['demo', 'emulator', 'shared'] },
   { part: 'cli', mayImport: ['cli', 'broker', 'updater', 'sidecar', 'shared', 'demo', 'emulator'] },
 ];
 
