@@ -14,6 +14,7 @@ import {
   startPrometheus,
 } from '../support/prometheus';
 import { INTEGRATION } from '../support/integration';
+import { waitFor } from '../support/real-component';
 
 /** The app domains of this test platform; the proxy's DNS stub resolves every name in them to 127.0.0.1. */
 const APP_DOMAINS_REGEX = '^([a-z0-9-]+\\.)*apps\\.test$';
@@ -274,9 +275,12 @@ describe('end to end: Prometheus file_sd -> nginx forward proxy (deploy/) -> app
       // No port: forwarded (to 127.0.0.1:80, where normally nothing listens: 502; anything but 403).
       const noPort = await strict.send('http://checkout.apps.test/metrics?cf_app_scheme=http');
       assert.notEqual(noPort.status, 403);
-      assert.match(
-        await strict.accessLog(),
-        /host="checkout\.apps\.test" \d+ .* forward=1 .*upstream=127\.0\.0\.1:80 /,
+      // nginx logs a request when it finalizes it, which can be just after the answer is sent.
+      const forwarded = /host="checkout\.apps\.test" \d+ .* forward=1 .*upstream=127\.0\.0\.1:80 /;
+      await waitFor(
+        async () => forwarded.test(await strict.accessLog()) || undefined,
+        5_000,
+        'the access log line of the forwarded request',
       );
     } finally {
       await strict.stop();
