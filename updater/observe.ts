@@ -163,19 +163,17 @@ export async function observeApps(
 }
 
 /**
- * A 'full' observation's word is confirmed by guid for the apps it would change (`actedOn`
- * decides which, from a plan). Their by-guid answers replace the listed ones in `observation`.
- * Returns how many apps were re-read.
+ * A 'full' observation's word is confirmed by guid for `suspects`, the apps a plan on it would
+ * change (`appsActedOn`). Their by-guid answers replace the listed ones in `observation`.
+ * Returns how many apps were re-read: 0 means the plan made on the listings stands.
  */
 export async function confirmByGuid(
   cc: CloudControllerClient,
   observation: Observation,
-  actedOn: (apps: Map<string, AppObservation>) => string[],
+  suspects: string[],
   opts: ObserveOptions = {},
 ): Promise<number> {
-  if (observation.strategy !== 'full') return 0;
-  const suspects = actedOn(observation.apps);
-  if (suspects.length === 0) return 0;
+  if (observation.strategy !== 'full' || suspects.length === 0) return 0;
   const confirmed = await observeApps(cc, suspects, { ...opts, strategy: 'by-guid' });
   for (const [guid, o] of confirmed.apps) observation.apps.set(guid, o);
   return suspects.length;

@@ -139,17 +139,15 @@ export class Reconciler {
       );
       const planFor = (apps: Map<string, AppObservation>) =>
         planReconcile({ bindings, instances, apps, active: files.active });
-      summary.confirmed = await confirmByGuid(
-        cc,
-        observation,
-        (apps) => appsActedOn(planFor(apps), bindings),
-        observeOpts,
-      );
-
-      // plan
+      // plan: on what the CC said; again only when a re-read by guid (of what the unfiltered
+      // listings would change: their pages slide while the platform changes) changed it.
+      let plan = planFor(observation.apps);
+      if (observation.strategy === 'full') {
+        summary.confirmed = await confirmByGuid(cc, observation, appsActedOn(plan, bindings), observeOpts);
+        if (summary.confirmed > 0) plan = planFor(observation.apps);
+      }
       const vanished = vanishRefusal(observation.apps, appGuids.length, maxGoneShare);
       if (vanished) throw new Error(vanished);
-      const plan = planFor(observation.apps);
       inactive = inactiveByReason(plan);
       summary.unchanged = plan.unchanged;
       summary.refused = plan.refused.length;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { INTEGRATION } from '../support/integration';
+import { requireBinary } from '../support/real-component';
 
 const DIR = resolve(__dirname, '..', '..', '..', 'deploy', 'prometheus');
 const PROMTOOL = '/usr/bin/promtool';
@@ -10,11 +11,7 @@ const PROMTOOL = '/usr/bin/promtool';
 describe('alerting rules (promtool) ' + INTEGRATION, function () {
   this.timeout(60_000);
   before(function () {
-    if (existsSync(PROMTOOL)) return;
-    if (process.env.CI === 'true')
-      throw new Error(`${PROMTOOL} is missing: .ci/run must install the Debian prometheus package`);
-    console.log(`    skipping: ${PROMTOOL} not installed (apt-get install --no-install-recommends prometheus)`);
-    this.skip();
+    requireBinary(this, PROMTOOL, 'apt-get install --no-install-recommends prometheus');
   });
 
   it('pass promtool check rules', () => {

@@ -65,8 +65,8 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-// Everything still alive when the test process exits is killed and removed here: mocha runs
-// with `exit: true`, which skips after-hooks of an aborted run.
+// Everything still alive when the test process exits is killed and removed here: an aborted
+// run (a failed before-hook, Ctrl-C) skips the after-hooks that would have stopped it.
 const liveChildren = new Set<ChildProcess>();
 const liveDirs = new Set<string>();
 process.on('exit', () => {

@@ -4,6 +4,7 @@ import { silentLogger } from '../../shared/logger';
 import { Reconciler } from '../../updater/reconciler';
 import { BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
+import { UPDATER_CC_TUNING } from '../../updater/build';
 
 /*
  * A busy platform: more apps visible than one 5,000-item page holds, app teams pushing and
@@ -92,9 +93,7 @@ describe('updater: a busy platform (6,000 visible apps, apps created and deleted
       cc: new CloudControllerClient({
         apiUrl: h.cc.url,
         auth: { kind: 'password', username: CF_USER, password: CF_PASS },
-        timeoutMs: 15_000,
-        retries: 2,
-        maxRetryAfterMs: 30_000,
+        ...UPDATER_CC_TUNING,
       }),
       logger: silentLogger,
     });

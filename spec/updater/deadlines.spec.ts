@@ -6,6 +6,7 @@ import type { Store } from '../../shared/store/store';
 import { Reconciler, ReconcilerOptions } from '../../updater/reconciler';
 import { BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
 import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
+import { UPDATER_CC_TUNING } from '../../updater/build';
 
 /** A store whose writes each take `delayMs`, so a deadline can pass in the middle of them. */
 function slowWrites(store: Store, delayMs: number): Store {
@@ -38,9 +39,7 @@ describe('updater: a run that gives up, and apps the CC describes implausibly', 
       cc: new CloudControllerClient({
         apiUrl: h.cc.url,
         auth: { kind: 'password', username: CF_USER, password: CF_PASS },
-        timeoutMs: 15_000,
-        retries: 2,
-        maxRetryAfterMs: 30_000,
+        ...UPDATER_CC_TUNING,
       }),
       logger: silentLogger,
       leftoverGraceMs: 0,
