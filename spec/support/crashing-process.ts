@@ -86,7 +86,11 @@ class CrashingStore implements Store {
   private async trapped<T>(op: CrashPoint['op'], key: string, run: () => Promise<T>): Promise<T> {
     const p = this.point;
     if (!p || p.op !== op || !key.startsWith(p.keyPrefix)) return run();
-    const fatal = ++this.seen === p.count;
+    const n = ++this.seen;
+    // Operations that start after the fatal one never reach the store: otherwise, while a slow
+    // fatal operation runs, parallel ones could finish them all before the process dies.
+    if (n > p.count) return new Promise<T>(() => undefined);
+    const fatal = n === p.count;
     if (fatal && p.when === 'before') die();
     const result = await run();
     if (fatal) die();
