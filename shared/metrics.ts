@@ -112,6 +112,41 @@ export class AppMetrics {
     registers: this.r,
   });
 
+  readonly auditEvents = new Counter({
+    name: 'cf_app_discovery_audit_events_total',
+    help: 'Audit events the follower read from the Cloud Controller, by type and whether they named a bound app (relevant: true, false)',
+    labelNames: ['type', 'relevant'],
+    registers: this.r,
+  });
+  readonly targetedRuns = new Counter({
+    name: 'cf_app_discovery_targeted_reconcile_runs_total',
+    help: 'Reconcile runs for the apps named by audit events, by outcome (success, failure)',
+    labelNames: ['outcome'],
+    registers: this.r,
+  });
+  readonly followerLag = new Gauge({
+    name: 'cf_app_discovery_event_follower_lag_seconds',
+    help: "Seconds from the newest audit event the follower has handled (the Cloud Controller's created_at) to now",
+    registers: this.r,
+  });
+  readonly followerLastPoll = new Gauge({
+    name: 'cf_app_discovery_event_follower_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful poll of the audit events',
+    registers: this.r,
+  });
+  readonly followerPollFailures = new Counter({
+    name: 'cf_app_discovery_event_poll_failures_total',
+    help: 'Failed polls of the audit events, by reason (forbidden, not_found, throttled, server_error, timeout, invalid, unreachable)',
+    labelNames: ['reason'],
+    registers: this.r,
+  });
+  readonly followerState = new Gauge({
+    name: 'cf_app_discovery_event_follower_state',
+    help: 'The follower state: 1 for the current one of following, catching_up (a full reconcile after a gap), unavailable (403/404: only the schedule runs), off',
+    labelNames: ['state'],
+    registers: this.r,
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cf_app_discovery_process_' });
   }

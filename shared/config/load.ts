@@ -29,6 +29,8 @@ export interface Config {
   updateSchedule: string;
   /** A reconcile gives up (changing nothing) after this long. */
   reconcileTimeoutMs: number;
+  /** How often the audit-event follower polls; 0: no follower. */
+  eventPollMs: number;
   sidecar: {
     intervalMs: number;
     fullListIntervalMs: number;
@@ -219,6 +221,11 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     throw new ConfigError(
       `RECONCILE_TIMEOUT_SECONDS: must be a whole number of seconds from 10 to 3600 (got "${raw.reconcileTimeoutSeconds}")`,
     );
+  const eventPoll = Number(raw.eventPollSeconds);
+  if (!(eventPoll >= 0 && eventPoll <= 3600))
+    throw new ConfigError(
+      `EVENT_POLL_SECONDS: must be a whole number of seconds from 0 (off) to 3600 (got "${raw.eventPollSeconds}")`,
+    );
   if (!validCron(raw.updateSchedule!))
     throw new ConfigError(
       `UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`,
@@ -244,6 +251,7 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     catalog: { serviceId: raw.serviceId!, serviceName: raw.serviceName!, planId: raw.planId!, planName: raw.planName! },
     updateSchedule: raw.updateSchedule!,
     reconcileTimeoutMs: reconcileTimeout * 1000,
+    eventPollMs: eventPoll * 1000,
     sidecar: {
       intervalMs: Math.max(1, Number(raw.syncIntervalSeconds)) * 1000,
       fullListIntervalMs: Number(raw.sidecarFullListSeconds) * 1000,

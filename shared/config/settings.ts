@@ -288,6 +288,14 @@ export const SETTINGS = {
     schema: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'a whole number of seconds from 10 to 3600' },
     commands: CC_READERS,
   },
+  eventPollSeconds: {
+    env: 'EVENT_POLL_SECONDS',
+    description:
+      "how often the updater asks the Cloud Controller's audit events what changed, so targets follow within seconds (0 turns the follower off; the schedule still runs)",
+    default: '10',
+    schema: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'a whole number of seconds from 0 to 3600' },
+    commands: SCHEDULING,
+  },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
