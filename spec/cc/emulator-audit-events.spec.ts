@@ -3,10 +3,7 @@ import type { CcEmulator } from '../../emulator';
 import { READER, READER_PASSWORD, startEmulator } from './fixtures';
 
 /** Parsed JSON under test: `any` so each test can reach into the documented shape it asserts. */
-interface Reply {
-  status: number;
-  json: any;
-}
+type Reply = { status: number; json: any };
 
 const AUDITOR = 'space-b-auditor';
 const AUDITOR_PASSWORD = 'auditor-pw-never-print';
@@ -20,21 +17,16 @@ describe('CC emulator: audit events (GET /v3/audit_events over HTTP)', function 
   let cc: CcEmulator;
   let now: number;
   const tokens = new Map<string, string>();
-  let orgGuid: string;
-  let spaceA: string;
-  let spaceB: string;
-  let domainGuid: string;
+  let orgGuid: string, spaceA: string, spaceB: string, domainGuid: string;
 
-  async function token(user: string, password: string): Promise<string> {
+  async function token(username: string, password: string): Promise<string> {
+    const body = new URLSearchParams({ grant_type: 'password', username, password });
     const res = await fetch(`${cc.url}/oauth/token`, {
       method: 'POST',
-      headers: {
-        Authorization: `Basic ${Buffer.from('cf:').toString('base64')}`,
-        'Content-Type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ grant_type: 'password', username: user, password }).toString(),
+      headers: { Authorization: 'Basic Y2Y6' },
+      body,
     });
-    return ((await res.json()) as { access_token: string }).access_token;
+    return ((await res.json()) as { access_token: string }).access_token; // Y2Y6 is "cf:", the cf CLI's client
   }
   async function get(pathOrUrl: string, user = READER): Promise<Reply> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${cc.url}${pathOrUrl}`;
@@ -55,11 +47,12 @@ describe('CC emulator: audit events (GET /v3/audit_events over HTTP)', function 
   }
   const at = (second: number) => new Date(T0 + second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const types = (events: any[]) => events.map((e) => e.type);
-  const marker = (name: string, second: number, spaceGuid: string | null = null) =>
+  /** An audit.app.update event for app `name` in space A, `second`s after T0 (plus 400 ms). */
+  const marker = (name: string, second: number) =>
     cc.recordAuditEvent({
       type: 'audit.app.update',
       target: { guid: `guid-${name}`, type: 'app', name },
-      spaceGuid: spaceGuid ?? spaceA,
+      spaceGuid: spaceA,
       at: T0 + second * 1000 + 400,
     });
 
@@ -76,12 +69,8 @@ describe('CC emulator: audit events (GET /v3/audit_events over HTTP)', function 
     cc.grantSpaceRole(READER, spaceA);
     cc.grantSpaceRole(AUDITOR, spaceB);
     domainGuid = cc.addDomain('apps.example.com').guid;
-    for (const [u, p] of [
-      [READER, READER_PASSWORD],
-      [AUDITOR, AUDITOR_PASSWORD],
-      [ADMIN_RO, ADMIN_RO_PASSWORD],
-    ])
-      tokens.set(u, await token(u, p));
+    const users = { [READER]: READER_PASSWORD, [AUDITOR]: AUDITOR_PASSWORD, [ADMIN_RO]: ADMIN_RO_PASSWORD };
+    for (const [u, p] of Object.entries(users)) tokens.set(u, await token(u, p));
   });
   afterEach(async () => cc?.stop());
 
@@ -100,20 +89,12 @@ describe('CC emulator: audit events (GET /v3/audit_events over HTTP)', function 
     cc.deleteRoute(route.guid);
     cc.deleteApp(app.guid);
     const events = await all('/v3/audit_events');
-    assert.deepEqual(types(events), [
-      'audit.app.create',
-      'audit.route.create',
-      'audit.app.map-route',
-      'audit.app.process.scale',
-      'audit.app.stop',
-      'audit.app.start',
-      'audit.app.restart',
-      'audit.app.update',
-      'audit.app.deployment.create',
-      'audit.app.unmap-route',
-      'audit.route.delete-request',
-      'audit.app.delete-request',
-    ]);
+    const expected =
+      'app.create route.create app.map-route app.process.scale app.stop app.start app.restart app.update app.deployment.create app.unmap-route route.delete-request app.delete-request';
+    assert.deepEqual(
+      types(events),
+      expected.split(' ').map((t) => `audit.${t}`),
+    );
     for (const e of events) {
       assert.equal(e.space.guid, spaceA);
       assert.equal(e.organization.guid, orgGuid);
