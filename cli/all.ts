@@ -1,12 +1,12 @@
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
 import { usableDirectory } from '../shared/startup';
-import { scheduleReconciler } from '../updater/schedule';
 import { startBroker } from './broker';
+import { followAndSchedule } from './follow';
 import { runSidecarDaemon } from './sidecar';
 
 /**
- * `all`: broker, updater schedule and sidecar in one process: the single-node deployment. The
+ * `all`: broker, updater (schedule and audit-event follower) and sidecar in one process: the single-node deployment. The
  * schedule drives the broker's own reconciler, so it and POST /update-targets never overlap.
  * All parts start or none: if the sidecar cannot start (its --dir, its metrics port), the
  * broker is stopped again before the error goes up, and the schedule never started.
@@ -25,7 +25,7 @@ export async function runAllInOne(config: Config, targetsDir: string, logger: Lo
     await broker.stop();
     throw err;
   }
-  const updater = broker.reconciler ? scheduleReconciler(broker.reconciler, config.updateSchedule, logger) : undefined;
+  const updater = broker.reconciler ? followAndSchedule(config, broker.reconciler, logger, broker.metrics) : undefined;
   if (!updater) logger.warn('CF_API_URL is not set: no scheduled reconcile');
   return {
     port: broker.port,

@@ -38,6 +38,8 @@ export async function runDemoCommand(keep: boolean): Promise<number> {
       STORE: 'fs',
       STORE_DIR: storeDir,
       SYNC_INTERVAL_SECONDS: '1',
+      // The follower on a short poll, so the demo does not wait the default 10 s per step.
+      EVENT_POLL_SECONDS: '1',
       UPDATE_SCHEDULE: '*/5 * * * *',
     },
     { brokerCredentials: true, cloudController: true },

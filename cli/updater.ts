@@ -9,7 +9,7 @@ import { InstrumentedStore } from '../shared/store/instrumented';
 import { createStore } from '../shared/store';
 import { buildReconciler, UPDATER_CC_TUNING } from '../updater/build';
 import type { RunSummary } from '../updater/reconciler';
-import { scheduleReconciler } from '../updater/schedule';
+import { followAndSchedule } from './follow';
 
 function reconcilerFor(config: Config, logger: Logger, metrics?: AppMetrics) {
   const cc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics?.onCcRequest });
@@ -32,7 +32,8 @@ export async function runUpdaterOnce(config: Config, logger: Logger): Promise<nu
 }
 
 /**
- * `updater`: a reconcile at start and then on UPDATE_SCHEDULE, never two at once; /metrics on
+ * `updater`: a reconcile at start and then on UPDATE_SCHEDULE, never two at once, and targeted
+ * runs as the audit events name bound apps (EVENT_POLL_SECONDS); /metrics on
  * PORT (all interfaces with METRICS_USERNAME/PASSWORD set, loopback otherwise).
  */
 export async function runUpdaterDaemon(
@@ -49,7 +50,7 @@ export async function runUpdaterDaemon(
     config.metricsAuth,
     'PORT',
   );
-  const scheduled = scheduleReconciler(reconcilerFor(config, logger, metrics), config.updateSchedule, logger);
+  const scheduled = followAndSchedule(config, reconcilerFor(config, logger, metrics), logger, metrics);
   return {
     last: scheduled.last,
     async stop() {

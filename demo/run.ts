@@ -88,19 +88,27 @@ export async function runDemo(deployment: DemoDeployment, keep: boolean): Promis
       parameters,
     });
   const unbindQuery = `accepts_incomplete=true&plan_id=${ids.plan_id}&service_id=${ids.service_id}`;
-  const reconcile = async () => {
-    const res = await fetch(`${base}/update-targets`, { method: 'POST', headers: { Authorization: auth } });
-    const s = (await res.json()) as {
-      ok: boolean;
-      written: number;
-      removed: number;
-      unchanged: number;
-      ccRequests: number;
-    };
+  const fileSd = async (name: string) => {
+    try {
+      return JSON.parse(await readFile(join(targetsDir, name), 'utf8')) as unknown[];
+    } catch {
+      return undefined;
+    }
+  };
+  /** Waits (at most 20 s) until the file_sd directory shows the change: no broker call, the audit events carry it. */
+  const followed = async (done: () => Promise<boolean>) => {
+    const started = Date.now();
+    while (!(await done())) {
+      if (Date.now() - started > 20_000) {
+        say('   not followed within 20 s');
+        failures++;
+        return;
+      }
+      await pause(100);
+    }
     say(
-      `   reconcile (POST /update-targets) -> ok=${s.ok} written=${s.written} removed=${s.removed} unchanged=${s.unchanged} cc_requests=${s.ccRequests}`,
+      `   followed from the CC's audit events in ${((Date.now() - started) / 1000).toFixed(1)} s (no POST /update-targets)`,
     );
-    if (!s.ok) failures++;
   };
 
   step('cf create-service prometheus default demo-monitoring');
@@ -132,21 +140,21 @@ export async function runDemo(deployment: DemoDeployment, keep: boolean): Promis
   expect(`service key (${key.body?.error})`, key.status, 422);
   await showTargets();
 
-  step('cf scale shop -i 4   (no broker call: the updater notices)');
+  step('cf scale shop -i 4   (no broker call: the updater follows the audit events)');
   platform.cc.scale(platform.apps.shop.guid, 4);
-  await reconcile();
+  await followed(async () => (await fileSd('b-shop.json'))?.length === 4);
   await showTargets();
 
   step('cf stop api');
   platform.cc.stopApp(platform.apps.api.guid);
-  await reconcile();
+  await followed(async () => (await fileSd('b-api.json')) === undefined);
   await showTargets();
   const fetched = await osb('GET', '/v2/service_instances/demo-monitoring/service_bindings/b-api');
   say(`   binding b-api: ${fetched.body.credentials.detail}`);
 
   step('cf delete legacy-venerable   (broker unreachable at the time: the binding is left behind)');
   platform.cc.deleteApp(platform.apps.legacy.guid);
-  await reconcile();
+  await followed(async () => (await fileSd('b-legacy.json')) === undefined);
   await showTargets();
 
   step('cf unbind-service shop demo-monitoring');
@@ -159,8 +167,22 @@ export async function runDemo(deployment: DemoDeployment, keep: boolean): Promis
 
   step('cf start api');
   platform.cc.startApp(platform.apps.api.guid);
-  await reconcile();
+  await followed(async () => (await fileSd('b-api.json')) !== undefined);
   await showTargets();
+
+  step('POST /update-targets   (a full reconcile on demand; the schedule runs one every 5 minutes as the safety net)');
+  const res = await fetch(`${base}/update-targets`, { method: 'POST', headers: { Authorization: auth } });
+  const s = (await res.json()) as {
+    ok: boolean;
+    written: number;
+    removed: number;
+    unchanged: number;
+    ccRequests: number;
+  };
+  say(
+    `   reconcile -> ok=${s.ok} written=${s.written} removed=${s.removed} unchanged=${s.unchanged} cc_requests=${s.ccRequests}`,
+  );
+  if (!s.ok) failures++;
 
   if (keep) {
     say(`\nStill running (Ctrl-C to stop). Point a Prometheus at it with either:\n`);

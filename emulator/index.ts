@@ -6,3 +6,4 @@
 export { CcEmulator } from './server';
 export type { Fault, LoggedRequest } from './server';
 export type { App, Domain, Org, Process, Route, Space } from './state';
+export type { AuditEvent, AuditEventInput, AuditParty } from './audit-log';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { AuditEventInput, AuditLog, routeMappingData } from './audit-log';
 
 /** The platform the emulator pretends to be: orgs, spaces, domains, apps, processes, routes. */
 export interface Org {
@@ -78,6 +79,12 @@ export class PlatformState {
   readonly routes = new Map<string, Route>();
   readonly bindings = new Map<string, CredentialBinding>();
   readonly principals = new Map<string, Principal>();
+  /** The audit events' clock (ms), apart from the resources' fake one so tests can put events in one second. */
+  eventClock: () => number = () => Date.now();
+  readonly auditLog = new AuditLog(
+    () => this.eventClock(),
+    (spaceGuid) => this.spaces.get(spaceGuid)?.orgGuid,
+  );
 
   addUser(username: string, password: string, opts: { globalRead?: boolean } = {}) {
     this.principals.set(username, {
@@ -95,6 +102,14 @@ export class PlatformState {
   }
   grantGlobalRead(principal: string) {
     this.need(this.principals.get(principal), `principal ${principal}`).globalRead = true;
+  }
+  /** Makes GET /v3/audit_events answer `principal` 403 CF-NotAuthorized. */
+  denyAuditEvents(principal: string) {
+    this.auditLog.denied.add(principal);
+  }
+  /** Records an arbitrary event (an old one, one for an unknown app, ...) as the CC would list it. */
+  recordAuditEvent(e: AuditEventInput) {
+    return this.auditLog.record(e);
   }
   canSeeSpace(principal: string | undefined, spaceGuid: string): boolean {
     const p = principal ? this.principals.get(principal) : undefined;
@@ -144,6 +159,7 @@ export class PlatformState {
     };
     this.apps.set(app.guid, app);
     this.addProcess(app.guid, o.instances ?? 1);
+    this.appEvent('audit.app.create', app, { request: { name: app.name, space_guid: app.spaceGuid } });
     return app;
   }
   private addProcess(appGuid: string, instances: number): Process {
@@ -168,27 +184,34 @@ export class PlatformState {
       created_at: stamp(),
     };
     this.routes.set(route.guid, route);
+    this.routeEvent('audit.route.create', route, { request: { host: route.host, path: route.path } });
     return route;
   }
   mapRoute(routeGuid: string, appGuid: string, processType = 'web') {
-    this.need(this.apps.get(appGuid), `app ${appGuid}`);
-    this.need(this.routes.get(routeGuid), `route ${routeGuid}`).destinations.push({
-      guid: randomUUID(),
-      appGuid,
-      processType,
-    });
+    const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    const destination = { guid: randomUUID(), appGuid, processType };
+    this.need(this.routes.get(routeGuid), `route ${routeGuid}`).destinations.push(destination);
+    this.appEvent('audit.app.map-route', app, routeMappingData(routeGuid, destination));
   }
   unmapRoute(routeGuid: string, appGuid: string) {
     const route = this.need(this.routes.get(routeGuid), `route ${routeGuid}`);
+    const app = this.apps.get(appGuid);
+    for (const d of route.destinations.filter((x) => x.appGuid === appGuid))
+      if (app) this.appEvent('audit.app.unmap-route', app, routeMappingData(routeGuid, d));
     route.destinations = route.destinations.filter((d) => d.appGuid !== appGuid);
   }
   deleteRoute(routeGuid: string) {
+    const route = this.routes.get(routeGuid);
     this.routes.delete(routeGuid);
+    if (route) this.routeEvent('audit.route.delete-request', route, { request: { recursive: false } });
   }
   scale(appGuid: string, instances: number) {
+    const app = this.apps.get(appGuid);
     for (const p of this.webProcesses(appGuid)) {
       p.instances = instances;
       p.updated_at = stamp();
+      const request = { instances };
+      if (app) this.appEvent('audit.app.process.scale', app, { process_guid: p.guid, process_type: p.type, request });
     }
   }
   /** Stopping changes the desired state only; processes keep their instance counts, as in CC. */
@@ -196,27 +219,43 @@ export class PlatformState {
     const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
     app.state = 'STOPPED';
     app.updated_at = stamp();
+    this.appEvent('audit.app.stop', app, { request: { state: 'STOPPED' } });
   }
   startApp(appGuid: string) {
     const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
     app.state = 'STARTED';
     app.updated_at = stamp();
+    this.appEvent('audit.app.start', app, { request: { state: 'STARTED' } });
+  }
+  /** `cf restart`: the app ends STARTED, and the CC records one restart event (no stop or start). */
+  restartApp(appGuid: string) {
+    const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    app.state = 'STARTED';
+    app.updated_at = stamp();
+    this.appEvent('audit.app.restart', app, {});
   }
   rename(appGuid: string, name: string) {
     const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
     app.name = name;
     app.updated_at = stamp();
+    this.appEvent('audit.app.update', app, { request: { name } });
   }
   deleteApp(appGuid: string) {
+    const app = this.apps.get(appGuid);
+    if (app) this.appEvent('audit.app.delete-request', app, { request: { recursive: true } });
     this.apps.delete(appGuid);
     for (const p of [...this.processes.values()]) if (p.appGuid === appGuid) this.processes.delete(p.guid);
     for (const r of this.routes.values()) r.destinations = r.destinations.filter((d) => d.appGuid !== appGuid);
   }
   /** A rolling deploy: CC clones the web process, so two `web` processes exist for a while. */
   startRollingDeploy(appGuid: string, instances: number): Process {
-    this.need(this.apps.get(appGuid), `app ${appGuid}`);
-    return this.addProcess(appGuid, instances);
+    const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    const proc = this.addProcess(appGuid, instances);
+    const data = { droplet_guid: `droplet-${appGuid}`, strategy: 'rolling', request: {} };
+    this.appEvent('audit.app.deployment.create', app, data);
+    return proc;
   }
+  /** The CC records no audit event when a deployment finishes (its deployment updater scales internally). */
   finishRollingDeploy(appGuid: string) {
     const webs = this.webProcesses(appGuid).sort((a, b) => a.created_at.localeCompare(b.created_at));
     for (const old of webs.slice(0, -1)) this.processes.delete(old.guid);
@@ -240,6 +279,14 @@ export class PlatformState {
     return b;
   }
 
+  private appEvent(type: string, app: App, data: Record<string, unknown>) {
+    const target = { guid: app.guid, type: 'app', name: app.name };
+    this.auditLog.record({ type, target, spaceGuid: app.spaceGuid, data });
+  }
+  private routeEvent(type: string, route: Route, data: Record<string, unknown>) {
+    const target = { guid: route.guid, type: 'route', name: route.host };
+    this.auditLog.record({ type, target, spaceGuid: route.spaceGuid, data });
+  }
   private need<T>(value: T | undefined, what: string): T {
     if (value === undefined) throw new Error(`emulator: no such ${what}`);
     return value;

@@ -1,4 +1,5 @@
 import type { Answer } from './answer';
+import { answerAuditEvents } from './audit-events';
 import { ListQuery, paginate, parseListQuery, sortByCreated } from './listing';
 import {
   ccError,
@@ -25,6 +26,8 @@ export function answerV3(state: PlatformState, base: string, path: string, q: UR
   const notFound = (what: string) => ccError(404, 'CF-ResourceNotFound', 10010, `${what} not found`);
   const list = listAnswer(base);
   let m: RegExpExecArray | null;
+  const audit = answerAuditEvents(state, base, path, q, user);
+  if (audit) return audit;
   if ((m = /^\/v3\/apps\/([^/]+)$/.exec(path))) {
     const app = visibleApp(m[1]);
     if (!app) return notFound('App');

@@ -27,6 +27,11 @@ describe('npm run demo ' + INTEGRATION, function () {
       'scale followed',
     );
     assert.match(stdout, /job=legacy org=demo-org/, '-venerable stripped');
+    assert.equal(
+      stdout.match(/followed from the CC's audit events in \d+\.\d s \(no POST \/update-targets\)/g)?.length,
+      4,
+      'scale, stop, delete and start followed from the audit events',
+    );
     assert.match(stdout, /team=payments/, 'bind parameters applied');
     assert.match(stdout, /service key \(RequiresApp\) -> 422/);
     assert.match(stdout, /demo finished: every step answered as Cloud Foundry expects/);

@@ -20,6 +20,8 @@ export interface ObserveOptions {
 export interface Observation {
   apps: Map<string, AppObservation>;
   strategy: 'none' | Strategy;
+  /** Route guid -> the observed apps mapped to it: which bound apps a route's audit event concerns. */
+  routeApps: Map<string, string[]>;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -99,7 +101,7 @@ async function chooseStrategy(
 }
 
 /** One observation per wanted guid from what the listings held; an app they lack is 'gone'. */
-function observationsOf(listing: Listing, guids: string[]): Map<string, AppObservation> {
+function observationsOf(listing: Listing, guids: string[]): Omit<Observation, 'strategy'> {
   const wanted = new Set(guids);
   const spaces = byGuid(listing.spaces);
   const organizations = byGuid(listing.organizations);
@@ -110,9 +112,12 @@ function observationsOf(listing: Listing, guids: string[]): Map<string, AppObser
     if (wanted.has(app)) (processesByApp.get(app) ?? processesByApp.set(app, []).get(app)!).push(p);
   }
   const routesByApp = new Map<string, CcRoute[]>();
+  const routeApps = new Map<string, string[]>();
   for (const r of listing.routes) {
     for (const app of new Set(r.destinations.map((d) => d.app.guid))) {
-      if (wanted.has(app)) (routesByApp.get(app) ?? routesByApp.set(app, []).get(app)!).push(r);
+      if (!wanted.has(app)) continue;
+      (routesByApp.get(app) ?? routesByApp.set(app, []).get(app)!).push(r);
+      (routeApps.get(r.guid) ?? routeApps.set(r.guid, []).get(r.guid)!).push(app);
     }
   }
   const apps = new Map<string, AppObservation>();
@@ -136,7 +141,7 @@ function observationsOf(listing: Listing, guids: string[]): Map<string, AppObser
     }
   }
   for (const guid of guids) if (!apps.has(guid)) apps.set(guid, { kind: 'gone' });
-  return apps;
+  return { apps, routeApps };
 }
 
 /**
@@ -153,13 +158,13 @@ export async function observeApps(
 ): Promise<Observation> {
   const size = opts.chunkSize ?? 100;
   const guids = [...new Set(appGuids)];
-  if (guids.length === 0) return { apps: new Map(), strategy: 'none' };
+  if (guids.length === 0) return { apps: new Map(), strategy: 'none', routeApps: new Map() };
   const strategy = opts.strategy ?? (await chooseStrategy(cc, guids.length, size, opts.signal));
   const listing =
     strategy === 'full'
       ? await listEverything(cc, opts.signal)
       : await listByGuid(cc, guids, size, opts.concurrency ?? 4, opts.signal);
-  return { apps: observationsOf(listing, guids), strategy };
+  return { ...observationsOf(listing, guids), strategy };
 }
 
 /**
@@ -176,5 +181,9 @@ export async function confirmByGuid(
   if (observation.strategy !== 'full' || suspects.length === 0) return 0;
   const confirmed = await observeApps(cc, suspects, { ...opts, strategy: 'by-guid' });
   for (const [guid, o] of confirmed.apps) observation.apps.set(guid, o);
+  for (const [route, apps] of confirmed.routeApps) {
+    const known = new Set([...(observation.routeApps.get(route) ?? []), ...apps]);
+    observation.routeApps.set(route, [...known]);
+  }
   return suspects.length;
 }

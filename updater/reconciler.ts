@@ -16,14 +16,26 @@ import { confirmByGuid, observeApps } from './observe';
 import { AppObservation, appsActedOn, planReconcile } from './plan';
 import { listBoundIds, readStore } from './read';
 import { RecordCache } from './record-cache';
+import { RouteIndex } from './route-index';
+import { RunQueue, Scope } from './run-queue';
 import {
   changesToApply,
   currentFiles,
   DEFAULT_LEFTOVER_GRACE_MS,
   DEFAULT_MAX_GONE_SHARE,
+  heldInTargetedRun,
   vanishRefusal,
 } from './removals';
-import { emptySummary, failureMessage, inactiveByReason, logRefused, reportMetrics, RunSummary } from './report';
+import {
+  emptySummary,
+  failureMessage,
+  inactiveByReason,
+  logRefused,
+  notRunSummary,
+  reportMetrics,
+  reportTargetedMetrics,
+  RunSummary,
+} from './report';
 
 export type { RunSummary } from './report';
 
@@ -47,11 +59,16 @@ export const DEFAULT_RECONCILE_TIMEOUT_MS = 240_000;
 /** On shutdown a run in flight gets this long to finish, then is abandoned: CF kills 10 s after SIGTERM. */
 export const SHUTDOWN_RUN_GRACE_MS = 5_000;
 
-/** Makes `active/` match what the CC says about every bound app; see plan.ts and removals.ts for the rules. */
+/**
+ * Makes `active/` match what the CC says about every bound app (a full run), or about some of
+ * them (a targeted run, for the apps audit events named); see plan.ts and removals.ts for the rules.
+ */
 export class Reconciler {
   private readonly bindings: RecordCache<BindingRecord>;
   private readonly instances: RecordCache<InstanceRecord>;
-  private inflight?: Promise<RunSummary>;
+  private readonly queue = new RunQueue<RunSummary>((scope) => this.runOnce(scope), notRunSummary);
+  /** Which bound apps each route was mapped to, as last observed. */
+  readonly routes = new RouteIndex();
   /** Aborts the run in flight (its CC requests at once; its writes before the next one). */
   private abortRun?: AbortController;
   private readonly now: () => number;
@@ -62,22 +79,34 @@ export class Reconciler {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Single flight: a call while a run is going joins that run. */
+  /** A full run. Single flight: a call while a full run is going joins it; never two runs at once. */
   run(): Promise<RunSummary> {
-    this.inflight ??= this.runOnce().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
+    return this.queue.full();
+  }
+
+  /**
+   * A targeted run over the bindings of `apps` (true: an audit event says the app was deleted).
+   * Calls while a run is going merge into one that starts after it.
+   */
+  runFor(apps: ReadonlyMap<string, boolean>): Promise<RunSummary> {
+    return this.queue.targeted(apps);
+  }
+
+  /** The apps binding records name now (records are read through the cache: unchanged ones are not read again). */
+  async boundApps(): Promise<Set<string>> {
+    const records = await this.bindings.load(await this.opts.store.list(BINDINGS_PREFIX), 8, () => undefined);
+    return new Set([...records.values()].filter((b): b is BindingRecord => !!b).map((b) => b.app_guid));
   }
 
   /** Resolves when no run is in flight. */
   async whenIdle(): Promise<void> {
-    await this.inflight?.catch(() => undefined);
+    await this.queue.idle();
   }
 
-  /** For a shutdown: a run in flight gets `graceMs` to finish, then is abandoned; resolves when none is left. */
+  /** For a shutdown: no run starts any more; one in flight gets `graceMs` to finish, then is abandoned. */
   async shutdown(graceMs = SHUTDOWN_RUN_GRACE_MS): Promise<void> {
-    if (!this.inflight) return;
+    this.queue.close('not run: the process is shutting down');
+    if (!this.queue.busy) return;
     const timer = setTimeout(() => this.abortRun?.abort(new Error('abandoned as the process shuts down')), graceMs);
     try {
       await this.whenIdle();
@@ -87,12 +116,13 @@ export class Reconciler {
   }
 
   /** read -> observe -> plan -> apply -> report; every decision in between is a pure function. */
-  private async runOnce(): Promise<RunSummary> {
+  private async runOnce(scope: Scope): Promise<RunSummary> {
     const { store, cc, logger: log, metrics } = this.opts;
     const started = this.now();
     const ccBefore = cc.requestCount;
     const readsBefore = this.storeReads();
-    const summary = emptySummary();
+    const summary = emptySummary(scope.kind);
+    const targeted = scope.kind === 'apps' ? scope.apps : undefined;
     const concurrency = this.opts.concurrency ?? 8;
     const maxGoneShare = this.opts.maxGoneShare ?? DEFAULT_MAX_GONE_SHARE;
     let inactive: Map<string, number> | undefined;
@@ -122,7 +152,8 @@ export class Reconciler {
         },
       );
       metrics?.corruptRecords.set(view.corruptRecords);
-      const { bindings, instances } = view;
+      const { instances } = view;
+      let bindings = targeted ? view.bindings.filter((b) => targeted.has(b.app_guid)) : view.bindings;
       summary.bindings = bindings.length;
       const appGuids = [...new Set(bindings.map((b) => b.app_guid))];
       summary.apps = appGuids.length;
@@ -137,6 +168,22 @@ export class Reconciler {
         this.now(),
         this.opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS,
       );
+      if (targeted) {
+        const held = heldInTargetedRun(observation.apps, targeted);
+        summary.deletedButPresent = [...targeted]
+          .filter(([app, deleted]) => deleted && observation.apps.get(app)?.kind === 'present')
+          .map(([app]) => app);
+        if (held.size > 0) {
+          log.info(
+            { apps: [...held] },
+            'apps missing from the Cloud Controller without a delete event: their targets are left to the next full reconcile',
+          );
+        }
+        bindings = bindings.filter((b) => !held.has(b.app_guid));
+        // Only the files of the bindings in scope: leftovers and the rest are the full run's business.
+        const inScope = new Set(bindings.map((b) => b.binding_id));
+        for (const id of [...files.active.keys()]) if (!inScope.has(id)) files.active.delete(id);
+      }
       const planFor = (apps: Map<string, AppObservation>) =>
         planReconcile({ bindings, instances, apps, active: files.active });
       // plan: on what the CC said; again only when a re-read by guid (of what the unfiltered
@@ -146,8 +193,11 @@ export class Reconciler {
         summary.confirmed = await confirmByGuid(cc, observation, appsActedOn(plan, bindings), observeOpts);
         if (summary.confirmed > 0) plan = planFor(observation.apps);
       }
-      const vanished = vanishRefusal(observation.apps, appGuids.length, maxGoneShare);
-      if (vanished) throw new Error(vanished);
+      if (!targeted) {
+        const vanished = vanishRefusal(observation.apps, appGuids.length, maxGoneShare);
+        if (vanished) throw new Error(vanished);
+        this.routes.replaceAll(observation.routeApps);
+      } else this.routes.replaceFor(appGuids, observation.routeApps);
       inactive = inactiveByReason(plan);
       summary.unchanged = plan.unchanged;
       summary.refused = plan.refused.length;
@@ -179,8 +229,13 @@ export class Reconciler {
     }
 
     // report
-    if (summary.ok) log.info(summary, 'reconcile finished');
-    reportMetrics(metrics, summary, inactive);
+    if (targeted) {
+      if (summary.ok) log.info(summary, 'targeted reconcile finished');
+      reportTargetedMetrics(metrics, summary);
+    } else {
+      if (summary.ok) log.info(summary, 'reconcile finished');
+      reportMetrics(metrics, summary, inactive);
+    }
     return summary;
   }
 

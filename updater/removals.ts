@@ -56,6 +56,20 @@ export function vanishRefusal(
   return undefined;
 }
 
+/**
+ * In a targeted run, an app the CC no longer shows loses its files only when an audit event
+ * said it was deleted (`scope`: true). Otherwise it is held, its files left as they are, for
+ * the next full run, whose mass-vanish guard can tell lost roles from deletes.
+ */
+export function heldInTargetedRun(
+  apps: ReadonlyMap<string, AppObservation>,
+  scope: ReadonlyMap<string, boolean>,
+): Set<string> {
+  const held = new Set<string>();
+  for (const [app, o] of apps) if (o.kind === 'gone' && scope.get(app) !== true) held.add(app);
+  return held;
+}
+
 export interface Removal {
   bindingId: string;
   reason: RemovalReason | 'unbound-during-run';

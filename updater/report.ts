@@ -4,6 +4,8 @@ import type { Plan } from './plan';
 
 export interface RunSummary {
   ok: boolean;
+  /** 'all': every binding; 'apps': the bindings of the apps audit events named. */
+  scope: 'all' | 'apps';
   error?: string;
   bindings: number;
   apps: number;
@@ -23,11 +25,14 @@ export interface RunSummary {
    * it broke the target file schema and was not written.
    */
   refused: number;
+  /** Targeted runs: apps an event said were deleted that the CC still shows (its delete is still going). */
+  deletedButPresent?: string[];
 }
 
-export function emptySummary(): RunSummary {
+export function emptySummary(scope: 'all' | 'apps' = 'all'): RunSummary {
   return {
     ok: false,
+    scope,
     bindings: 0,
     apps: 0,
     written: 0,
@@ -42,6 +47,11 @@ export function emptySummary(): RunSummary {
     confirmed: 0,
     refused: 0,
   };
+}
+
+/** A run that never started (the process is shutting down). */
+export function notRunSummary(why: string): RunSummary {
+  return { ...emptySummary(), error: why };
 }
 
 /** Bindings without a target file, counted by why (for bindingsWithoutTargets). */
@@ -94,4 +104,11 @@ export function reportMetrics(
   m.bindingsRefused.set(summary.refused);
   m.bindingsWithoutTargets.reset();
   for (const [reason, count] of inactive ?? []) m.bindingsWithoutTargets.set({ reason }, count);
+}
+
+/** A targeted run leaves the gauges of the full runs alone: it saw only some bindings. */
+export function reportTargetedMetrics(m: AppMetrics | undefined, summary: RunSummary): void {
+  if (!m) return;
+  m.targetedRuns.inc({ outcome: summary.ok ? 'success' : 'failure' });
+  m.filesWritten.inc(summary.written);
 }
