@@ -2,12 +2,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { KeyedMutex } from '../shared/keyed-mutex';
 import { BindingRecord, InstanceRecord } from '../shared/records/records';
 import type { RecordRepository } from '../shared/records/repository';
+import type { DashboardUrlTemplate } from '../shared/config/dashboard-url';
 import { bumpActiveMarker } from '../shared/store/marker';
 import { targetOptions } from '../shared/targets/options';
 import { BindAppDeps, lookupAppToBind, renderBindTargets } from './bind-app';
 import { writeBinding } from './bind-write';
 import { credentialsOf, liveCredentials } from './binding-credentials';
 import { buildCatalog, CatalogSettings, checkOffering } from './catalog';
+import { dashboardUrlOf } from './dashboard-url';
 import { removeBindingsOf } from './deprovision-cascade';
 import { BrokerFailure, conflict, gone, notFound } from './osb/errors';
 import { parseBindingParameters, parseInstanceParameters } from './parameters';
@@ -29,6 +31,8 @@ import { withStoreFailures } from './store-failures';
 export interface MonitoringBrokerDeps extends BindAppDeps {
   catalog: CatalogSettings;
   records: RecordRepository;
+  /** DASHBOARD_URL: each instance's dashboard_url is filled from it; none when unset. */
+  dashboardUrl?: DashboardUrlTemplate;
   now?: () => Date;
 }
 
@@ -56,10 +60,10 @@ export class MonitoringBroker implements BrokerService {
             throw conflict(
               `Service instance ${instanceId} already exists with different attributes (plan, space or parameters); choose another instance id or update it with cf update-service.`,
             );
-          return { created: false };
+          return { created: false, dashboardUrl: this.dashboardUrl(existing, ctx) };
         }
         const at = this.now().toISOString();
-        await this.deps.records.putInstance({
+        const record: InstanceRecord = {
           instance_id: instanceId,
           service_id: d.serviceId,
           plan_id: d.planId,
@@ -69,9 +73,10 @@ export class MonitoringBroker implements BrokerService {
           context: d.context,
           created_at: at,
           updated_at: at,
-        });
+        };
+        await this.deps.records.putInstance(record);
         ctx.log.info({ instanceId, userId: ctx.userId }, 'service instance provisioned');
-        return { created: true };
+        return { created: true, dashboardUrl: this.dashboardUrl(record, ctx) };
       }),
     );
   }
@@ -111,8 +116,25 @@ export class MonitoringBroker implements BrokerService {
     return withStoreFailures(async () => {
       const existing = await this.deps.records.getInstance(instanceId);
       if (!existing) throw notFound(`Service instance ${instanceId} does not exist.`);
-      return { service_id: existing.service_id, plan_id: existing.plan_id, parameters: { ...existing.parameters } };
+      const dashboardUrl = this.dashboardUrl(existing);
+      return {
+        service_id: existing.service_id,
+        plan_id: existing.plan_id,
+        ...(dashboardUrl && { dashboard_url: dashboardUrl }),
+        parameters: { ...existing.parameters },
+      };
     });
+  }
+
+  /** DASHBOARD_URL filled for an instance; a provision logs why an instance gets no link. */
+  private dashboardUrl(instance: InstanceRecord, ctx?: RequestContext): string | undefined {
+    const { url, missing } = dashboardUrlOf(this.deps.dashboardUrl, instance);
+    if (missing.length > 0)
+      ctx?.log.warn(
+        { instanceId: instance.instance_id, missing: missing.map((p) => `{${p}}`) },
+        'no dashboard_url for this service instance: the platform sent no value for placeholders of DASHBOARD_URL (organization_name, space_name in the context)',
+      );
+    return url;
   }
 
   async bind(instanceId: string, bindingId: string, d: BindDetails, ctx: RequestContext): Promise<BindResult> {

@@ -64,6 +64,7 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
     }),
     apps: cc ? new CcAppDirectory(cc, { deadlineMs: tuning.bindDeadlineMs }) : undefined,
     cfPrincipal: config.cf?.credentials,
+    dashboardUrl: config.dashboardUrl,
   });
   const app = createBrokerApp({
     service,

@@ -8,13 +8,15 @@ import { loadConfig } from '../shared/config/load';
 import { createLogger } from '../shared/logger';
 import { runAllInOne } from './all';
 
+const DEMO_DASHBOARD_URL = 'https://grafana.example.com/d/cf-apps?var-org={org}&var-space={space}';
+
 /** A pair made for this run: `--keep` leaves the broker listening, and a fixed password would be a known one. */
 const freshPair = (username: string) => ({ username, password: randomBytes(18).toString('base64url') });
 
 /**
  * `demo`: the emulated platform (demo/platform.ts), the all-in-one of `all` on a temporary fs
  * store, its settings made here rather than read from the environment (only PORT with --keep,
- * and LOG_LEVEL), then the demo's script (demo/run.ts). Everything it started is stopped and the
+ * DASHBOARD_URL and LOG_LEVEL), then the demo's script (demo/run.ts). Everything it started is stopped and the
  * temporary directory removed at the end, whatever the outcome.
  */
 export async function runDemoCommand(keep: boolean): Promise<number> {
@@ -41,6 +43,8 @@ export async function runDemoCommand(keep: boolean): Promise<number> {
       // The follower on a short poll, so the demo does not wait the default 10 s per step.
       EVENT_POLL_SECONDS: '1',
       UPDATE_SCHEDULE: '*/5 * * * *',
+      // The link app teams get in `cf service`; an example unless the operator's own is set.
+      DASHBOARD_URL: process.env.DASHBOARD_URL ?? DEMO_DASHBOARD_URL,
     },
     { brokerCredentials: true, cloudController: true },
   );

@@ -112,18 +112,15 @@ export async function runDemo(deployment: DemoDeployment, keep: boolean): Promis
   };
 
   step('cf create-service prometheus default demo-monitoring');
-  expect(
-    'PUT /v2/service_instances/demo-monitoring',
-    (
-      await osb('PUT', '/v2/service_instances/demo-monitoring?accepts_incomplete=true', {
-        ...ids,
-        organization_guid: platform.org.guid,
-        space_guid: platform.space.guid,
-        context: { ...ctx, instance_name: 'demo-monitoring' },
-      })
-    ).status,
-    201,
-  );
+  const created = await osb('PUT', '/v2/service_instances/demo-monitoring?accepts_incomplete=true', {
+    ...ids,
+    organization_guid: platform.org.guid,
+    space_guid: platform.space.guid,
+    context: { ...ctx, instance_name: 'demo-monitoring' },
+  });
+  expect('PUT /v2/service_instances/demo-monitoring', created.status, 201);
+  // What `cf service demo-monitoring` shows as "dashboard:" (DASHBOARD_URL filled).
+  if (created.body?.dashboard_url) say(`   dashboard_url: ${created.body.dashboard_url}`);
 
   step('cf bind-service shop demo-monitoring');
   expect('bind shop', (await bind('b-shop', platform.apps.shop)).status, 201);

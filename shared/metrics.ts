@@ -1,5 +1,20 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** The reasons of cf_app_discovery_event_poll_failures_total, as its help names them. */
+export const FOLLOWER_POLL_FAILURE_REASONS = [
+  'forbidden',
+  'not_found',
+  'throttled',
+  'server_error',
+  'timeout',
+  'invalid',
+  'unreachable',
+  'unauthorized',
+  'other',
+] as const;
+/** The states of cf_app_discovery_event_follower_state. */
+export const FOLLOWER_STATES = ['following', 'catching_up', 'unavailable', 'off'] as const;
+
 /** CC paths as bounded label values: guids become `:guid`. */
 export function ccEndpoint(path: string): string {
   return path.replace(/\/v3\/(\w+)\/[^/]+/g, '/v3/$1/:guid');
@@ -136,7 +151,7 @@ export class AppMetrics {
   });
   readonly followerPollFailures = new Counter({
     name: 'cf_app_discovery_event_poll_failures_total',
-    help: 'Failed polls of the audit events, by reason (forbidden, not_found, throttled, server_error, timeout, invalid, unreachable)',
+    help: 'Failed polls of the audit events, by reason (forbidden, not_found, throttled, server_error, timeout, invalid, unreachable, unauthorized, other)',
     labelNames: ['reason'],
     registers: this.r,
   });
@@ -149,6 +164,12 @@ export class AppMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cf_app_discovery_process_' });
+    // The follower's bounded label sets start at 0: the first poll failure or targeted run is
+    // then an increase rate() and increase() can see (a series born at 1 shows none), and the
+    // dashboard shows 0 rather than "no data" before the first event.
+    for (const reason of FOLLOWER_POLL_FAILURE_REASONS) this.followerPollFailures.inc({ reason }, 0);
+    for (const outcome of ['success', 'failure']) this.targetedRuns.inc({ outcome }, 0);
+    for (const state of FOLLOWER_STATES) this.followerState.set({ state }, 0);
   }
 
   /** For CloudControllerClient's onRequest hook. */

@@ -7,19 +7,11 @@ import {
   CcRateLimitedError,
   CcUnavailableError,
 } from '../shared/cc/errors';
+import type { FOLLOWER_POLL_FAILURE_REASONS } from '../shared/metrics';
 
 export interface FollowerFailure {
   /** A bounded metric label (cf_app_discovery_event_poll_failures_total). */
-  reason:
-    | 'forbidden'
-    | 'not_found'
-    | 'throttled'
-    | 'server_error'
-    | 'timeout'
-    | 'unreachable'
-    | 'invalid'
-    | 'unauthorized'
-    | 'other';
+  reason: (typeof FOLLOWER_POLL_FAILURE_REASONS)[number];
   message: string;
   /** For 403 and 404, logged once: what the operator can do. */
   advice: string;

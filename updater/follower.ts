@@ -2,13 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { listAuditEventsSince, newestAuditEvents, TooManyEventsError } from '../shared/cc/audit-events';
 import type { CloudControllerClient } from '../shared/cc';
 import type { Logger } from '../shared/logger';
-import type { AppMetrics } from '../shared/metrics';
+import { AppMetrics, FOLLOWER_STATES } from '../shared/metrics';
 import { advance, cursorAtNewest, DEFAULT_LOOKBACK_MS, EventCursor, pollFrom } from './event-cursor';
 import { triageEvents } from './event-triage';
 import { failureOf, FollowerFailure } from './follower-failures';
 import type { Reconciler, RunSummary } from './reconciler';
 
-export type FollowerState = 'following' | 'catching_up' | 'unavailable' | 'off';
+export type FollowerState = (typeof FOLLOWER_STATES)[number];
 
 export interface FollowerOptions {
   /** Its own client: no retries, no waiting out 429s, a short timeout (FOLLOWER_CC_TUNING). */
@@ -251,6 +251,5 @@ export class EventFollower {
 
 /** For EVENT_POLL_SECONDS=0: the state gauge says the follower is off. */
 export function reportFollowerOff(metrics: AppMetrics | undefined): void {
-  for (const s of ['following', 'catching_up', 'unavailable', 'off'] as const)
-    metrics?.followerState.set({ state: s }, s === 'off' ? 1 : 0);
+  for (const s of FOLLOWER_STATES) metrics?.followerState.set({ state: s }, s === 'off' ? 1 : 0);
 }

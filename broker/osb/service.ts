@@ -48,6 +48,8 @@ export interface BindingCredentials {
 
 export interface ProvisionResult {
   created: boolean;
+  /** The instance's dashboard (OSB dashboard_url), when DASHBOARD_URL is set and could be filled. */
+  dashboardUrl?: string;
 }
 
 export interface BindResult {
@@ -58,6 +60,7 @@ export interface BindResult {
 export interface InstanceView {
   service_id: string;
   plan_id: string;
+  dashboard_url?: string;
   parameters: Record<string, unknown>;
 }
 

@@ -1,6 +1,7 @@
 import Ajv from 'ajv';
 import { validate as validCron } from 'node-cron';
 import type { StoreConfig } from '../store';
+import { DashboardUrlTemplate, parseDashboardUrlTemplate } from './dashboard-url';
 import { passwordProblem } from './password-strength';
 import { SETTINGS, SettingName, SettingSpec } from './settings';
 
@@ -44,6 +45,8 @@ export interface Config {
   targetsAuth?: { username: string; password: string };
   /** True when BROKER_PASSWORD was not set and one was generated for this run (loopback only). */
   generatedBrokerPassword?: boolean;
+  /** DASHBOARD_URL, parsed: the dashboard_url of each service instance; none when unset. */
+  dashboardUrl?: DashboardUrlTemplate;
 }
 
 /** What a command needs; the loader refuses to start without it. */
@@ -230,6 +233,8 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     throw new ConfigError(
       `UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`,
     );
+  const dashboardUrl = raw.dashboardUrl === undefined ? undefined : parseDashboardUrlTemplate(raw.dashboardUrl);
+  if (dashboardUrl && 'problem' in dashboardUrl) throw new ConfigError(`DASHBOARD_URL: ${dashboardUrl.problem}`);
   return {
     port,
     logLevel: raw.logLevel!,
@@ -263,5 +268,6 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     host: raw.host,
     targetsAuth: raw.targetsUsername ? { username: raw.targetsUsername, password: raw.targetsPassword! } : undefined,
     generatedBrokerPassword,
+    dashboardUrl,
   };
 }

@@ -296,6 +296,18 @@ export const SETTINGS = {
     schema: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'a whole number of seconds from 0 to 3600' },
     commands: SCHEDULING,
   },
+  dashboardUrl: {
+    env: 'DASHBOARD_URL',
+    description:
+      'the link `cf service` shows app teams (OSB dashboard_url): an http(s) URL template with placeholders {org}, {space} (the names CF sends), {org_guid}, {space_guid}, {instance_id}, each filled URL-encoded; unset: no link',
+    schema: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 2048,
+      description: 'an http(s) URL template (at most 2048 characters)',
+    },
+    commands: [...SERVING, 'demo'],
+  },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -19,5 +19,5 @@ export const provision =
       },
       contextOf(req),
     );
-    res.status(result.created ? 201 : 200).json({});
+    res.status(result.created ? 201 : 200).json(result.dashboardUrl ? { dashboard_url: result.dashboardUrl } : {});
   };
