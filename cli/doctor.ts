@@ -64,7 +64,7 @@ async function getText(url: string, timeoutMs: number, auth?: { username: string
       (err as Error).name === 'TimeoutError'
         ? `no answer within ${timeoutMs / 1000} s`
         : (cause ?? (err as Error).message);
-    throw new Error(why);
+    throw new Error(why, { cause: err });
   }
   const text = await res.text();
   if (!res.ok)
