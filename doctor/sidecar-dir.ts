@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode } from '../shared/files/errno';
 import * as fd from '../shared/files/fd';
 import { isValidId } from '../shared/ids';
+import { directoryProblem } from '../shared/startup';
 import { md5Etag } from '../shared/store/store';
 import type { ListedObject } from '../shared/store/store';
 import { CheckResult, result } from './report';
@@ -18,18 +18,7 @@ export async function probeDirectory(dir: string): Promise<Error | undefined> {
   try {
     await writeFile(probe, 'doctor\n', { flag: 'wx' });
   } catch (err) {
-    const code = errnoCode(err);
-    const why =
-      code === 'ENOENT'
-        ? 'it does not exist'
-        : code === 'ENOTDIR'
-          ? 'a part of the path is a file, not a directory'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'this user may not write in it'
-            : code === 'EROFS'
-              ? 'it is on a read-only file system'
-              : (err as Error).message;
-    return new Error(`${why}${code ? ` (${code})` : ''}`);
+    return new Error(directoryProblem(err));
   }
   await unlink(probe).catch(() => undefined);
   return undefined;
