@@ -16,6 +16,7 @@ import {
   renderText,
   report,
   result,
+  shownUrl,
   withDeadline,
 } from '../doctor/report';
 import { probeDirectory, sidecarDirVerdict, sidecarFiles, sidecarInStepVerdict } from '../doctor/sidecar-dir';
@@ -42,16 +43,6 @@ export interface DoctorOptions {
 /** A leftover file older than this is reported as failing: the updater removes them after two minutes. */
 const LEFTOVER_FAIL_MS = 30 * 60_000;
 
-/** A URL as shown: no credentials, no query. */
-function shownUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return 'the URL given (not a valid URL)';
-  }
-}
-
 async function getText(url: string, timeoutMs: number, auth?: { username: string; password: string }) {
   const headers: Record<string, string> = {};
   if (auth) headers.Authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
@@ -76,7 +67,7 @@ function settingsSummary(c: Config): string {
   const store =
     c.store.store === 's3' ? `STORE=s3 S3_BUCKET=${c.store.s3Bucket}` : `STORE=fs STORE_DIR=${c.store.storeDir}`;
   const cf = c.cf
-    ? `CF_API_URL=${c.cf.apiUrl} as ${c.cf.credentials.kind === 'password' ? 'user' : 'client'} ${c.cf.credentials.principal}`
+    ? `CF_API_URL=${shownUrl(c.cf.apiUrl)} as ${c.cf.credentials.kind === 'password' ? 'user' : 'client'} ${c.cf.credentials.principal}`
     : 'no CF_API_URL';
   return `${store}, ${cf}, EVENT_POLL_SECONDS=${c.eventPollMs / 1000}`;
 }

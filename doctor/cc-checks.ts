@@ -10,7 +10,7 @@ import {
   visibilityVerdict,
   whereBound,
 } from './cloud-controller';
-import type { CheckResult } from './report';
+import { CheckResult, shownUrl } from './report';
 import type { StoreView } from './store-view';
 
 /** The CC as doctor asks it: the client and a token provider for the same credentials. */
@@ -42,7 +42,7 @@ export async function ccChecks(
   } catch (err) {
     root = { error: err as Error };
   }
-  const reachable = ccReachableVerdict(cc.apiUrl, root);
+  const reachable = ccReachableVerdict(shownUrl(cc.apiUrl), root);
   if (reachable.verdict === 'fail') return { checks: [reachable] };
 
   const checks = [reachable];

@@ -77,3 +77,13 @@ export function age(ms: number): string {
   if (s < 172_800) return `${Math.round(s / 3600)} h ago`;
   return `${Math.round(s / 86_400)} days ago`;
 }
+
+/** A URL as shown: no credentials, no query (an operator may have put a password in one). */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    return 'the URL given (not a valid URL)';
+  }
+}

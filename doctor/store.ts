@@ -1,14 +1,14 @@
 import type { StoreConfig } from '../shared/store';
 import type { ListedObject } from '../shared/store/store';
 import type { TargetStatus } from '../shared/targets/types';
-import { age, CheckResult, result } from './report';
+import { age, CheckResult, result, shownUrl } from './report';
 import type { StoreView } from './store-view';
 
 /** The store checks: reachable and listable, writable and readable back, the change marker, records vs files. */
 
 export const describeStore = (c: StoreConfig) =>
   c.store === 's3'
-    ? `s3://${c.s3Bucket}/${c.s3Prefix ?? ''}${c.s3Endpoint ? ` at ${c.s3Endpoint}` : ''}`
+    ? `s3://${c.s3Bucket}/${c.s3Prefix ?? ''}${c.s3Endpoint ? ` at ${shownUrl(c.s3Endpoint)}` : ''}`
     : `fs:${c.storeDir}`;
 
 const storeAdvice = (c: StoreConfig) =>

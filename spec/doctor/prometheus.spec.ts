@@ -61,7 +61,7 @@ describe('cf-app-discovery doctor --prometheus-url ' + INTEGRATION, function () 
     const r = await runDoctor(d.env, { prometheusUrl: 'http://127.0.0.1:1/' });
     const c = r.checks.find((x) => x.check === 'prometheus job')!;
     assert.equal(c.verdict, 'fail');
-    assert.match(c.found, /^http:\/\/127\.0\.0\.1:1\/ could not be asked/);
+    assert.match(c.found, /^http:\/\/127\.0\.0\.1:1 could not be asked/);
   });
 
   it("reads the job from Prometheus' own rendering of its configuration, and an http_sd job on /targets", async () => {

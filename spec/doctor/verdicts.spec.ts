@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setSpaceRoleCommand, visibilityVerdict, whereBound } from '../../doctor/cloud-controller';
 import { lastSuccessFromMetrics, reconcileVerdict } from '../../doctor/reconcile';
-import { renderText, report, result } from '../../doctor/report';
+import { renderText, report, result, shownUrl } from '../../doctor/report';
 import type { CfCredentials } from '../../shared/config/load';
 import type { BindingRecord, InstanceRecord } from '../../shared/records/records';
 
@@ -52,5 +52,11 @@ describe('doctor verdicts', () => {
     assert.match(text, /item-9\n {8}\.\.\. and 15 more \(--json lists all\)/);
     assert.ok(!text.includes('item-10'));
     assert.match(text, /0 ok, 1 warn, 0 fail\n$/);
+  });
+
+  it('URLs are shown without the credentials or query an operator may have put in them', () => {
+    assert.equal(shownUrl('https://user:S3cret-pw@api.sys.example.com/v3?token=abc'), 'https://api.sys.example.com/v3');
+    assert.equal(shownUrl('http://127.0.0.1:9090/'), 'http://127.0.0.1:9090');
+    assert.equal(shownUrl('not a url S3cret'), 'the URL given (not a valid URL)');
   });
 });
