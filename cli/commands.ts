@@ -78,6 +78,29 @@ export const COMMANDS: Record<CommandName, Command> = {
     },
     run: async (flags) => (await import('./demo')).runDemoCommand(flags.keep === true),
   },
+  doctor: {
+    summary:
+      'check a deployment end to end with the settings its processes use: one line per check, exit 1 on any fail',
+    flags: {
+      json: { type: 'boolean', description: 'one JSON document instead of lines' },
+      dir: {
+        type: 'string',
+        value: 'DIR',
+        description: "on a Prometheus host: the sidecar's directory (writable, in step with the store)",
+      },
+      'prometheus-url': {
+        type: 'string',
+        value: 'URL',
+        description: 'the Prometheus server: has it the file_sd or http_sd job, how many targets are up',
+      },
+      'updater-metrics-url': {
+        type: 'string',
+        value: 'URL',
+        description: "the updater's /metrics (METRICS_USERNAME/PASSWORD): when the last reconcile succeeded",
+      },
+    },
+    run: async (flags) => (await import('./doctor')).runDoctorCommand(flags),
+  },
 };
 
 export const isCommand = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);

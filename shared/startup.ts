@@ -45,22 +45,29 @@ export function listen(server: Server, port: number, host: string | undefined, s
   });
 }
 
+/** Why a directory cannot be used, for people: the error's code in words, then the code. */
+export function directoryProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOTDIR' || code === 'EEXIST'
+      ? 'a part of the path is a file, not a directory'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'this user may not create or write in it'
+        : code === 'EROFS'
+          ? 'it is on a read-only file system'
+          : code === 'ENOENT'
+            ? 'it does not exist'
+            : (err as Error).message;
+  return `${why}${code ? ` (${code})` : ''}`;
+}
+
 /** Creates `dir` when missing and checks this process may write in it; else a StartupError naming `setting`. */
 export async function usableDirectory(dir: string, setting: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOTDIR' || code === 'EEXIST'
-        ? 'a part of the path is a file, not a directory'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'this user may not create or write in it'
-          : code === 'EROFS'
-            ? 'it is on a read-only file system'
-            : (err as Error).message;
-    throw new StartupError(setting, `cannot use directory ${JSON.stringify(dir)}: ${why}${code ? ` (${code})` : ''}`, {
+    throw new StartupError(setting, `cannot use directory ${JSON.stringify(dir)}: ${directoryProblem(err)}`, {
       cause: err,
     });
   }

@@ -17,7 +17,8 @@ const RULES: Array<{ part: string; mayImport: string[] }> = [
   { part: 'shared', mayImport: ['shared'] },
   { part: 'emulator', mayImport: ['emulator'] },
   { part: 'demo', mayImport: ['demo', 'emulator', 'shared'] },
-  { part: 'cli', mayImport: ['cli', 'broker', 'updater', 'sidecar', 'shared', 'demo', 'emulator'] },
+  { part: 'doctor', mayImport: ['doctor', 'shared'] },
+  { part: 'cli', mayImport: ['cli', 'broker', 'updater', 'sidecar', 'shared', 'demo', 'emulator', 'doctor'] },
 ];
 
 function sources(dir: string): string[] {
@@ -53,7 +54,7 @@ describe('ARCHITECTURE.md matches the tree', () => {
   it('names only files and folders that exist', () => {
     const named = [
       ...doc.matchAll(
-        /`((?:cli|broker|updater|sidecar|shared|demo|emulator|deploy|spec|bench)\/[A-Za-z0-9/._-]*|cli\.ts|tsconfig(?:\.build)?\.json)`/g,
+        /`((?:cli|broker|updater|sidecar|shared|demo|emulator|doctor|deploy|spec|bench)\/[A-Za-z0-9/._-]*|cli\.ts|tsconfig(?:\.build)?\.json)`/g,
       ),
     ].map((m) => m[1]);
     assert.ok(named.length > 20, `ARCHITECTURE.md names the parts (${named.length} paths)`);

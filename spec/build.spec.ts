@@ -32,7 +32,7 @@ describe('the product build (npm run build) ' + INTEGRATION, function () {
 
   it('leaves the product in dist/, with the demo and its emulator, and no tests or benchmarks', () => {
     const top = readdirSync(DIST);
-    for (const part of ['cli.js', 'broker', 'updater', 'sidecar', 'shared', 'demo', 'emulator'])
+    for (const part of ['cli.js', 'broker', 'updater', 'sidecar', 'shared', 'demo', 'emulator', 'doctor'])
       assert.ok(top.includes(part), `dist/ lacks ${part}: ${top.join(', ')}`);
     assert.ok(!top.includes('spec'), 'dist/ holds spec/');
     assert.ok(!top.includes('bench'), 'dist/ holds bench/');

@@ -42,7 +42,7 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
   describe('each command takes only its own flags', () => {
     // The settings are incomplete on purpose: a command that ignored a wrong flag would stop
     // on its configuration (78) instead, or start.
-    for (const command of ['broker', 'updater', 'sidecar', 'all', 'demo']) {
+    for (const command of ['broker', 'updater', 'sidecar', 'all', 'demo', 'doctor']) {
       it(`${command}: an unknown flag exits 2 naming it, before anything starts`, () => {
         const r = run([command, '--dri', 'x']);
         assert.equal(r.status, 2, r.stderr);

@@ -1,6 +1,14 @@
-import type { Config } from '../config/load';
+import type { CfCredentials, Config } from '../config/load';
 import type { Logger } from '../logger';
 import { CloudControllerClient, CloudControllerClientOptions } from './client';
+import type { CfAuth } from './uaa';
+
+/** The UAA grant of the configured credentials (a user's password, or a client's secret). */
+export function cfAuthFromCredentials(c: CfCredentials): CfAuth {
+  return c.kind === 'password'
+    ? { kind: 'password', username: c.username!, password: c.password! }
+    : { kind: 'client', clientId: c.clientId!, clientSecret: c.clientSecret! };
+}
 
 /** The CC client for a configured process, or undefined when CF_API_URL is not set. */
 export function ccClientFromConfig(
@@ -14,14 +22,10 @@ export function ccClientFromConfig(
   },
 ): CloudControllerClient | undefined {
   if (!config.cf) return undefined;
-  const c = config.cf.credentials;
   return new CloudControllerClient({
     apiUrl: config.cf.apiUrl,
     uaaUrl: config.cf.uaaUrl,
-    auth:
-      c.kind === 'password'
-        ? { kind: 'password', username: c.username!, password: c.password! }
-        : { kind: 'client', clientId: c.clientId!, clientSecret: c.clientSecret! },
+    auth: cfAuthFromCredentials(config.cf.credentials),
     logger,
     ...tuning,
   });

@@ -14,14 +14,15 @@ export interface SettingSpec {
   commands: readonly CommandName[];
 }
 
-export type CommandName = 'broker' | 'updater' | 'sidecar' | 'all' | 'demo';
+export type CommandName = 'broker' | 'updater' | 'sidecar' | 'all' | 'demo' | 'doctor';
 
 // Who reads what: `all` runs broker, updater schedule and sidecar, so it reads what each does.
 const EVERY_COMMAND: CommandName[] = ['broker', 'updater', 'sidecar', 'all', 'demo'];
 const BROKER_UPDATER_DEMO: CommandName[] = ['broker', 'updater', 'all', 'demo'];
 const SERVING: CommandName[] = ['broker', 'all'];
-const CC_READERS: CommandName[] = ['broker', 'updater', 'all'];
-const STORE_USERS: CommandName[] = ['broker', 'updater', 'sidecar', 'all'];
+// `doctor` checks a deployment with the settings its processes read.
+const CC_READERS: CommandName[] = ['broker', 'updater', 'all', 'doctor'];
+const STORE_USERS: CommandName[] = ['broker', 'updater', 'sidecar', 'all', 'doctor'];
 const METRICS_SERVERS: CommandName[] = ['broker', 'updater', 'sidecar', 'all'];
 const SCHEDULING: CommandName[] = ['updater', 'all'];
 const MIRRORING: CommandName[] = ['sidecar', 'all'];
@@ -189,14 +190,14 @@ export const SETTINGS = {
     description: 'sidecar poll interval',
     default: '5',
     schema: { type: 'string', pattern: '^[0-9]{1,5}$', description: 'a whole number of seconds' },
-    commands: MIRRORING,
+    commands: [...MIRRORING, 'doctor'],
   },
   sidecarFullListSeconds: {
     env: 'SIDECAR_FULL_LIST_SECONDS',
     description: 'sidecar lists every target at least this often, whatever the change marker says',
     default: '300',
     schema: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'a whole number of seconds' },
-    commands: MIRRORING,
+    commands: [...MIRRORING, 'doctor'],
   },
   sidecarMaxRemoveShare: {
     env: 'SIDECAR_MAX_REMOVE_SHARE',
@@ -223,14 +224,14 @@ export const SETTINGS = {
     env: 'METRICS_USERNAME',
     description: 'basic-auth user for /metrics (required when it listens beyond loopback)',
     schema: NON_EMPTY,
-    commands: METRICS_SERVERS,
+    commands: [...METRICS_SERVERS, 'doctor'],
   },
   metricsPassword: {
     env: 'METRICS_PASSWORD',
     description: 'basic-auth password for METRICS_USERNAME',
     schema: NON_EMPTY,
     secret: true,
-    commands: METRICS_SERVERS,
+    commands: [...METRICS_SERVERS, 'doctor'],
   },
   serviceId: {
     env: 'SERVICE_ID',
@@ -294,7 +295,7 @@ export const SETTINGS = {
       "how often the updater asks the Cloud Controller's audit events what changed, so targets follow within seconds (0 turns the follower off; the schedule still runs)",
     default: '10',
     schema: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'a whole number of seconds from 0 to 3600' },
-    commands: SCHEDULING,
+    commands: [...SCHEDULING, 'doctor'],
   },
   dashboardUrl: {
     env: 'DASHBOARD_URL',
