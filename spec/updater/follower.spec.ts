@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { CloudControllerClient } from '../../shared/cc';
 import { createLogger } from '../../shared/logger';
 import { AppMetrics } from '../../shared/metrics';
 import { EventFollower, FollowerOptions } from '../../updater/follower';
 import { Reconciler } from '../../updater/reconciler';
-import { BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
-import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
+import { BrokerHarness, CF_USER } from '../support/broker-harness';
+import { BoundPlatform, startBoundPlatform } from '../support/bound-apps';
 
 /** Polls `check` until it holds, failing after `ms`: never a fixed sleep. */
 async function eventually(what: string, check: () => Promise<boolean> | boolean, ms = 8_000): Promise<void> {
@@ -19,22 +18,9 @@ async function eventually(what: string, check: () => Promise<boolean> | boolean,
 
 describe('updater: the audit-event follower, against the CC emulator', function () {
   this.timeout(30_000);
+  let bp: BoundPlatform;
   let h: BrokerHarness;
-  let p: ReturnType<typeof asPlatform>;
-  let space: { guid: string };
-  let domain: { guid: string };
-  let n = 0;
-  const instanceId = 'follower-instance';
   let running: Array<{ follower: EventFollower; reconciler: Reconciler }> = [];
-
-  const client = () =>
-    new CloudControllerClient({
-      apiUrl: h.cc.url,
-      auth: { kind: 'password', username: CF_USER, password: CF_PASS },
-      timeoutMs: 1_000,
-      retries: 0,
-      maxRetryAfterMs: 0,
-    });
 
   /** A follower as the updater builds it, polling every 100 ms; its own reconciler, logs and metrics. */
   function follow(over: Partial<FollowerOptions> = {}) {
@@ -49,8 +35,8 @@ describe('updater: the audit-event follower, against the CC emulator', function 
         },
       }),
     );
-    const cc = client();
-    const reconciler = new Reconciler({ store: h.store, cc: client(), logger, metrics, leftoverGraceMs: 0 });
+    const cc = bp.ccClient();
+    const reconciler = new Reconciler({ store: h.store, cc: bp.ccClient(), logger, metrics, leftoverGraceMs: 0 });
     const follower = new EventFollower({ cc, reconciler, logger, metrics, pollMs: 100, settleMs: 0, ...over });
     follower.start();
     running.push({ follower, reconciler });
@@ -63,32 +49,14 @@ describe('updater: the audit-event follower, against the CC emulator', function 
     return { follower, reconciler, metrics, logs, cc, value };
   }
 
-  async function boundApp(instances = 1) {
-    n++;
-    const app = h.cc.addApp({ name: `f-app-${n}`, spaceGuid: space.guid, instances });
-    const route = h.cc.addRoute({ host: `f-app-${n}`, domainGuid: domain.guid, spaceGuid: space.guid });
-    h.cc.mapRoute(route.guid, app.guid);
-    const bindingId = `f-binding-${n}`;
-    await p
-      .put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(h.catalog, app.guid))
-      .expect(201);
-    return { app, route, bindingId };
-  }
-  const groups = async (bindingId: string) => {
-    const o = await h.store.get(`active/${bindingId}.json`);
-    return o ? (JSON.parse(o.body) as Array<{ labels: Record<string, string> }>) : undefined;
-  };
+  const boundApp = (instances = 1) => bp.boundApp({ instances });
+  const groups = (bindingId: string) => bp.targets(bindingId);
   const following = (f: { follower: EventFollower }) =>
     eventually('the follower is following', () => f.follower.currentState === 'following');
 
   before(async () => {
-    h = await startBrokerHarness('fs');
-    p = asPlatform(h.http);
-    const org = h.cc.addOrg('org');
-    space = h.cc.addSpace(org.guid, 'space');
-    h.cc.grantSpaceRole(CF_USER, space.guid);
-    domain = h.cc.addDomain('apps.example.com');
-    await p.put(`/v2/service_instances/${instanceId}`, provisionBody(h.catalog)).expect(201);
+    bp = await startBoundPlatform('f');
+    h = bp.h;
   });
   afterEach(async () => {
     await Promise.all(running.map((r) => Promise.all([r.follower.stop(), r.reconciler.shutdown()])));
@@ -184,7 +152,7 @@ describe('updater: the audit-event follower, against the CC emulator', function 
     await boundApp(1);
     const f = follow();
     await following(f);
-    const unbound = h.cc.addApp({ name: 'not-bound', spaceGuid: space.guid });
+    const unbound = h.cc.addApp({ name: 'not-bound', spaceGuid: bp.space.guid });
     const mark = h.cc.ccRequests().length;
     h.cc.scale(unbound.guid, 7);
     await eventually(
@@ -275,7 +243,7 @@ describe('updater: the audit-event follower, against the CC emulator', function 
     h.cc.recordAuditEvent({
       type: 'audit.app.process.scale',
       target: { guid: app.guid, type: 'app', name: 'x' },
-      spaceGuid: space.guid,
+      spaceGuid: bp.space.guid,
       at: Date.now() - 3_600_000,
     });
     const polls = f.cc.requestCount;

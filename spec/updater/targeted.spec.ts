@@ -1,46 +1,19 @@
 import assert from 'node:assert/strict';
-import { CloudControllerClient } from '../../shared/cc';
 import { silentLogger } from '../../shared/logger';
 import { AppMetrics } from '../../shared/metrics';
 import { Reconciler } from '../../updater/reconciler';
-import { BrokerHarness, CF_PASS, CF_USER, startBrokerHarness } from '../support/broker-harness';
-import { asPlatform, bindBody, provisionBody } from '../support/osb-client';
+import type { BrokerHarness } from '../support/broker-harness';
+import { BoundPlatform, startBoundPlatform } from '../support/bound-apps';
 
 describe('updater: targeted runs (the apps audit events name), over HTTP', function () {
   this.timeout(30_000);
+  let bp: BoundPlatform;
   let h: BrokerHarness;
-  let p: ReturnType<typeof asPlatform>;
-  let space: { guid: string };
-  let domain: { guid: string };
-  let n = 0;
-  const instanceId = 'targeted-instance';
 
-  const ccClient = () =>
-    new CloudControllerClient({
-      apiUrl: h.cc.url,
-      auth: { kind: 'password', username: CF_USER, password: CF_PASS },
-      timeoutMs: 1000,
-      retries: 0,
-      maxRetryAfterMs: 0,
-    });
   const reconciler = (metrics?: AppMetrics) =>
-    new Reconciler({ store: h.store, cc: ccClient(), logger: silentLogger, leftoverGraceMs: 0, metrics });
-
-  async function boundApp(instances = 2) {
-    n++;
-    const app = h.cc.addApp({ name: `t-app-${n}`, spaceGuid: space.guid, instances });
-    const route = h.cc.addRoute({ host: `t-app-${n}`, domainGuid: domain.guid, spaceGuid: space.guid });
-    h.cc.mapRoute(route.guid, app.guid);
-    const bindingId = `t-binding-${n}`;
-    await p
-      .put(`/v2/service_instances/${instanceId}/service_bindings/${bindingId}`, bindBody(h.catalog, app.guid))
-      .expect(201);
-    return { app, route, bindingId };
-  }
-  const groups = async (bindingId: string) => {
-    const o = await h.store.get(`active/${bindingId}.json`);
-    return o ? (JSON.parse(o.body) as unknown[]).length : undefined;
-  };
+    new Reconciler({ store: h.store, cc: bp.ccClient(), logger: silentLogger, leftoverGraceMs: 0, metrics });
+  const boundApp = (instances = 2) => bp.boundApp({ instances });
+  const groups = async (bindingId: string) => (await bp.targets(bindingId))?.length;
   const ccPaths = (since: number) =>
     h.cc
       .ccRequests()
@@ -48,13 +21,8 @@ describe('updater: targeted runs (the apps audit events name), over HTTP', funct
       .map((r) => `${r.path}${r.query}`);
 
   before(async () => {
-    h = await startBrokerHarness('fs');
-    p = asPlatform(h.http);
-    const org = h.cc.addOrg('org');
-    space = h.cc.addSpace(org.guid, 'space');
-    h.cc.grantSpaceRole(CF_USER, space.guid);
-    domain = h.cc.addDomain('apps.example.com');
-    await p.put(`/v2/service_instances/${instanceId}`, provisionBody(h.catalog)).expect(201);
+    bp = await startBoundPlatform('t');
+    h = bp.h;
   });
   after(() => h?.stop());
 
