@@ -14,7 +14,7 @@ const freshPair = (username: string) => ({ username, password: randomBytes(18).t
 /**
  * `demo`: the emulated platform (demo/platform.ts), the all-in-one of `all` on a temporary fs
  * store, its settings made here rather than read from the environment (only PORT with --keep,
- * and LOG_LEVEL), then the demo's script (demo/run.ts). Everything it started is stopped and the
+ * LOG_LEVEL, APP_LABELS and the scrape bounds), then the demo's script (demo/run.ts). Everything it started is stopped and the
  * temporary directory removed at the end, whatever the outcome.
  */
 export async function runDemoCommand(keep: boolean): Promise<number> {
@@ -39,6 +39,10 @@ export async function runDemoCommand(keep: boolean): Promise<number> {
       STORE_DIR: storeDir,
       SYNC_INTERVAL_SECONDS: '1',
       UPDATE_SCHEDULE: '*/5 * * * *',
+      // What the targets look like is the operator's to try: these are read as the other commands do.
+      APP_LABELS: process.env.APP_LABELS,
+      SCRAPE_INTERVAL_MIN_SECONDS: process.env.SCRAPE_INTERVAL_MIN_SECONDS,
+      SCRAPE_INTERVAL_MAX_SECONDS: process.env.SCRAPE_INTERVAL_MAX_SECONDS,
     },
     { brokerCredentials: true, cloudController: true },
   );

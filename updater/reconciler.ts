@@ -23,7 +23,16 @@ import {
   DEFAULT_MAX_GONE_SHARE,
   vanishRefusal,
 } from './removals';
-import { emptySummary, failureMessage, inactiveByReason, logRefused, reportMetrics, RunSummary } from './report';
+import type { RenderSettings } from '../shared/targets/options';
+import {
+  emptySummary,
+  failureMessage,
+  inactiveByReason,
+  logIgnoredAnnotations,
+  logRefused,
+  reportMetrics,
+  RunSummary,
+} from './report';
 
 export type { RunSummary } from './report';
 
@@ -41,6 +50,8 @@ export interface ReconcilerOptions {
   metrics?: AppMetrics;
   /** A run still going after this long gives up (RECONCILE_TIMEOUT_SECONDS; default 240 s). */
   timeoutMs?: number;
+  /** APP_LABELS and the scrape bounds (defaults when absent). */
+  rendering?: RenderSettings;
 }
 
 export const DEFAULT_RECONCILE_TIMEOUT_MS = 240_000;
@@ -138,7 +149,7 @@ export class Reconciler {
         this.opts.leftoverGraceMs ?? DEFAULT_LEFTOVER_GRACE_MS,
       );
       const planFor = (apps: Map<string, AppObservation>) =>
-        planReconcile({ bindings, instances, apps, active: files.active });
+        planReconcile({ bindings, instances, apps, active: files.active, rendering: this.opts.rendering });
       // plan: on what the CC said; again only when a re-read by guid (of what the unfiltered
       // listings would change: their pages slide while the platform changes) changed it.
       let plan = planFor(observation.apps);
@@ -152,6 +163,7 @@ export class Reconciler {
       summary.unchanged = plan.unchanged;
       summary.refused = plan.refused.length;
       logRefused(plan, log, metrics);
+      logIgnoredAnnotations(plan, log, metrics);
       summary.inactive = plan.inactive.length;
       stillWanted();
       const stillBound = await listBoundIds(store);

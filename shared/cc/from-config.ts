@@ -1,5 +1,6 @@
 import type { Config } from '../config/load';
 import type { Logger } from '../logger';
+import { ANNOTATION_NAMES, MAX_KEPT_ANNOTATION_LENGTH } from '../targets/app-metadata';
 import { CloudControllerClient, CloudControllerClientOptions } from './client';
 
 /** The CC client for a configured process, or undefined when CF_API_URL is not set. */
@@ -23,6 +24,11 @@ export function ccClientFromConfig(
         ? { kind: 'password', username: c.username!, password: c.password! }
         : { kind: 'client', clientId: c.clientId!, clientSecret: c.clientSecret! },
     logger,
+    appMetadata: {
+      labelKeys: config.rendering.appLabels.map((m) => m.key),
+      annotationKeys: ANNOTATION_NAMES,
+      maxValueLength: MAX_KEPT_ANNOTATION_LENGTH,
+    },
     ...tuning,
   });
 }
