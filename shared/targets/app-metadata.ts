@@ -55,7 +55,7 @@ export function parseAppLabels(setting: string): AppLabelMapping[] {
     if (keyProblem) throw new Error(`${JSON.stringify(key.slice(0, 80))} is not a Cloud Foundry label key: it ${keyProblem}`);
     const name = targetLabelName(key);
     const nameProblem = extraLabelProblem(name);
-    if (nameProblem) throw new Error(`${JSON.stringify(key)} would become the target label ${nameProblem}`);
+    if (nameProblem) throw new Error(`${JSON.stringify(key)} cannot be copied: the target label ${nameProblem}`);
     const other = byName.get(name);
     if (other !== undefined) throw new Error(`${JSON.stringify(other)} and ${JSON.stringify(key)} would both become the target label "${name}"`);
     byName.set(name, key);
