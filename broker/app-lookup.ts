@@ -1,4 +1,5 @@
 import { CcAbortedError, CcApiError, CcAuthError, CcError, CloudControllerClient } from '../shared/cc';
+import type { AppMetadata } from '../shared/targets/options';
 import { buildSnapshot, byGuid } from '../shared/targets/snapshot';
 import type { AppSnapshot } from '../shared/targets/types';
 
@@ -42,7 +43,15 @@ export class AppLookupTimeoutError extends Error {
 export interface AppDirectory {
   /** The app as the CC shows it; ImplausibleAppError (snapshot.ts) when it cannot be rendered. */
   lookup(appGuid: string): Promise<AppSnapshot>;
+  /**
+   * The app's kept metadata as it is now (one request), for a binding fetch to say whether the
+   * app opted out or has ignored annotations; undefined when the CC cannot tell us quickly.
+   */
+  metadata?(appGuid: string): Promise<AppMetadata | undefined>;
 }
+
+/** A binding fetch waits this long for the app's metadata, then answers from the store alone. */
+export const FETCH_METADATA_DEADLINE_MS = 5_000;
 
 /**
  * Reads one app for a bind: the app with its space and org, its web processes and its
@@ -57,6 +66,16 @@ export class CcAppDirectory implements AppDirectory {
     opts: { deadlineMs?: number } = {},
   ) {
     this.deadlineMs = opts.deadlineMs ?? BIND_LOOKUP_DEADLINE_MS;
+  }
+
+  async metadata(appGuid: string): Promise<AppMetadata | undefined> {
+    const deadline = AbortSignal.timeout(FETCH_METADATA_DEADLINE_MS);
+    try {
+      const { app } = await this.cc.getApp(appGuid, { signal: deadline });
+      return { labels: app.metadata?.labels, annotations: app.metadata?.annotations };
+    } catch {
+      return undefined;
+    }
   }
 
   async lookup(appGuid: string): Promise<AppSnapshot> {

@@ -1,11 +1,13 @@
 import type { Config } from '../shared/config/load';
 import { badRequest } from './osb/errors';
-import { BINDING_PARAMETERS_SCHEMA, INSTANCE_PARAMETERS_SCHEMA } from './parameters';
+import { DEFAULT_SCRAPE_BOUNDS, ScrapeBounds } from '../shared/targets/duration';
+import { bindingParametersSchema, instanceParametersSchema } from '../shared/targets/parameters-schema';
 
 export type CatalogSettings = Config['catalog'];
 
 /** The one service offering and plan this broker offers (GET /v2/catalog). */
-export function buildCatalog(c: CatalogSettings) {
+export function buildCatalog(c: CatalogSettings, bounds: ScrapeBounds = DEFAULT_SCRAPE_BOUNDS) {
+  const instanceSchema = instanceParametersSchema(bounds);
   return {
     services: [
       {
@@ -22,7 +24,7 @@ export function buildCatalog(c: CatalogSettings) {
         metadata: {
           displayName: 'Prometheus monitoring',
           longDescription:
-            'Bind an app to have Prometheus scrape /metrics on every instance. Optional bind parameters: path, scheme, labels.',
+            'Bind an app to have Prometheus scrape /metrics on every instance. Optional bind parameters: path, scheme, labels, scrape_interval, scrape_timeout; the prometheus.io/* annotations of the app steer scraping too.',
           providerDisplayName: 'cf-app-discovery',
         },
         plans: [
@@ -34,10 +36,10 @@ export function buildCatalog(c: CatalogSettings) {
             bindable: true,
             schemas: {
               service_instance: {
-                create: { parameters: INSTANCE_PARAMETERS_SCHEMA },
-                update: { parameters: INSTANCE_PARAMETERS_SCHEMA },
+                create: { parameters: instanceSchema },
+                update: { parameters: instanceSchema },
               },
-              service_binding: { create: { parameters: BINDING_PARAMETERS_SCHEMA } },
+              service_binding: { create: { parameters: bindingParametersSchema(bounds) } },
             },
           },
         ],

@@ -4,7 +4,8 @@ import { BindingRecord, InstanceRecord } from '../shared/records/records';
 import type { RecordRepository } from '../shared/records/repository';
 import type { DashboardUrlTemplate } from '../shared/config/dashboard-url';
 import { bumpActiveMarker } from '../shared/store/marker';
-import { targetOptions } from '../shared/targets/options';
+import type { IgnoredAnnotation } from '../shared/targets/app-metadata';
+import { DEFAULT_RENDER_SETTINGS, readAnnotations, RenderSettings, targetOptions } from '../shared/targets/options';
 import { BindAppDeps, lookupAppToBind, renderBindTargets } from './bind-app';
 import { writeBinding } from './bind-write';
 import { credentialsOf, liveCredentials } from './binding-credentials';
@@ -34,24 +35,30 @@ export interface MonitoringBrokerDeps extends BindAppDeps {
   /** DASHBOARD_URL: each instance's dashboard_url is filled from it; none when unset. */
   dashboardUrl?: DashboardUrlTemplate;
   now?: () => Date;
+  /** APP_LABELS and the scrape bounds (defaults when absent). */
+  rendering?: RenderSettings;
+  /** A bind saw prometheus.io annotations whose values it ignored (for the metric). */
+  onIgnoredAnnotations?(ignored: IgnoredAnnotation[]): void;
 }
 
 /** The broker's domain: OSB operations over the store, with the CC consulted only on bind. */
 export class MonitoringBroker implements BrokerService {
   private readonly locks = new KeyedMutex();
   private readonly now: () => Date;
+  private readonly rendering: RenderSettings;
 
   constructor(private readonly deps: MonitoringBrokerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.rendering = deps.rendering ?? DEFAULT_RENDER_SETTINGS;
   }
 
   catalog() {
-    return buildCatalog(this.deps.catalog);
+    return buildCatalog(this.deps.catalog, this.rendering.scrape);
   }
 
   async provision(instanceId: string, d: ProvisionDetails, ctx: RequestContext): Promise<ProvisionResult> {
     checkOffering(this.deps.catalog, d.serviceId, d.planId);
-    const parameters = parseInstanceParameters(d.parameters);
+    const parameters = parseInstanceParameters(d.parameters, this.rendering.scrape);
     return this.locks.run(`instance:${instanceId}`, () =>
       withStoreFailures(async () => {
         const existing = await this.deps.records.getInstance(instanceId);
@@ -83,7 +90,8 @@ export class MonitoringBroker implements BrokerService {
 
   async update(instanceId: string, d: UpdateDetails, ctx: RequestContext): Promise<void> {
     checkOffering(this.deps.catalog, d.serviceId, d.planId);
-    const parameters = d.parameters === undefined ? undefined : parseInstanceParameters(d.parameters);
+    const parameters =
+      d.parameters === undefined ? undefined : parseInstanceParameters(d.parameters, this.rendering.scrape);
     await this.locks.run(`instance:${instanceId}`, () =>
       withStoreFailures(async () => {
         const existing = await this.deps.records.getInstance(instanceId);
@@ -147,7 +155,7 @@ export class MonitoringBroker implements BrokerService {
       );
     }
     const appGuid = d.appGuid;
-    const parameters = parseBindingParameters(d.parameters);
+    const parameters = parseBindingParameters(d.parameters, this.rendering.scrape);
     return this.locks.run(`binding:${bindingId}`, () =>
       withStoreFailures(async () => {
         const instance = await this.deps.records.getInstance(instanceId);
@@ -164,7 +172,13 @@ export class MonitoringBroker implements BrokerService {
           return { created: false, credentials: await liveCredentials(this.deps.records, existing) };
         }
         const app = await lookupAppToBind(this.deps, appGuid, d.context);
-        const rendered = renderBindTargets(app, targetOptions(instance.parameters, parameters));
+        const options = targetOptions(instance.parameters, parameters, app, this.rendering);
+        const rendered = renderBindTargets(app, options);
+        const ignored = options.ignoredAnnotations;
+        if (ignored) {
+          this.deps.onIgnoredAnnotations?.(ignored);
+          ctx.log.warn({ bindingId, appGuid, ignored }, 'app annotations with invalid values were ignored');
+        }
         const record: BindingRecord = {
           binding_id: bindingId,
           instance_id: instanceId,
@@ -180,7 +194,7 @@ export class MonitoringBroker implements BrokerService {
         const log = { bindingId, instanceId, appGuid, app: app.name, userId: ctx.userId, status: rendered.status };
         if (rendered.status.state === 'active') ctx.log.info(log, 'app bound; targets written');
         else ctx.log.warn(log, `app bound without targets: ${rendered.status.detail}`);
-        return { created: true, credentials: credentialsOf(rendered.status) };
+        return { created: true, credentials: credentialsOf(rendered.status, ignored) };
       }),
     );
   }
@@ -229,8 +243,11 @@ export class MonitoringBroker implements BrokerService {
       const existing = await this.deps.records.getBinding(bindingId);
       if (!existing || existing.instance_id !== instanceId)
         throw notFound(`Binding ${bindingId} of service instance ${instanceId} does not exist.`);
+      // The app's annotations as they are now: a fetch says whether it opted out since.
+      const metadata = await this.deps.apps?.metadata?.(existing.app_guid);
+      const annotations = metadata ? readAnnotations(metadata.annotations, this.rendering.scrape) : undefined;
       return {
-        credentials: await liveCredentials(this.deps.records, existing),
+        credentials: await liveCredentials(this.deps.records, existing, annotations),
         parameters: { ...existing.parameters },
       };
     });

@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import { extraLabelProblem } from '../shared/targets/labels';
-import type { BindingParameters, InstanceParameters } from '../shared/targets/options';
+import { DEFAULT_SCRAPE_BOUNDS, ScrapeBounds } from '../shared/targets/duration';
+import { BindingParameters, InstanceParameters, scrapeParametersProblem } from '../shared/targets/options';
 import {
   BINDING_PARAMETERS_SCHEMA,
   INSTANCE_PARAMETERS_SCHEMA,
@@ -24,6 +25,11 @@ function describe(errors: ErrorObject[], supported: string[]): string {
     } else if (e.keyword === 'pattern' && e.instancePath.startsWith('/labels/')) {
       const name = e.instancePath.slice('/labels/'.length);
       problems.push(`label "${name}" value must not contain control characters (line breaks, tabs, NUL...)`);
+    } else if (
+      e.keyword === 'pattern' &&
+      (e.instancePath === '/scrape_interval' || e.instancePath === '/scrape_timeout')
+    ) {
+      problems.push(`${e.instancePath.slice(1)} must be a Prometheus duration such as 30s or 1m30s`);
     } else if (e.keyword === 'pattern' && e.instancePath === '/path') {
       problems.push('path must be an absolute URL path such as /internal/metrics, without "..", "//", "?" or "#"');
     } else if (e.keyword === 'type' && e.instancePath === '') {
@@ -41,16 +47,43 @@ function describe(errors: ErrorObject[], supported: string[]): string {
   return [...new Set(problems)].join('; ');
 }
 
-function check<T>(validate: typeof validateBinding, value: unknown, what: string, supported: string[]): T {
+function check<T extends { scrape_interval?: string; scrape_timeout?: string }>(
+  validate: typeof validateBinding,
+  value: unknown,
+  what: string,
+  supported: string[],
+  bounds: ScrapeBounds,
+): T {
   if (value === undefined || value === null) return {} as T;
   if (!validate(value)) throw badRequest(`Invalid ${what} parameters: ${describe(validate.errors ?? [], supported)}.`);
+  // The bounds are the operator's settings, not the published schema's: checked here, by name.
+  const outOfBounds = scrapeParametersProblem(value as T, bounds);
+  if (outOfBounds) throw badRequest(`Invalid ${what} parameters: ${outOfBounds}.`);
   return value as T;
 }
 
-export function parseInstanceParameters(value: unknown): InstanceParameters {
-  return check<InstanceParameters>(validateInstance, value, 'service instance', ['labels']);
+export function parseInstanceParameters(
+  value: unknown,
+  bounds: ScrapeBounds = DEFAULT_SCRAPE_BOUNDS,
+): InstanceParameters {
+  return check<InstanceParameters>(
+    validateInstance,
+    value,
+    'service instance',
+    ['labels', 'scrape_interval', 'scrape_timeout'],
+    bounds,
+  );
 }
 
-export function parseBindingParameters(value: unknown): BindingParameters {
-  return check<BindingParameters>(validateBinding, value, 'binding', ['path', 'scheme', 'labels']);
+export function parseBindingParameters(
+  value: unknown,
+  bounds: ScrapeBounds = DEFAULT_SCRAPE_BOUNDS,
+): BindingParameters {
+  return check<BindingParameters>(
+    validateBinding,
+    value,
+    'binding',
+    ['path', 'scheme', 'labels', 'scrape_interval', 'scrape_timeout'],
+    bounds,
+  );
 }

@@ -2,6 +2,7 @@ import type { Logger } from '../shared/logger';
 import type { AppMetrics } from '../shared/metrics';
 import { REFUSAL_REASONS, Syncer, TargetSink } from '../shared/mirror/sync';
 import type { Store } from '../shared/store/store';
+import type { TargetSchemaOptions } from '../shared/targets/schema';
 import type { TargetGroup } from '../shared/targets/types';
 
 /** Target files held in memory, by binding id. */
@@ -45,11 +46,12 @@ export class TargetsView {
     store: Store,
     log: Logger,
     private readonly metrics?: AppMetrics,
+    schema: TargetSchemaOptions = {},
   ) {
     this.syncer = new Syncer(
       store,
       this.sink,
-      { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 16 },
+      { fullListIntervalMs: 300_000, maxRemoveShare: 0.5, minGuardedRemovals: 3, downloadConcurrency: 16, schema },
       log.child({ component: 'targets' }),
     );
   }

@@ -45,23 +45,32 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
   // holds up binds.
   const updaterCc = ccClientFromConfig(config, logger, { ...UPDATER_CC_TUNING, onRequest: metrics.onCcRequest });
   const reconciler = updaterCc
-    ? buildReconciler(store, updaterCc, logger, metrics, config.reconcileTimeoutMs)
+    ? buildReconciler(store, updaterCc, logger, metrics, config.reconcileTimeoutMs, config.rendering)
     : undefined;
+  const schema = { scrape: config.rendering.scrape };
   const service = new MonitoringBroker({
     catalog: config.catalog,
-    records: new RecordRepository(store, {
-      onInvalidTargets: (key, reason, problem) => {
-        metrics.invalidTargetFiles.inc({ reader: 'binding_fetch', reason });
-        logger.error({ key, reason, problem }, 'target file in the store refused on read');
+    rendering: config.rendering,
+    onIgnoredAnnotations: (ignored) => {
+      for (const a of ignored) metrics.invalidAnnotations.inc({ annotation: a.annotation });
+    },
+    records: new RecordRepository(
+      store,
+      {
+        onInvalidTargets: (key, reason, problem) => {
+          metrics.invalidTargetFiles.inc({ reader: 'binding_fetch', reason });
+          logger.error({ key, reason, problem }, 'target file in the store refused on read');
+        },
+        onRefusedTargets: (err) => {
+          metrics.refusedTargetWrites.inc({ writer: 'bind' });
+          logger.error(
+            { bindingId: err.bindingId, problem: err.problem },
+            'rendered target file breaks the target file schema: not written',
+          );
+        },
       },
-      onRefusedTargets: (err) => {
-        metrics.refusedTargetWrites.inc({ writer: 'bind' });
-        logger.error(
-          { bindingId: err.bindingId, problem: err.problem },
-          'rendered target file breaks the target file schema: not written',
-        );
-      },
-    }),
+      schema,
+    ),
     apps: cc ? new CcAppDirectory(cc, { deadlineMs: tuning.bindDeadlineMs }) : undefined,
     cfPrincipal: config.cf?.credentials,
     dashboardUrl: config.dashboardUrl,
@@ -74,7 +83,7 @@ export function buildBroker(config: Config, logger: Logger, metrics = new AppMet
     metricsAuth: config.metricsAuth,
     targetsCredentials: config.targetsAuth,
     reconcile: reconciler ? () => reconciler.run() : undefined,
-    targets: new TargetsView(store, logger, metrics),
+    targets: new TargetsView(store, logger, metrics, schema),
   });
   return { app, store, cc, service, reconciler, metrics };
 }

@@ -16,7 +16,7 @@ const freshPair = (username: string) => ({ username, password: randomBytes(18).t
 /**
  * `demo`: the emulated platform (demo/platform.ts), the all-in-one of `all` on a temporary fs
  * store, its settings made here rather than read from the environment (only PORT with --keep,
- * DASHBOARD_URL and LOG_LEVEL), then the demo's script (demo/run.ts). Everything it started is stopped and the
+ * DASHBOARD_URL, LOG_LEVEL, APP_LABELS and the scrape bounds), then the demo's script (demo/run.ts). Everything it started is stopped and the
  * temporary directory removed at the end, whatever the outcome.
  */
 export async function runDemoCommand(keep: boolean): Promise<number> {
@@ -45,6 +45,10 @@ export async function runDemoCommand(keep: boolean): Promise<number> {
       UPDATE_SCHEDULE: '*/5 * * * *',
       // The link app teams get in `cf service`; an example unless the operator's own is set.
       DASHBOARD_URL: process.env.DASHBOARD_URL ?? DEMO_DASHBOARD_URL,
+      // What the targets look like is the operator's to try: these are read as the other commands do.
+      APP_LABELS: process.env.APP_LABELS,
+      SCRAPE_INTERVAL_MIN_SECONDS: process.env.SCRAPE_INTERVAL_MIN_SECONDS,
+      SCRAPE_INTERVAL_MAX_SECONDS: process.env.SCRAPE_INTERVAL_MAX_SECONDS,
     },
     { brokerCredentials: true, cloudController: true },
   );

@@ -20,6 +20,7 @@ function syncer(config: Config, dir: string, logger: Logger, persistState: boole
     maxRemoveShare: config.sidecar.maxRemoveShare,
     minGuardedRemovals: 3,
     downloadConcurrency: 16,
+    schema: { scrape: config.rendering.scrape },
   };
   const log = logger.child({ component: 'sidecar' });
   const target = new TargetDir(dir, log);

@@ -21,6 +21,7 @@ function reconcilerFor(config: Config, logger: Logger, metrics?: AppMetrics) {
     logger,
     metrics,
     config.reconcileTimeoutMs,
+    config.rendering,
   );
 }
 

@@ -10,7 +10,7 @@ export function presentApp(base: string, a: App) {
     updated_at: a.updated_at,
     lifecycle: { type: 'buildpack', data: { buildpacks: ['nodejs_buildpack'], stack: 'cflinuxfs4' } },
     relationships: { space: { data: { guid: a.spaceGuid } }, current_droplet: { data: { guid: `droplet-${a.guid}` } } },
-    metadata: { labels: {}, annotations: {} },
+    metadata: { labels: { ...a.labels }, annotations: { ...a.annotations } },
     links: {
       self: { href: `${base}/v3/apps/${a.guid}` },
       space: { href: `${base}/v3/spaces/${a.spaceGuid}` },

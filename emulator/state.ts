@@ -27,6 +27,9 @@ export interface App {
   state: 'STARTED' | 'STOPPED';
   created_at: string;
   updated_at: string;
+  /** metadata.labels / metadata.annotations, changed with setAppMetadata. */
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 export interface Process {
   guid: string;
@@ -239,6 +242,27 @@ export class PlatformState {
     app.name = name;
     app.updated_at = stamp();
     this.appEvent('audit.app.update', app, { request: { name } });
+  }
+  /**
+   * PATCH /v3/apps/:guid {"metadata": ...} as the CC applies it: keys are merged into what the app
+   * has, a null value deletes its key, and the app's updated_at moves.
+   */
+  setAppMetadata(
+    appGuid: string,
+    m: { labels?: Record<string, string | null>; annotations?: Record<string, string | null> },
+  ) {
+    const app = this.need(this.apps.get(appGuid), `app ${appGuid}`);
+    const merge = (into: Record<string, string>, changes: Record<string, string | null> = {}) => {
+      for (const [key, value] of Object.entries(changes)) {
+        if (value === null) delete into[key];
+        else into[key] = value;
+      }
+      return into;
+    };
+    app.labels = merge({ ...app.labels }, m.labels);
+    app.annotations = merge({ ...app.annotations }, m.annotations);
+    app.updated_at = stamp();
+    this.appEvent('audit.app.update', app, { request: { metadata: m } });
   }
   deleteApp(appGuid: string) {
     const app = this.apps.get(appGuid);

@@ -93,6 +93,12 @@ export class AppMetrics {
     labelNames: ['reason'],
     registers: this.r,
   });
+  readonly invalidAnnotations = new Counter({
+    name: 'cf_app_discovery_invalid_annotations_total',
+    help: 'prometheus.io annotations of bound apps whose values were ignored (the rest of the targets rendered), by annotation; counted on every bind and reconcile that sees one',
+    labelNames: ['annotation'],
+    registers: this.r,
+  });
   readonly invalidTargetFiles = new Counter({
     name: 'cf_app_discovery_invalid_target_files_total',
     help: 'Target files in the store refused on read (never served), by reader (targets: GET /targets; binding_fetch) and reason (invalid, too_large, not_regular, read_failed)',

@@ -165,6 +165,32 @@ describe('the cf-app-discovery command ' + INTEGRATION, () => {
     assert.match(r.stderr, /STORE: must be fs or s3/);
   });
 
+  it('refuses APP_LABELS that would make a reserved target label, in every command that renders', () => {
+    const creds = {
+      BROKER_USERNAME: 'broker',
+      BROKER_PASSWORD: 'k7Qm-2vXr-9pLw',
+      CF_API_URL: 'http://127.0.0.1:9',
+      PORT: '0',
+    };
+    for (const [command, labels] of [
+      ['broker', 'team,instance'],
+      ['updater', 'example.com/job'],
+    ] as const) {
+      const r = run([command, '--once'].slice(0, command === 'updater' ? 2 : 1), {
+        ...creds,
+        CF_USERNAME: 'u',
+        CF_PASSWORD: 'p',
+        APP_LABELS: labels,
+      });
+      assert.equal(r.status, 78, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.match(
+        r.stderr,
+        /configuration error: APP_LABELS: .* cannot be copied: the target label "(instance|job)" is set by the broker/,
+      );
+    }
+  });
+
   describe('broker on the embedded fs store (the README command)', () => {
     let child: ChildProcess;
     let dir: string;

@@ -2,6 +2,7 @@ import type { CloudControllerClient } from '../shared/cc';
 import type { Logger } from '../shared/logger';
 import type { AppMetrics } from '../shared/metrics';
 import type { Store } from '../shared/store/store';
+import type { RenderSettings } from '../shared/targets/options';
 import { Reconciler } from './reconciler';
 
 /** CC tuning for reconcile runs: patient with throttling, never stuck (a run has minutes). */
@@ -13,6 +14,7 @@ export function buildReconciler(
   logger: Logger,
   metrics?: AppMetrics,
   timeoutMs?: number,
+  rendering?: RenderSettings,
 ): Reconciler {
-  return new Reconciler({ store, cc, logger: logger.child({ component: 'updater' }), metrics, timeoutMs });
+  return new Reconciler({ store, cc, logger: logger.child({ component: 'updater' }), metrics, timeoutMs, rendering });
 }

@@ -1,7 +1,8 @@
 import type { BindingRecord, InstanceRecord } from '../shared/records/records';
 import { md5Etag } from '../shared/store/store';
 import { serializeTargetFile } from '../shared/targets/file';
-import { targetOptions } from '../shared/targets/options';
+import type { IgnoredAnnotation } from '../shared/targets/app-metadata';
+import { DEFAULT_RENDER_SETTINGS, RenderSettings, targetOptions } from '../shared/targets/options';
 import { renderTargets } from '../shared/targets/render';
 import { targetFileWriteProblem } from '../shared/targets/schema';
 import type { AppSnapshot, TargetGroup, TargetStatus } from '../shared/targets/types';
@@ -21,6 +22,8 @@ export interface PlanInput {
   apps: Map<string, AppObservation>;
   /** Current `active/` objects: binding id -> etag (quoted MD5), from one listing. */
   active: Map<string, string>;
+  /** APP_LABELS and the scrape bounds (DEFAULT_RENDER_SETTINGS when absent). */
+  rendering?: RenderSettings;
 }
 
 export interface PlannedWrite {
@@ -30,7 +33,7 @@ export interface PlannedWrite {
 }
 
 export type RemovalReason =
-  'app-gone' | 'no-binding-record' | 'instance-gone' | 'app-stopped' | 'no-instances' | 'no-public-route';
+  'app-gone' | 'no-binding-record' | 'instance-gone' | 'app-stopped' | 'no-instances' | 'no-public-route' | 'opted-out';
 
 export interface Plan {
   writes: PlannedWrite[];
@@ -44,10 +47,18 @@ export interface Plan {
    * ('breaks-schema': a bug, or a CC answer out of bounds).
    */
   refused: Array<{ bindingId: string; appGuid: string; cause: 'implausible-app' | 'breaks-schema'; reason: string }>;
+  /** Bindings whose app has prometheus.io annotations with values that were ignored (the rest rendered). */
+  ignoredAnnotations: Array<{ bindingId: string; appGuid: string; ignored: IgnoredAnnotation[] }>;
 }
 
 /** Removals that follow from what the CC said (the others follow from the store alone). */
-const CC_REASONS: ReadonlySet<RemovalReason> = new Set(['app-gone', 'app-stopped', 'no-instances', 'no-public-route']);
+const CC_REASONS: ReadonlySet<RemovalReason> = new Set([
+  'app-gone',
+  'app-stopped',
+  'no-instances',
+  'no-public-route',
+  'opted-out',
+]);
 
 /**
  * The apps whose CC observation this plan acts on: every write, and every removal because of
@@ -67,7 +78,8 @@ export function appsActedOn(plan: Plan, bindings: BindingRecord[]): string[] {
  * by ETag with what `active/` holds. Nothing here does I/O, so tests can hammer it.
  */
 export function planReconcile(input: PlanInput): Plan {
-  const plan: Plan = { writes: [], removals: [], unchanged: 0, inactive: [], refused: [] };
+  const plan: Plan = { writes: [], removals: [], unchanged: 0, inactive: [], refused: [], ignoredAnnotations: [] };
+  const rendering = input.rendering ?? DEFAULT_RENDER_SETTINGS;
   const bound = new Set<string>();
   for (const binding of input.bindings) {
     bound.add(binding.binding_id);
@@ -88,7 +100,15 @@ export function planReconcile(input: PlanInput): Plan {
       continue;
     } else if (app.kind === 'gone') reason = 'app-gone';
     else {
-      const rendered = renderTargets(app.snapshot, targetOptions(instance.parameters, binding.parameters));
+      const options = targetOptions(instance.parameters, binding.parameters, app.snapshot, rendering);
+      if (options.ignoredAnnotations) {
+        plan.ignoredAnnotations.push({
+          bindingId: binding.binding_id,
+          appGuid: binding.app_guid,
+          ignored: options.ignoredAnnotations,
+        });
+      }
+      const rendered = renderTargets(app.snapshot, options);
       if (rendered.status.state === 'inactive') reason = rendered.status.reason;
       else desired = { body: serializeTargetFile(rendered.groups), status: rendered.status, groups: rendered.groups };
     }
@@ -98,7 +118,7 @@ export function planReconcile(input: PlanInput): Plan {
         continue;
       }
       // Checked only when it would be written: an unchanged file passed when it was written.
-      const refused = targetFileWriteProblem(desired.groups, desired.body);
+      const refused = targetFileWriteProblem(desired.groups, desired.body, { scrape: rendering.scrape });
       if (refused)
         plan.refused.push({
           bindingId: binding.binding_id,

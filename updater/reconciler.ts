@@ -26,10 +26,12 @@ import {
   heldInTargetedRun,
   vanishRefusal,
 } from './removals';
+import type { RenderSettings } from '../shared/targets/options';
 import {
   emptySummary,
   failureMessage,
   inactiveByReason,
+  logIgnoredAnnotations,
   logRefused,
   notRunSummary,
   reportMetrics,
@@ -53,6 +55,8 @@ export interface ReconcilerOptions {
   metrics?: AppMetrics;
   /** A run still going after this long gives up (RECONCILE_TIMEOUT_SECONDS; default 240 s). */
   timeoutMs?: number;
+  /** APP_LABELS and the scrape bounds (defaults when absent). */
+  rendering?: RenderSettings;
 }
 
 export const DEFAULT_RECONCILE_TIMEOUT_MS = 240_000;
@@ -185,7 +189,7 @@ export class Reconciler {
         for (const id of [...files.active.keys()]) if (!inScope.has(id)) files.active.delete(id);
       }
       const planFor = (apps: Map<string, AppObservation>) =>
-        planReconcile({ bindings, instances, apps, active: files.active });
+        planReconcile({ bindings, instances, apps, active: files.active, rendering: this.opts.rendering });
       // plan: on what the CC said; again only when a re-read by guid (of what the unfiltered
       // listings would change: their pages slide while the platform changes) changed it.
       let plan = planFor(observation.apps);
@@ -202,6 +206,7 @@ export class Reconciler {
       summary.unchanged = plan.unchanged;
       summary.refused = plan.refused.length;
       logRefused(plan, log, metrics);
+      logIgnoredAnnotations(plan, log, metrics);
       summary.inactive = plan.inactive.length;
       stillWanted();
       const stillBound = await listBoundIds(store);

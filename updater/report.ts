@@ -79,6 +79,28 @@ export function logRefused(plan: Plan, log: Logger, metrics: AppMetrics | undefi
   }
 }
 
+/** Lines logged per run for apps with ignored annotations; the rest are counted in one more line. */
+const MAX_IGNORED_ANNOTATION_LINES = 20;
+
+/**
+ * Apps whose prometheus.io annotations had values that were ignored (their other targets were
+ * rendered): counted per annotation on every run that sees them, logged with the reason.
+ */
+export function logIgnoredAnnotations(plan: Plan, log: Logger, metrics: AppMetrics | undefined): void {
+  let lines = 0;
+  for (const i of plan.ignoredAnnotations) {
+    for (const a of i.ignored) metrics?.invalidAnnotations.inc({ annotation: a.annotation });
+    if (++lines <= MAX_IGNORED_ANNOTATION_LINES) {
+      log.warn(
+        { bindingId: i.bindingId, appGuid: i.appGuid, ignored: i.ignored },
+        'app annotations with invalid values were ignored; the rest of its targets are rendered',
+      );
+    }
+  }
+  if (lines > MAX_IGNORED_ANNOTATION_LINES)
+    log.warn({ more: lines - MAX_IGNORED_ANNOTATION_LINES }, 'more bindings whose app has ignored annotations');
+}
+
 /** The error of a failed run; an abandoned one says how far it got. */
 export function failureMessage(err: unknown, abandonedBecause: string | undefined, summary: RunSummary): string {
   if (abandonedBecause === undefined) return (err as Error).message;

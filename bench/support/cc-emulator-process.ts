@@ -56,6 +56,14 @@ async function main() {
     const name = isBound ? `app-${apps.length}` : `other-${i}`;
     const app = cc.addApp({ name, spaceGuid: space.guid, instances: 3 });
     cc.mapRoute(cc.addRoute({ host: name, domainGuid: domain.guid, spaceGuid: space.guid }).guid, app.guid);
+    // Metadata as apps carry it (BENCH_APP_METADATA=0 leaves it out): the updater keeps only the
+    // APP_LABELS keys and the prometheus.io annotations of every listed app.
+    if (process.env.BENCH_APP_METADATA !== '0') {
+      cc.setAppMetadata(app.guid, {
+        labels: { team: `team-${i % 40}`, 'example.com/cost-center': `cc-${i % 7}`, release: `r${i % 13}` },
+        annotations: { 'prometheus.io/path': '/metrics', 'example.com/owner-notes': 'n'.repeat(200) },
+      });
+    }
     if (isBound) {
       apps.push(app.guid);
       instances.set(app.guid, 3);

@@ -11,6 +11,8 @@ import { silentLogger } from '../../shared/logger';
 import { AppMetrics } from '../../shared/metrics';
 import { InstrumentedStore } from '../../shared/store/instrumented';
 import { buildReconciler, UPDATER_CC_TUNING } from '../../updater/build';
+import { ANNOTATION_NAMES, MAX_KEPT_ANNOTATION_LENGTH, parseAppLabels } from '../../shared/targets/app-metadata';
+import { DEFAULT_SCRAPE_BOUNDS } from '../../shared/targets/duration';
 import type { RunSummary } from '../../updater/reconciler';
 import { seedBindings, startBenchStore } from './bench-store';
 import { CountingStore } from './counting-store';
@@ -103,15 +105,29 @@ async function main(): Promise<void> {
     const startUpdater = () => {
       const metrics = new AppMetrics();
       const counting = new CountingStore(benchStore.open());
+      // As cli/updater.ts builds it with APP_LABELS=team,example.com/cost-center (ccClientFromConfig).
+      const rendering = { appLabels: parseAppLabels('team,example.com/cost-center'), scrape: DEFAULT_SCRAPE_BOUNDS };
       const cc = new CloudControllerClient({
         apiUrl: platform.url,
         auth,
         ...UPDATER_CC_TUNING,
         onRequest: metrics.onCcRequest,
+        appMetadata: {
+          labelKeys: rendering.appLabels.map((m) => m.key),
+          annotationKeys: ANNOTATION_NAMES,
+          maxValueLength: MAX_KEPT_ANNOTATION_LENGTH,
+        },
       });
       return {
         counting,
-        reconciler: buildReconciler(new InstrumentedStore(counting, metrics), cc, silentLogger, metrics),
+        reconciler: buildReconciler(
+          new InstrumentedStore(counting, metrics),
+          cc,
+          silentLogger,
+          metrics,
+          undefined,
+          rendering,
+        ),
       };
     };
 

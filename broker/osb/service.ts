@@ -44,6 +44,8 @@ export interface BindingCredentials {
   status: TargetStatus['state'];
   targets: number;
   detail: string;
+  /** The app's prometheus.io annotations whose values were ignored, and why. */
+  ignored_annotations?: Array<{ annotation: string; problem: string }>;
 }
 
 export interface ProvisionResult {

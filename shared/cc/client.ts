@@ -1,4 +1,5 @@
 import type { Logger } from '../logger';
+import { ANNOTATION_NAMES, MAX_KEPT_ANNOTATION_LENGTH } from '../targets/app-metadata';
 import { ccErrorInfo } from './error-body';
 import {
   CcApiError,
@@ -11,7 +12,9 @@ import {
 import { aborted, describeUrl, exchange, parseJson, retryAfterMs, sleep, unlessAborted } from './http';
 import { Listing, listAllPages, MAX_PAGES, Projection, Query, toQueryString } from './listing';
 import {
+  MetadataKeep,
   projectApp,
+  projectAppMetadata,
   projectDomain,
   projectOrganization,
   projectProcess,
@@ -39,6 +42,11 @@ export interface CloudControllerClientOptions {
   onRequest?: (info: { method: string; path: string; status: number; durationMs: number }) => void;
   /** Most pages one listing may take (default MAX_PAGES). */
   maxPages?: number;
+  /**
+   * The app metadata kept from CC answers (APP_LABELS keys, prometheus.io annotations). Unset:
+   * no labels, but the prometheus.io annotations, so an app's opt-out is never missed.
+   */
+  appMetadata?: MetadataKeep;
 }
 
 /** What a caller may pass to any request: a signal whose abort ends it at once. */
@@ -60,12 +68,18 @@ export class CloudControllerClient {
   private readonly retries: number;
   private readonly maxRetryAfterMs: number;
   requestCount = 0;
+  private readonly metadataKeep: MetadataKeep;
 
   constructor(private readonly opts: CloudControllerClientOptions) {
     this.apiUrl = opts.apiUrl.replace(/\/+$/, '');
     this.origin = new URL(this.apiUrl).origin;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.retries = opts.retries ?? 2;
+    this.metadataKeep = opts.appMetadata ?? {
+      labelKeys: [],
+      annotationKeys: ANNOTATION_NAMES,
+      maxValueLength: MAX_KEPT_ANNOTATION_LENGTH,
+    };
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
     this.tokens = new TokenProvider({
       apiUrl: this.apiUrl,
@@ -192,11 +206,14 @@ export class CloudControllerClient {
     if (!body || typeof body.guid !== 'string' || typeof body.name !== 'string') {
       throw new CcBadResponseError(`GET /v3/apps/${guid} did not return an app`, { url: `/v3/apps/${guid}` });
     }
+    // Not projectApp: a bind tolerates an app without its space (the bind context names it).
+    const app: CcApp = { ...body, metadata: projectAppMetadata(body, this.metadataKeep) };
+    delete (app as { included?: unknown }).included;
     const space = body.included?.spaces?.find((s) => s.guid === body.relationships?.space?.data?.guid);
     const organization = body.included?.organizations?.find(
       (o) => o.guid === space?.relationships.organization.data.guid,
     );
-    return { app: body, space, organization };
+    return { app, space, organization };
   }
 
   async listApps(
@@ -206,7 +223,10 @@ export class CloudControllerClient {
     const { resources, included } = await this.listAll<CcApp>(
       '/v3/apps',
       { guids: q.guids, include: 'space.organization', per_page: q.perPage ?? 5000 },
-      { resource: projectApp, included: { spaces: projectSpace, organizations: projectOrganization } },
+      {
+        resource: (r) => projectApp(r, this.metadataKeep),
+        included: { spaces: projectSpace, organizations: projectOrganization },
+      },
       opts,
     );
     return {

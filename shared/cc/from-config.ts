@@ -1,5 +1,6 @@
 import type { CfCredentials, Config } from '../config/load';
 import type { Logger } from '../logger';
+import { ANNOTATION_NAMES, MAX_KEPT_ANNOTATION_LENGTH } from '../targets/app-metadata';
 import { CloudControllerClient, CloudControllerClientOptions } from './client';
 import type { CfAuth } from './uaa';
 
@@ -27,6 +28,11 @@ export function ccClientFromConfig(
     uaaUrl: config.cf.uaaUrl,
     auth: cfAuthFromCredentials(config.cf.credentials),
     logger,
+    appMetadata: {
+      labelKeys: config.rendering.appLabels.map((m) => m.key),
+      annotationKeys: ANNOTATION_NAMES,
+      maxValueLength: MAX_KEPT_ANNOTATION_LENGTH,
+    },
     ...tuning,
   });
 }

@@ -16,12 +16,35 @@ function need(ok: boolean, what: string): void {
 
 const guidOf = (rel: Raw | undefined): string => rel?.data?.guid;
 
-export function projectApp(r: Raw): CcApp {
+/**
+ * What this project reads of an app's metadata: the label keys an operator lists (APP_LABELS)
+ * and the prometheus.io annotations, never the whole maps (10,000 apps may carry many).
+ */
+export interface MetadataKeep {
+  labelKeys: readonly string[];
+  annotationKeys: readonly string[];
+  /** Longer kept values are cut to this length (they are invalid anyway, and stay so). */
+  maxValueLength: number;
+}
+
+function pick(map: unknown, keys: readonly string[], maxLength: number): Record<string, string> | undefined {
+  if (keys.length === 0 || typeof map !== 'object' || map === null || Array.isArray(map)) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const key of keys) {
+    if (!Object.prototype.hasOwnProperty.call(map, key)) continue;
+    const value = (map as Raw)[key];
+    if (typeof value !== 'string') continue;
+    (out ??= {})[key] = value.length > maxLength ? value.slice(0, maxLength) : value;
+  }
+  return out;
+}
+
+export function projectApp(r: Raw, keep?: MetadataKeep): CcApp {
   need(
     typeof r?.guid === 'string' && typeof r.name === 'string' && typeof guidOf(r.relationships?.space) === 'string',
     'app',
   );
-  return {
+  const app: CcApp = {
     guid: r.guid,
     name: r.name,
     state: r.state,
@@ -29,6 +52,17 @@ export function projectApp(r: Raw): CcApp {
     updated_at: r.updated_at,
     relationships: { space: { data: { guid: guidOf(r.relationships.space) } } },
   };
+  const metadata = projectAppMetadata(r, keep);
+  if (metadata) app.metadata = metadata;
+  return app;
+}
+
+/** The kept part of an app's metadata, or undefined when none of the kept keys is set. */
+export function projectAppMetadata(r: Raw, keep: MetadataKeep | undefined): CcApp['metadata'] {
+  if (!keep) return undefined;
+  const labels = pick(r?.metadata?.labels, keep.labelKeys, keep.maxValueLength);
+  const annotations = pick(r?.metadata?.annotations, keep.annotationKeys, keep.maxValueLength);
+  return labels || annotations ? { labels, annotations } : undefined;
 }
 
 export function projectSpace(r: Raw): CcSpace {

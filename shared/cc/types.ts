@@ -7,6 +7,8 @@ export interface CcApp {
   created_at: string;
   updated_at: string;
   relationships: { space: { data: { guid: string } } };
+  /** Only the keys the client was told to keep (projections.ts); absent when none is set. */
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
 export interface CcSpace {

@@ -2,7 +2,9 @@ import Ajv from 'ajv';
 import { validate as validCron } from 'node-cron';
 import type { StoreConfig } from '../store';
 import { DashboardUrlTemplate, parseDashboardUrlTemplate } from './dashboard-url';
+import type { RenderSettings } from '../targets/options';
 import { passwordProblem } from './password-strength';
+import { renderSettings } from './rendering';
 import { SETTINGS, SettingName, SettingSpec } from './settings';
 
 export interface CfCredentials {
@@ -32,6 +34,8 @@ export interface Config {
   reconcileTimeoutMs: number;
   /** How often the audit-event follower polls; 0: no follower. */
   eventPollMs: number;
+  /** APP_LABELS and the scrape bounds: what renderers and target file readers are handed. */
+  rendering: RenderSettings;
   sidecar: {
     intervalMs: number;
     fullListIntervalMs: number;
@@ -229,6 +233,12 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     throw new ConfigError(
       `EVENT_POLL_SECONDS: must be a whole number of seconds from 0 (off) to 3600 (got "${raw.eventPollSeconds}")`,
     );
+  const rendering = renderSettings(
+    { appLabels: raw.appLabels, min: raw.scrapeIntervalMinSeconds, max: raw.scrapeIntervalMaxSeconds },
+    (message) => {
+      throw new ConfigError(message);
+    },
+  );
   if (!validCron(raw.updateSchedule!))
     throw new ConfigError(
       `UPDATE_SCHEDULE: must be a cron expression such as */5 * * * * (got "${raw.updateSchedule}")`,
@@ -257,6 +267,7 @@ export function loadConfig(env: Env = process.env, needs: Requirements = {}): Co
     updateSchedule: raw.updateSchedule!,
     reconcileTimeoutMs: reconcileTimeout * 1000,
     eventPollMs: eventPoll * 1000,
+    rendering,
     sidecar: {
       intervalMs: Math.max(1, Number(raw.syncIntervalSeconds)) * 1000,
       fullListIntervalMs: Number(raw.sidecarFullListSeconds) * 1000,

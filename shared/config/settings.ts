@@ -26,6 +26,8 @@ const STORE_USERS: CommandName[] = ['broker', 'updater', 'sidecar', 'all', 'doct
 const METRICS_SERVERS: CommandName[] = ['broker', 'updater', 'sidecar', 'all'];
 const SCHEDULING: CommandName[] = ['updater', 'all'];
 const MIRRORING: CommandName[] = ['sidecar', 'all'];
+// The scrape bounds: writers render within them, and the sidecar checks files against them.
+const RENDER_AND_READ: CommandName[] = ['broker', 'updater', 'sidecar', 'all', 'demo'];
 
 const URL_SCHEMA = { type: 'string', pattern: '^https?://[^\\s/$.?#][^\\s]*$', description: 'an http(s) URL' };
 const NON_EMPTY = { type: 'string', minLength: 1, maxLength: 1024, description: 'a non-empty value' };
@@ -308,6 +310,28 @@ export const SETTINGS = {
       description: 'an http(s) URL template (at most 2048 characters)',
     },
     commands: [...SERVING, 'demo'],
+  },
+  appLabels: {
+    env: 'APP_LABELS',
+    description:
+      'comma list (at most 10) of CF app label keys copied onto the app\'s targets, e.g. team,example.com/cost-center; the target label is the key\'s name part with "-" and "." as "_" (cost_center). Unlisted labels never reach a target',
+    schema: { type: 'string', maxLength: 4096, description: 'a comma list of CF label keys' },
+    commands: BROKER_UPDATER_DEMO,
+  },
+  scrapeIntervalMinSeconds: {
+    env: 'SCRAPE_INTERVAL_MIN_SECONDS',
+    description:
+      "shortest scrape interval a binding, instance or app annotation may ask for (scrape_interval); also the longest scrape timeout without an interval. Keep it at or above the Prometheus job's scrape_timeout",
+    default: '10',
+    schema: { type: 'string', pattern: '^[0-9]{1,5}$', description: 'a whole number of seconds from 1 to 86400' },
+    commands: RENDER_AND_READ,
+  },
+  scrapeIntervalMaxSeconds: {
+    env: 'SCRAPE_INTERVAL_MAX_SECONDS',
+    description: 'longest scrape interval a binding, instance or app annotation may ask for (scrape_interval)',
+    default: '3600',
+    schema: { type: 'string', pattern: '^[0-9]{1,5}$', description: 'a whole number of seconds from 1 to 86400' },
+    commands: RENDER_AND_READ,
   },
 } satisfies Record<string, SettingSpec>;
 

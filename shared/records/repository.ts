@@ -6,6 +6,7 @@ import {
   InvalidTargetFileError,
   MAX_TARGET_FILE_BYTES,
   targetFileProblem,
+  TargetSchemaOptions,
   targetFileWriteProblem,
 } from '../targets/schema';
 import type { TargetGroup } from '../targets/types';
@@ -31,6 +32,8 @@ export class RecordRepository {
   constructor(
     readonly store: Store,
     private readonly hooks: RecordRepositoryHooks = {},
+    /** The scrape bounds target files are checked against (the operator's settings). */
+    private readonly schema: TargetSchemaOptions = {},
   ) {}
 
   /** A record's body, refusing one too large to be a record (or not a regular file) as corrupt. */
@@ -93,7 +96,7 @@ export class RecordRepository {
       return [];
     }
     if (!obj) return undefined;
-    const problem = targetFileProblem(obj.body);
+    const problem = targetFileProblem(obj.body, this.schema);
     if (problem) {
       this.hooks.onInvalidTargets?.(key, 'invalid', problem);
       return [];
@@ -104,7 +107,7 @@ export class RecordRepository {
   /** Writes only a file that passes the target file schema; anything else is a bug and throws. */
   async putTargets(bindingId: string, groups: TargetGroup[]): Promise<void> {
     const body = serializeTargetFile(groups);
-    const refused = targetFileWriteProblem(groups, body);
+    const refused = targetFileWriteProblem(groups, body, this.schema);
     if (refused) {
       const error = new InvalidTargetFileError(bindingId, refused.problem, refused.tooLarge);
       this.hooks.onRefusedTargets?.(error);

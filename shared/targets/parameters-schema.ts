@@ -1,5 +1,6 @@
 import Ajv04 from 'ajv-draft-04';
 import type { ErrorObject } from 'ajv';
+import { DEFAULT_SCRAPE_BOUNDS, DURATION_PATTERN, MAX_DURATION_LENGTH, ScrapeBounds } from './duration';
 import { MAX_PATH_PARAMETER_LENGTH, PATH_PATTERN } from './host';
 import {
   LABEL_NAME_PATTERN, MAX_EXTRA_LABELS, MAX_LABEL_NAME_LENGTH, MAX_LABEL_VALUE_LENGTH, NO_CONTROL_CHARACTER_PATTERN,
@@ -30,18 +31,49 @@ const labelsSchema = {
   additionalProperties: false,
 };
 
-export const INSTANCE_PARAMETERS_SCHEMA = {
-  $schema: DRAFT_04,
-  type: 'object',
-  additionalProperties: false,
-  properties: { labels: labelsSchema },
-};
+/**
+ * The syntax of a duration only: the bounds are operator settings that may change, and a stored
+ * record must not turn corrupt when they do (targetOptions skips a value outside them). The
+ * broker checks the bounds on provision, update and bind (scrapeParametersProblem).
+ */
+function scrapeSchemas(bounds: ScrapeBounds) {
+  const duration = { type: 'string', maxLength: MAX_DURATION_LENGTH, pattern: DURATION_PATTERN };
+  const range = `${bounds.minIntervalSeconds}s to ${bounds.maxIntervalSeconds}s`;
+  return {
+    scrape_interval: {
+      ...duration,
+      description: `How often Prometheus scrapes the app, a Prometheus duration such as 30s or 2m (${range}); default: the Prometheus job's interval`,
+    },
+    scrape_timeout: {
+      ...duration,
+      description: `How long one scrape may take, a Prometheus duration such as 10s, not above the scrape interval; default: the Prometheus job's timeout`,
+    },
+  };
+}
+
+/** The instance parameter schema, its descriptions naming the operator's bounds. */
+export function instanceParametersSchema(bounds: ScrapeBounds = DEFAULT_SCRAPE_BOUNDS) {
+  return {
+    $schema: DRAFT_04,
+    type: 'object',
+    additionalProperties: false,
+    properties: { labels: labelsSchema, ...scrapeSchemas(bounds) },
+  };
+}
+
+/** The binding parameter schema, its descriptions naming the operator's bounds. */
+export function bindingParametersSchema(bounds: ScrapeBounds = DEFAULT_SCRAPE_BOUNDS) {
+  return { ...BINDING_PARAMETERS_SCHEMA, properties: { ...BINDING_PARAMETERS_SCHEMA.properties, ...scrapeSchemas(bounds) } };
+}
+
+export const INSTANCE_PARAMETERS_SCHEMA = instanceParametersSchema();
 
 export const BINDING_PARAMETERS_SCHEMA = {
   $schema: DRAFT_04,
   type: 'object',
   additionalProperties: false,
   properties: {
+    ...scrapeSchemas(DEFAULT_SCRAPE_BOUNDS),
     path: {
       type: 'string',
       description: 'Metrics path relative to the app route, e.g. /internal/metrics (default /metrics)',

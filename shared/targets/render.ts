@@ -65,6 +65,16 @@ function describeRoutes(routes: AppRoute[]): string {
 
 /** The target groups for one binding of one app: one group per instance, or none and why. */
 export function renderTargets(app: AppSnapshot, options: TargetOptions = {}): RenderedTargets {
+  if (options.optedOut) {
+    return {
+      groups: [],
+      status: {
+        state: 'inactive',
+        reason: 'opted-out',
+        detail: `app ${app.name} opted out of scraping with the annotation prometheus.io/scrape: "false"; remove it (or set it to "true") to have it scraped`,
+      },
+    };
+  }
   if (app.state !== 'STARTED') {
     return { groups: [], status: { state: 'inactive', reason: 'app-stopped', detail: `app ${app.name} is stopped; targets appear when it is started` } };
   }
@@ -96,6 +106,8 @@ export function renderTargets(app: AppSnapshot, options: TargetOptions = {}): Re
     // The forward proxy always talks https to the app unless told otherwise through this
     // parameter; `__scheme__` would make Prometheus send CONNECT to the proxy instead.
     if (options.scheme) labels.__param_cf_app_scheme = options.scheme;
+    if (options.scrapeInterval) labels.__scrape_interval__ = options.scrapeInterval;
+    if (options.scrapeTimeout) labels.__scrape_timeout__ = options.scrapeTimeout;
     for (const [name, value] of extra) labels[name] = value;
     groups.push({ targets: [host], labels });
   }

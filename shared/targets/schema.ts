@@ -1,5 +1,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import { HOST_NAME_PATTERN, MAX_METRICS_PATH_LENGTH, PATH_PATTERN } from './host';
+import { MAX_APP_LABELS } from './app-metadata';
+import { DEFAULT_SCRAPE_BOUNDS, durationMs, MAX_DURATION_LENGTH, MIN_SCRAPE_TIMEOUT_SECONDS, ScrapeBounds } from './duration';
 import {
   CONTROL_CHARACTER_REGEX, extraLabelProblem, extraLabelValueProblem, LABEL_NAME_PATTERN, MAX_EXTRA_LABELS,
 } from './labels';
@@ -23,11 +25,26 @@ import { RESERVED_JOB_REGEX } from './render';
  *   __metrics_path__               the bind `path` rules, at most 1024 characters
  *   __param_cf_app_scheme          optional: http or https
  *   __scrape_interval__            optional: a Prometheus duration within the ScrapeBounds
- *   __scrape_timeout__             optional: a Prometheus duration, 1 s up to the interval
- * and at most MAX_EXTRA_LABELS user labels that follow the bind parameter rules (labels.ts).
+ *   __scrape_timeout__             optional: a Prometheus duration, 1 s up to the interval (up to
+ *                                  the smallest interval allowed when there is no interval label)
+ * and at most MAX_USER_LABELS user labels that follow the bind parameter rules (labels.ts).
+ *
+ * User labels come from the bind's and the instance's `labels` parameters (at most
+ * MAX_EXTRA_LABELS after merging) and from the app's CF labels an operator lists in APP_LABELS
+ * (at most MAX_APP_LABELS). Readers (the sidecar, GET /targets) do not know APP_LABELS, so the
+ * rule they check is the one both sources share: a Prometheus label name, not reserved (job,
+ * instance, org, space), not starting "__" or "cf_app_discovery_", at most 100 characters, a
+ * value of at most 256 characters without control characters, and at most MAX_USER_LABELS of
+ * them. APP_LABELS is refused at start unless every name it makes passes this very rule
+ * (extraLabelProblem), so a reader never refuses what a writer renders; nothing starting "__"
+ * beyond the labels above gets through, so no user label can change where or how Prometheus
+ * scrapes.
  * No other label (no __address__, __scheme__, other __param_*, nothing else starting "__"),
  * and no control character in any value.
  */
+
+/** User labels per target: the merged `labels` parameters and the APP_LABELS labels. */
+export const MAX_USER_LABELS = MAX_EXTRA_LABELS + MAX_APP_LABELS;
 
 /** Larger than any real target file (5,000 instances with 20 labels each is ~3.5 MB). */
 export const MAX_TARGET_FILE_BYTES = 4 * 1024 * 1024;
@@ -36,14 +53,8 @@ export const MAX_TARGET_GROUPS = 5000;
 /** job, org and space: Cloud Controller names are at most 255 characters, plus "app-" for a reserved job. */
 export const MAX_NAME_LABEL_LENGTH = 300;
 
-/** Per-target scrape settings an operator allows (a later setting); durations in seconds. */
-export interface ScrapeBounds {
-  minIntervalSeconds: number;
-  maxIntervalSeconds: number;
-}
-export const DEFAULT_SCRAPE_BOUNDS: ScrapeBounds = { minIntervalSeconds: 10, maxIntervalSeconds: 3600 };
-/** A scrape timeout shorter than this cannot reach an app through the proxy and the router. */
-export const MIN_SCRAPE_TIMEOUT_SECONDS = 1;
+export { DEFAULT_SCRAPE_BOUNDS, durationMs, MIN_SCRAPE_TIMEOUT_SECONDS } from './duration';
+export type { ScrapeBounds } from './duration';
 
 export interface TargetSchemaOptions {
   scrape?: ScrapeBounds;
@@ -52,10 +63,6 @@ export interface TargetSchemaOptions {
 const GUID_PATTERN = '^[0-9A-Za-z-]{1,64}$';
 const INDEX_PATTERN = '^(0|[1-9][0-9]{0,5})$';
 const INSTANCE_PATTERN = `^[0-9A-Za-z-]{1,64}:(0|[1-9][0-9]{0,5})$`;
-/** Prometheus' duration syntax (model.ParseDuration), each unit at most once, in this order. */
-const DURATION_REGEX = /^(?:(\d{1,6})y)?(?:(\d{1,6})w)?(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,6})s)?(?:(\d{1,6})ms)?$/;
-const DURATION_UNIT_MS = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1];
-
 const REQUIRED_LABELS = [
   'job', 'org', 'space', 'instance', '__metrics_path__',
   '__param_cf_app_guid', '__param_cf_app_instance_index', '__param_cf_app_instance',
@@ -76,7 +83,7 @@ const FILE_SCHEMA = {
       labels: {
         type: 'object',
         required: REQUIRED_LABELS,
-        maxProperties: REQUIRED_LABELS.length + OPTIONAL_LABELS.length + MAX_EXTRA_LABELS,
+        maxProperties: REQUIRED_LABELS.length + OPTIONAL_LABELS.length + MAX_USER_LABELS,
         propertyNames: { pattern: LABEL_NAME_PATTERN },
         additionalProperties: { type: 'string' },
         properties: {
@@ -89,8 +96,8 @@ const FILE_SCHEMA = {
           __param_cf_app_instance: { type: 'string', pattern: INSTANCE_PATTERN },
           __metrics_path__: { type: 'string', maxLength: MAX_METRICS_PATH_LENGTH, pattern: PATH_PATTERN },
           __param_cf_app_scheme: { type: 'string', enum: ['http', 'https'] },
-          __scrape_interval__: { type: 'string', maxLength: 40 },
-          __scrape_timeout__: { type: 'string', maxLength: 40 },
+          __scrape_interval__: { type: 'string', maxLength: MAX_DURATION_LENGTH },
+          __scrape_timeout__: { type: 'string', maxLength: MAX_DURATION_LENGTH },
         },
       },
     },
@@ -98,15 +105,6 @@ const FILE_SCHEMA = {
 };
 
 const validateShape = new Ajv({ allErrors: false, strict: true }).compile(FILE_SCHEMA);
-
-/** Milliseconds of a Prometheus duration, or undefined when it is not one (or is zero). */
-export function durationMs(text: string): number | undefined {
-  const m = DURATION_REGEX.exec(text);
-  if (!m || text === '') return undefined;
-  let ms = 0;
-  for (let i = 0; i < DURATION_UNIT_MS.length; i++) if (m[i + 1] !== undefined) ms += Number(m[i + 1]) * DURATION_UNIT_MS[i];
-  return ms > 0 ? ms : undefined;
-}
 
 const quoted = (label: string) => JSON.stringify(label.length > 60 ? `${label.slice(0, 40)}…` : label);
 
@@ -156,7 +154,7 @@ function groupProblem(index: number, labels: Record<string, string>, bounds: Scr
     if (nameProblem) return `group ${index}: label ${nameProblem}`;
     const valueProblem = extraLabelValueProblem(value);
     if (valueProblem) return `${at(label)} ${valueProblem}`;
-    if (++extra > MAX_EXTRA_LABELS) return `group ${index}: more than ${MAX_EXTRA_LABELS} user labels`;
+    if (++extra > MAX_USER_LABELS) return `group ${index}: more than ${MAX_USER_LABELS} user labels`;
   }
   if (RESERVED_JOB_REGEX.test(labels.job)) return `${at('job')} names a platform component`;
   const instance = `${labels.__param_cf_app_guid}:${labels.__param_cf_app_instance_index}`;
@@ -173,7 +171,9 @@ function groupProblem(index: number, labels: Record<string, string>, bounds: Scr
   if (labels.__scrape_timeout__ !== undefined) {
     const timeoutMs = durationMs(labels.__scrape_timeout__);
     if (timeoutMs === undefined) return `${at('__scrape_timeout__')} is not a Prometheus duration`;
-    const limitMs = intervalMs ?? bounds.maxIntervalSeconds * 1000;
+    // Without an interval label Prometheus uses the job's interval, unknown here: the smallest
+    // allowed interval is the limit every job within the bounds honours (as targetOptions renders).
+    const limitMs = intervalMs ?? bounds.minIntervalSeconds * 1000;
     if (timeoutMs < MIN_SCRAPE_TIMEOUT_SECONDS * 1000 || timeoutMs > limitMs) {
       return `${at('__scrape_timeout__')} is outside ${MIN_SCRAPE_TIMEOUT_SECONDS}s-${limitMs / 1000}s${intervalMs !== undefined ? ' (the interval)' : ''}`;
     }

@@ -69,7 +69,7 @@ export function buildSnapshot(src: SnapshotSources): AppSnapshot {
   const space = src.spaces.get(src.app.relationships.space.data.guid);
   const org = space ? src.organizations.get(space.relationships.organization.data.guid) : undefined;
   for (const p of src.processes) if (p.type === 'web' && appOfProcess(p) === src.app.guid) checkInstances(src.app, p.instances);
-  return {
+  const snapshot: AppSnapshot = {
     guid: src.app.guid,
     name: src.app.name,
     state: src.app.state,
@@ -78,6 +78,10 @@ export function buildSnapshot(src: SnapshotSources): AppSnapshot {
     instances: webInstances(src.processes.filter((p) => appOfProcess(p) === src.app.guid)),
     routes: routesOfApp(src.app.guid, src.routes, src.domains),
   };
+  // Only what the CC client kept (APP_LABELS keys, prometheus.io annotations): absent otherwise.
+  if (src.app.metadata?.labels) snapshot.labels = src.app.metadata.labels;
+  if (src.app.metadata?.annotations) snapshot.annotations = src.app.metadata.annotations;
+  return snapshot;
 }
 
 /** Resources by their guid, for the joins buildSnapshot makes. */

@@ -1,3 +1,5 @@
+import type { IgnoredAnnotation } from './app-metadata';
+
 /** One Prometheus file_sd target group. */
 export interface TargetGroup {
   targets: string[];
@@ -27,6 +29,10 @@ export interface AppSnapshot {
   /** Web instances to scrape (see snapshot.ts for the rolling-deploy rule). */
   instances: number;
   routes: AppRoute[];
+  /** The app's CF labels of the keys APP_LABELS lists (nothing else is kept). */
+  labels?: Record<string, string>;
+  /** The app's prometheus.io/* annotations (nothing else is kept). */
+  annotations?: Record<string, string>;
 }
 
 /** What the binding's owner asked for: bind parameters merged over instance parameters. */
@@ -35,9 +41,16 @@ export interface TargetOptions {
   path?: string;
   scheme?: 'http' | 'https';
   labels?: Record<string, string>;
+  /** `__scrape_interval__` / `__scrape_timeout__`: Prometheus durations, already within the bounds. */
+  scrapeInterval?: string;
+  scrapeTimeout?: string;
+  /** The app's `prometheus.io/scrape` is "false": no targets while it is. */
+  optedOut?: boolean;
+  /** The app's prometheus.io annotations whose values were ignored, and why. */
+  ignoredAnnotations?: IgnoredAnnotation[];
 }
 
-export type InactiveReason = 'app-stopped' | 'no-instances' | 'no-public-route';
+export type InactiveReason = 'app-stopped' | 'no-instances' | 'no-public-route' | 'opted-out';
 
 export type TargetStatus =
   | { state: 'active'; targets: number; route: string; metricsPath: string }

@@ -58,7 +58,13 @@ describe('broker transport: auth, API version, identity, bodies, ids', () => {
     const schema = service.plans[0].schemas.service_binding.create.parameters;
     assert.equal(schema.$schema, 'http://json-schema.org/draft-04/schema#');
     assert.ok(Buffer.byteLength(JSON.stringify(schema)) < 64 * 1024);
-    assert.deepEqual(Object.keys(schema.properties).sort(), ['labels', 'path', 'scheme']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), [
+      'labels',
+      'path',
+      'scheme',
+      'scrape_interval',
+      'scrape_timeout',
+    ]);
   });
 
   it('answers malformed JSON, a non-object body and a wrong content type with 400', async () => {

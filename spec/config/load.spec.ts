@@ -89,6 +89,30 @@ describe('configuration', () => {
     assert.match(problem({ VCAP_SERVICES: '{not json' }), /^VCAP_SERVICES: is not valid JSON/);
   });
 
+  it('reads APP_LABELS and the scrape bounds, refusing what contradicts itself, naming the variable', () => {
+    const c = loadConfig({ ...BROKER, APP_LABELS: 'team, example.com/cost-center' });
+    assert.deepEqual(c.rendering.appLabels, [
+      { key: 'team', name: 'team' },
+      { key: 'example.com/cost-center', name: 'cost_center' },
+    ]);
+    assert.deepEqual(c.rendering.scrape, { minIntervalSeconds: 10, maxIntervalSeconds: 3600 });
+    assert.deepEqual(loadConfig(BROKER).rendering.appLabels, []);
+    assert.match(
+      problem({ ...BROKER, APP_LABELS: 'space' }),
+      /^APP_LABELS: "space" cannot be copied: the target label "space" is set by the broker/,
+    );
+    assert.match(problem({ ...BROKER, APP_LABELS: 'a.io/team,b.io/team' }), /^APP_LABELS: .*would both become/);
+    assert.match(
+      problem({ ...BROKER, APP_LABELS: 'bad key' }),
+      /^APP_LABELS: "bad key" is not a Cloud Foundry label key/,
+    );
+    assert.match(
+      problem({ ...BROKER, SCRAPE_INTERVAL_MIN_SECONDS: '60', SCRAPE_INTERVAL_MAX_SECONDS: '30' }),
+      /^SCRAPE_INTERVAL_MAX_SECONDS: must not be below SCRAPE_INTERVAL_MIN_SECONDS/,
+    );
+    assert.match(problem({ ...BROKER, SCRAPE_INTERVAL_MIN_SECONDS: '0' }), /^SCRAPE_INTERVAL_MIN_SECONDS:/);
+  });
+
   it('never prints a secret value in an error', () => {
     const msg = problem({
       BROKER_USERNAME: 'b',

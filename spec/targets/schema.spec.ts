@@ -5,7 +5,7 @@ import { CONTROL_CHARACTER_REGEX, extraLabelProblem, MAX_EXTRA_LABELS } from '..
 import { targetOptions } from '../../shared/targets/options';
 import { bindingParametersProblem, instanceParametersProblem } from '../../shared/targets/parameters-schema';
 import { jobName, renderTargets, RESERVED_JOB_REGEX } from '../../shared/targets/render';
-import { MAX_TARGET_FILE_BYTES, MAX_TARGET_GROUPS, targetFileProblem, targetFileWriteProblem, targetGroupsProblem } from '../../shared/targets/schema';
+import { MAX_TARGET_FILE_BYTES, MAX_TARGET_GROUPS, MAX_USER_LABELS, targetFileProblem, targetFileWriteProblem, targetGroupsProblem } from '../../shared/targets/schema';
 import type { AppRoute, AppSnapshot, TargetGroup } from '../../shared/targets/types';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -147,7 +147,8 @@ describe('the target file schema', () => {
     ['NUL in space', withLabel('space', 'a\u0000'), /control character/],
     ['a user label value over 256 characters', withLabel('team', 'x'.repeat(257)), /longer than 256/],
     ['a job over 300 characters', withLabel('job', 'x'.repeat(301)), /"job"/],
-    ['21 user labels', tampered((g) => { for (let i = 0; i < 21; i++) g[0].labels[`l${i}`] = 'v'; }), /labels/],
+    // 20 from the labels parameters and 10 from APP_LABELS: one more is refused.
+    [`${MAX_USER_LABELS + 1} user labels`, tampered((g) => { for (let i = 0; i <= MAX_USER_LABELS; i++) g[0].labels[`l${i}`] = 'v'; }), /labels/],
     ['an invalid label name', withLabel('bad-name', 'x'), /not a valid Prometheus label name/],
     ['a missing label', tampered((g) => { delete (g[1].labels as Record<string, string>).space; }), /group 1 labels lacks "space"/],
     ['an extra field in a group', tampered((g) => { (g[0] as unknown as Record<string, unknown>).Labels = {}; }), /unexpected field "Labels"/],

@@ -86,6 +86,17 @@ describe('updater: the audit-event follower, against the CC emulator', function 
     assert.ok((await f.value('cf_app_discovery_audit_events_total', 'type="audit.app.stop",relevant="true"')) >= 1);
   });
 
+  it("an app's metadata change (audit.app.update) reaches its targets: opting out and in again", async () => {
+    const { app, bindingId } = await boundApp(2);
+    const f = follow();
+    await following(f);
+    h.cc.setAppMetadata(app.guid, { annotations: { 'prometheus.io/scrape': 'false' } });
+    await eventually('opted out', async () => (await groups(bindingId)) === undefined);
+    h.cc.setAppMetadata(app.guid, { annotations: { 'prometheus.io/scrape': null } });
+    await eventually('opted in again', async () => (await groups(bindingId))?.length === 2);
+    assert.ok((await f.value('cf_app_discovery_audit_events_total', 'type="audit.app.update",relevant="true"')) >= 2);
+  });
+
   it('idle, it costs one CC request per poll; a change to one app costs the poll and that app’s three listings', async () => {
     const { app } = await boundApp(1);
     await boundApp(1); // another bound app: not asked about

@@ -190,6 +190,7 @@ describe('reconcile removal rules (pure)', () => {
   });
   const now = Date.parse(at);
   const leftoverPlan = (ids: string[], writes: string[] = []): Plan => ({
+    ignoredAnnotations: [],
     writes: writes.map((bindingId) => ({
       bindingId,
       body: '[]',
