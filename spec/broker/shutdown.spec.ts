@@ -229,7 +229,13 @@ describe('graceful shutdown on SIGTERM (as CF stops an instance) ' + INTEGRATION
     try {
       const updater = start('updater', { ...env, PORT: '0' });
       children.push(outputs.track('updater', updater.proc));
-      await waitFor(async () => cc.ccRequests().length > 0 || undefined, 10_000, 'the first reconcile asked the CC');
+      // The follower first asks for the newest audit events (that too never answers: 5 s), then
+      // the start run asks for the apps.
+      await waitFor(
+        async () => cc.ccRequests().some((r) => r.path !== '/v3/audit_events') || undefined,
+        15_000,
+        'the start reconcile asked the CC',
+      );
       const signalledAt = Date.now();
       updater.proc.kill('SIGTERM');
       const exit = await updater.exit;
