@@ -1,78 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { AuditEventInput, AuditLog, routeMappingData } from './audit-log';
 
-/** The platform the emulator pretends to be: orgs, spaces, domains, apps, processes, routes. */
-export interface Org {
-  guid: string;
-  name: string;
-  created_at: string;
-}
-export interface Space {
-  guid: string;
-  name: string;
-  orgGuid: string;
-  created_at: string;
-}
-export interface Domain {
-  guid: string;
-  name: string;
-  internal: boolean;
-  protocols: string[];
-  created_at: string;
-}
-export interface App {
-  guid: string;
-  name: string;
-  spaceGuid: string;
-  state: 'STARTED' | 'STOPPED';
-  created_at: string;
-  updated_at: string;
-  /** metadata.labels / metadata.annotations, changed with setAppMetadata. */
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-export interface Process {
-  guid: string;
-  appGuid: string;
-  type: string;
-  instances: number;
-  created_at: string;
-  updated_at: string;
-}
-export interface Destination {
-  guid: string;
-  appGuid: string;
-  processType: string;
-}
-export interface Route {
-  guid: string;
-  host: string;
-  path: string;
-  port: number | null;
-  domainGuid: string;
-  spaceGuid: string;
-  destinations: Destination[];
-  created_at: string;
-}
-export interface CredentialBinding {
-  guid: string;
-  name: string | null;
-  type: 'app' | 'key';
-  appGuid?: string;
-  instanceGuid: string;
-  created_at: string;
-}
-export interface Principal {
-  secret: string;
-  kind: 'user' | 'client';
-  spaces: Set<string>;
-  globalRead: boolean;
-}
+import type { App, CredentialBinding, Domain, Org, Principal, Process, Route, Space } from './resources';
+
+export type { Org, Space, Domain, App, Process, Destination, Route, CredentialBinding, Principal } from './resources';
 
 let clock = Date.parse('2026-01-01T00:00:00Z');
 /** Strictly increasing timestamps so "newest created_at" is always well defined. */
 const stamp = () => new Date((clock += 1000)).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
+/** The platform the emulator pretends to be: orgs, spaces, domains, apps, processes, routes. */
 export class PlatformState {
   readonly orgs = new Map<string, Org>();
   readonly spaces = new Map<string, Space>();
