@@ -123,7 +123,8 @@ describe(
       updater = await startCli(
         'updater',
         ['updater'],
-        { ...common, PORT: '0', UPDATE_SCHEDULE: '*/2 * * * * *' },
+        // The follower on a 1 s poll, so the audit events of the binds and the stop below are read.
+        { ...common, PORT: '0', UPDATE_SCHEDULE: '*/2 * * * * *', EVENT_POLL_SECONDS: '1' },
         'metrics listening',
       );
       sidecar = await startCli(
