@@ -24,13 +24,17 @@ export async function startBenchStore(kind: 'fs' | 's3'): Promise<BenchStore> {
 }
 
 /** Binding ids are UUIDs in CF; same length here, so keys and listings are as large as real ones. */
-const bindingId = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+export const bindingId = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
 /**
  * One instance record and a binding record per app, as the broker leaves them after binding
  * (written directly: the broker's bind path is measured in bind-latency.ts, not here).
  */
-export async function seedBindings(store: Store, appGuids: string[]): Promise<void> {
+export async function seedBindings(
+  store: Store,
+  appGuids: string[],
+  parameters: Record<string, unknown> = {},
+): Promise<void> {
   const repo = new RecordRepository(store);
   const at = new Date().toISOString();
   await repo.putInstance({
@@ -52,7 +56,7 @@ export async function seedBindings(store: Store, appGuids: string[]): Promise<vo
           service_id: 'bench-service',
           plan_id: 'bench-plan',
           app_guid: guid,
-          parameters: {},
+          parameters,
           created_at: at,
           status_at_bind: { state: 'active', targets: 3, route: `app-${i}.apps.example.com`, metricsPath: '/metrics' },
         }),

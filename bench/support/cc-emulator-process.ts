@@ -16,6 +16,10 @@
  *   {"op":"reset"}                   forget the request log (v3 becomes 0)
  *   {"op":"mutate","fraction":0.05}  scale an evenly spread, deterministic share of the
  *                                    BENCH_APPS apps between 3 and 4 instances; answers `changed`
+ *   {"op":"change","kind":"scale","app":3,"instances":4}   one app change (app: index into
+ *                                    BENCH_APPS; kinds in changeApp below); answers `at`
+ *                                    (Date.now() when the change was made) and `host` (reroute)
+ *   {"op":"requests","from":0}       the request log from entry `from`: `log` [{path, query, at}]
  */
 import { createInterface } from 'node:readline';
 import { CcEmulator } from '../../emulator';
@@ -49,7 +53,14 @@ async function main() {
   const visible = bound + extra;
   const apps: string[] = [];
   const instances = new Map<string, number>();
+  // The platform's apps were created over time, not all in the last second: each app's audit
+  // events get a second of their own, ending a minute ago (a follower starting up finds a
+  // platform at rest, not hundreds of events in its look-back window).
+  const seedFrom = Date.now() - visible * 1000 - 60_000;
+  let seeding = 0;
+  cc.eventClock = () => seedFrom + seeding * 1000;
   for (let i = 0; i < visible; i++) {
+    seeding = i;
     // Bound candidates sit evenly among the others, so filtered listings hit every page and space.
     const isBound = Math.floor(((i + 1) * bound) / visible) > Math.floor((i * bound) / visible);
     const space = spaces[i % spaces.length];
@@ -69,6 +80,7 @@ async function main() {
       instances.set(app.guid, 3);
     }
   }
+  cc.eventClock = () => Date.now();
   cc.setLatency(int('BENCH_LATENCY_MS', 20));
   cc.resetRequests();
   process.stdout.write(
@@ -86,7 +98,7 @@ async function main() {
 
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
-    const cmd = JSON.parse(line) as { op: string; fraction?: number };
+    const cmd = JSON.parse(line) as { op: string; fraction?: number; from?: number };
     const answer: Record<string, unknown> = { op: cmd.op };
     if (cmd.op === 'mutate') {
       const chosen = spreadIndices(apps.length, cmd.fraction ?? 0.05).map((i) => apps[i]);
@@ -96,6 +108,11 @@ async function main() {
         instances.set(guid, next);
       }
       answer.changed = chosen.length;
+    } else if (cmd.op === 'change') {
+      const c = cmd as unknown as AppChange;
+      Object.assign(answer, changeApp(cc, apps[c.app], c, domain.guid));
+    } else if (cmd.op === 'requests') {
+      answer.log = cc.requests.slice(cmd.from ?? 0).map((r) => ({ path: r.path, query: r.query, at: r.at }));
     } else if (cmd.op === 'reset') {
       cc.resetRequests();
     } else if (cmd.op === 'count') {
@@ -109,6 +126,36 @@ async function main() {
     process.stdout.write(JSON.stringify(answer) + '\n');
   });
   lines.on('close', () => void cc.stop().then(() => process.exit(0)));
+}
+
+/** One change an app team makes (bench/freshness.ts), recorded in the audit log as the CC does. */
+export interface AppChange {
+  kind: 'scale' | 'stop' | 'start' | 'rename' | 'reroute' | 'delete';
+  app: number;
+  instances?: number;
+  name?: string;
+}
+
+let rerouted = 0;
+
+function changeApp(cc: CcEmulator, guid: string, c: AppChange, domainGuid: string): Record<string, unknown> {
+  const app = cc.apps.get(guid);
+  if (!app) return { error: `no app ${c.app}` };
+  let host: string | undefined;
+  if (c.kind === 'scale') cc.scale(guid, c.instances ?? 4);
+  else if (c.kind === 'stop') cc.stopApp(guid);
+  else if (c.kind === 'start') cc.startApp(guid);
+  else if (c.kind === 'rename') cc.rename(guid, c.name ?? `${app.name}-renamed`);
+  else if (c.kind === 'delete') cc.deleteApp(guid);
+  else if (c.kind === 'reroute') {
+    // `cf unmap-route` of the old route, then `cf map-route` of a new one: two events.
+    host = `rerouted-${++rerouted}`;
+    const route = cc.addRoute({ host, domainGuid, spaceGuid: app.spaceGuid });
+    for (const old of [...cc.routes.values()].filter((r) => r.destinations.some((d) => d.appGuid === guid)))
+      cc.unmapRoute(old.guid, guid);
+    cc.mapRoute(route.guid, guid);
+  } else return { error: `unknown change ${JSON.stringify(c.kind)}` };
+  return { at: Date.now(), host };
 }
 
 if (require.main === module) void main();

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { AppChange } from './cc-emulator-process';
 import { startNode, stopNode } from './processes';
 
 export interface Platform {
@@ -19,6 +20,10 @@ export interface EmulatorAnswer {
   cpuMs?: number;
   changed?: number;
   error?: string;
+  /** change: when the emulator made it (Date.now()); the new route's host of a reroute. */
+  at?: number;
+  host?: string;
+  log?: Array<{ path: string; query: string; at: number }>;
 }
 
 export interface EmulatorOptions {
@@ -56,7 +61,9 @@ export class EmulatorProcess {
   }
 
   /** Answers arrive in the order commands were sent: the emulator handles stdin lines one by one. */
-  command(cmd: { op: 'count' | 'reset' } | { op: 'mutate'; fraction: number }): Promise<EmulatorAnswer> {
+  command(
+    cmd: { op: 'count' | 'reset' } | { op: 'mutate'; fraction: number } | ({ op: 'change' } & AppChange),
+  ): Promise<EmulatorAnswer> {
     return new Promise((done, fail) => {
       this.waiting.push((answer) => (answer.error ? fail(new Error(answer.error)) : done(answer)));
       this.proc.child.stdin!.write(JSON.stringify(cmd) + '\n');
@@ -67,6 +74,14 @@ export class EmulatorProcess {
   async counters(): Promise<{ v3: number; cpuMs: number }> {
     const a = await this.command({ op: 'count' });
     return { v3: a.v3, cpuMs: a.cpuMs ?? 0 };
+  }
+
+  /** The request log from entry `from` on (entries since the last reset). */
+  async requests(from = 0): Promise<NonNullable<EmulatorAnswer['log']>> {
+    return new Promise((done, fail) => {
+      this.waiting.push((a) => (a.error ? fail(new Error(a.error)) : done(a.log ?? [])));
+      this.proc.child.stdin!.write(JSON.stringify({ op: 'requests', from }) + '\n');
+    });
   }
 
   stop(): Promise<void> {
