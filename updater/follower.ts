@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listAuditEventsSince, newestAuditEvents, TooManyEventsError } from '../shared/cc/audit-events';
+import { AuditEvent, listAuditEventsSince, newestAuditEvents, TooManyEventsError } from '../shared/cc/audit-events';
 import type { CloudControllerClient } from '../shared/cc';
 import type { Logger } from '../shared/logger';
 import { AppMetrics, FOLLOWER_STATES } from '../shared/metrics';
@@ -34,6 +34,9 @@ export interface FollowerOptions {
   deleteRechecks?: number;
   now?: () => number;
 }
+
+/** Events asked for at start: more within the look-back than this are read whole. */
+const START_PAGE = 200;
 
 /** The CC tuning of the follower's client: one request per poll, failures wait for the next poll. */
 export const FOLLOWER_CC_TUNING = { timeoutMs: 5_000, retries: 0, maxRetryAfterMs: 0 };
@@ -117,7 +120,7 @@ export class EventFollower {
     this.cursor = undefined;
     let cursor: EventCursor;
     try {
-      cursor = cursorAtNewest(await newestAuditEvents(this.opts.cc, 200, { signal: this.stopping.signal }));
+      cursor = cursorAtNewest(await this.newestEvents());
     } catch (err) {
       if (!this.startRunDone) {
         this.startRunDone = true;
@@ -130,6 +133,25 @@ export class EventFollower {
     this.pendingDeletes.clear();
     this.cursor = cursor;
     this.setLag(cursor.newestMs);
+  }
+
+  /**
+   * The newest events, and every one within the look-back of the newest: those the first poll
+   * asks for again must all be marked handled. One small request, unless a burst filled it.
+   */
+  private async newestEvents(): Promise<AuditEvent[]> {
+    const signal = this.stopping.signal;
+    const newest = await newestAuditEvents(this.opts.cc, START_PAGE, { signal });
+    const top = Math.max(...newest.map((e) => e.at));
+    const window = top - (this.opts.lookbackMs ?? DEFAULT_LOOKBACK_MS);
+    if (newest.length < START_PAGE || newest.some((e) => e.at < window)) return newest;
+    try {
+      return (await listAuditEventsSince(this.opts.cc, { sinceMs: window, maxEvents: 5000, signal })).events;
+    } catch (err) {
+      // Beyond 5,000 in seconds: some are handled once more after the start run; nothing is lost.
+      if (err instanceof TooManyEventsError) return newest;
+      throw err;
+    }
   }
 
   private async poll(cursor: EventCursor): Promise<void> {

@@ -247,6 +247,23 @@ describe('updater: the audit-event follower, against the CC emulator', function 
     );
   });
 
+  it('a burst of events just before the start (more than one small page) is covered by the start run, not handled again', async () => {
+    const { app } = await boundApp(1);
+    const at = Date.now();
+    for (let i = 0; i < 300; i++)
+      h.cc.recordAuditEvent({
+        type: 'audit.app.process.scale',
+        target: { guid: app.guid, type: 'app', name: 'x' },
+        spaceGuid: bp.space.guid,
+        at,
+      });
+    const f = follow();
+    await following(f);
+    const polls = f.cc.requestCount;
+    await eventually('three more polls', () => f.cc.requestCount > polls + 2);
+    assert.equal(await f.value('cf_app_discovery_targeted_reconcile_runs_total', 'outcome="success"'), 0);
+  });
+
   it('an event stamped older than where following stands is not handled (the schedule covers it)', async () => {
     const { app } = await boundApp(1);
     const f = follow();
