@@ -4,9 +4,27 @@
  */
 export type Verdict = 'ok' | 'warn' | 'fail';
 
+/** Every check doctor makes, in the order it prints them; the runbook refers to checks by these names. */
+export const CHECK_NAMES = [
+  'settings valid',
+  'cloud controller reachable',
+  'uaa login',
+  'apps visible',
+  'audit events readable',
+  'store readable',
+  'store writable',
+  'change marker',
+  'records and files',
+  'last reconcile',
+  'sidecar directory writable',
+  'sidecar in step',
+  'prometheus job',
+] as const;
+export type CheckName = (typeof CHECK_NAMES)[number];
+
 export interface CheckResult {
   /** A short stable name, e.g. `store writable`; the runbook refers to checks by it. */
-  check: string;
+  check: CheckName;
   verdict: Verdict;
   /** What was found, in one sentence. */
   found: string;
@@ -22,7 +40,7 @@ export interface DoctorReport {
   checks: CheckResult[];
 }
 
-export const result = (check: string, verdict: Verdict, found: string, advice?: string, details?: string[]) =>
+export const result = (check: CheckName, verdict: Verdict, found: string, advice?: string, details?: string[]) =>
   ({ check, verdict, found, ...(advice ? { advice } : {}), ...(details?.length ? { details } : {}) }) as CheckResult;
 
 export function report(checks: CheckResult[]): DoctorReport {
