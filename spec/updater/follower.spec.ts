@@ -82,7 +82,11 @@ describe('updater: the audit-event follower, against the CC emulator', function 
     await eventually('rename followed', async () => (await groups(bindingId))?.[0].labels.job === 'renamed-app');
     h.cc.deleteApp(app.guid);
     await eventually('delete followed', async () => (await groups(bindingId)) === undefined);
-    assert.ok((await f.value('cf_app_discovery_targeted_reconcile_runs_total', 'outcome="success"')) >= 5);
+    // The file changes before the run that changed it reports: wait for the count, too.
+    await eventually(
+      'five targeted runs counted',
+      async () => (await f.value('cf_app_discovery_targeted_reconcile_runs_total', 'outcome="success"')) >= 5,
+    );
     assert.ok((await f.value('cf_app_discovery_audit_events_total', 'type="audit.app.stop",relevant="true"')) >= 1);
   });
 
