@@ -2,7 +2,7 @@ import { ccClientFromConfig } from '../shared/cc/from-config';
 import type { Config } from '../shared/config/load';
 import type { Logger } from '../shared/logger';
 import type { AppMetrics } from '../shared/metrics';
-import { EventFollower, FOLLOWER_CC_TUNING, reportFollowerOff } from '../updater/follower';
+import { EventFollower, FOLLOWER_CC_TUNING, reportFollowerState } from '../updater/follower';
 import type { Reconciler, RunSummary } from '../updater/reconciler';
 import { scheduleReconciler } from '../updater/schedule';
 
@@ -34,7 +34,7 @@ export function followAndSchedule(
   if (follower) {
     follower.start();
     logger.info({ pollSeconds: config.eventPollMs / 1000 }, 'following the audit events');
-  } else reportFollowerOff(metrics);
+  } else reportFollowerState(metrics, 'off');
   return {
     last: scheduled.last,
     async stop() {

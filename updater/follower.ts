@@ -264,14 +264,11 @@ export class EventFollower {
 
   private setState(state: FollowerState): void {
     this.state = state;
-    const gauge = this.opts.metrics?.followerState;
-    if (!gauge) return;
-    for (const s of ['following', 'catching_up', 'unavailable', 'off'] as const)
-      gauge.set({ state: s }, s === state ? 1 : 0);
+    reportFollowerState(this.opts.metrics, state);
   }
 }
 
-/** For EVENT_POLL_SECONDS=0: the state gauge says the follower is off. */
-export function reportFollowerOff(metrics: AppMetrics | undefined): void {
-  for (const s of FOLLOWER_STATES) metrics?.followerState.set({ state: s }, s === 'off' ? 1 : 0);
+/** The state gauge: 1 for `state`, 0 for the others (EVENT_POLL_SECONDS=0 reports 'off'). */
+export function reportFollowerState(metrics: AppMetrics | undefined, state: FollowerState): void {
+  for (const s of FOLLOWER_STATES) metrics?.followerState.set({ state: s }, s === state ? 1 : 0);
 }
